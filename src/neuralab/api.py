@@ -1,0 +1,91 @@
+"""The Python face of neuralab: train, load, predict, create models, list recipes.
+
+    >>> import neuralab
+    >>> run = neuralab.train("mlp-digits", {"run": {"epochs": 2}}, out="runs/demo")
+    >>> run.metrics["test/acc"]
+    >>> neuralab.load("runs/demo").predict(x)   # class probabilities
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from neuralab import checkpoint
+from neuralab.config import override
+from neuralab.data.tensors import DataMeta
+from neuralab.engine import Run, build, fit, load_config
+from neuralab.errors import UserError
+from neuralab.registry import MODELS, RECIPES
+
+
+def train(recipe: str, overrides: dict[str, dict[str, Any]] | None = None, *, out: str | Path | None = None,
+          resume: bool = False, progress: bool = False, seed: int | None = None,
+          device: str | None = None) -> Run:
+    """Train a recipe; `overrides` is {section: {field: value}} with sections run, model, method, data."""
+    overrides = {k: dict(v) for k, v in (overrides or {}).items()}
+    if seed is not None:
+        overrides.setdefault("run", {})["seed"] = seed
+    if device is not None:
+        overrides.setdefault("run", {})["device"] = device
+    return fit(RECIPES.get(recipe), overrides, out=out, resume=resume, progress=progress)
+
+
+@dataclass
+class LoadedRun:
+    """A trained run read back from its directory: the live `Run` plus what predicting needs."""
+
+    run: Run
+    meta: DataMeta | None
+    step: int
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.run.model
+
+    def evaluate(self) -> dict[str, float]:
+        return {k: float(v) for k, v in self.run.method.evaluate().items()}
+
+    def preprocess(self, raw: torch.Tensor) -> torch.Tensor:
+        """Raw inputs (pixels 0..255 or CSV features) -> the normalised tensors the model was trained on."""
+        meta = self.meta
+        x = raw.float() / meta.pixel_scale
+        mean, std = torch.as_tensor(meta.mean), torch.as_tensor(meta.std)
+        return ((x - mean) / std).to(self.run.data.device)
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Class probabilities (N, K) for already preprocessed inputs."""
+        predict_proba = getattr(self.run.method, "predict_proba", None)
+        if predict_proba is None:
+            raise UserError(f"{self.run.recipe.name}: this kind of run does not predict class probabilities")
+        expected = tuple(self.meta.input_shape)
+        if tuple(x.shape[1:]) != expected:
+            raise UserError(f"inputs of shape {tuple(x.shape[1:])} do not match the model's {expected}")
+        return predict_proba(x)
+
+
+def load(run_dir: str | Path) -> LoadedRun:
+    """Rebuild a run from its directory and load its newest checkpoint."""
+    run_dir = Path(run_dir)
+    recipe, sections, meta = load_config(run_dir)
+    if checkpoint.latest_step(run_dir / "checkpoints") is None:
+        raise UserError(f"{run_dir}: no checkpoint to load")
+    run = build(recipe, sections, run_dir)
+    step, state = checkpoint.load(run_dir / "checkpoints")
+    run.method.load_state_dict(state["method"])
+    run.step = step
+    run.metrics = dict(state.get("latest", {}))
+    return LoadedRun(run=run, meta=DataMeta.from_dict(meta) if meta else None, step=step)
+
+
+def create_model(name: str, **config: Any) -> torch.nn.Module:
+    """A registered model built from its default config with `config` fields changed."""
+    entry = MODELS.get(name)
+    return entry.cls(override(entry.config(), config, "model"))
+
+
+def list_recipes(family: str | None = None) -> list[str]:
+    return [name for name, r in RECIPES.items() if family is None or r.family == family]

@@ -1,0 +1,102 @@
+"""Checkpoints: every tensor in a safetensors file, everything else in a JSON file beside it.
+
+A checkpoint is the pair ``step-N.safetensors`` + ``step-N.json``; ``latest.json`` names the newest
+complete pair and is replaced atomically after both files are in place, so a run killed at any moment
+resumes from a whole checkpoint. Nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from neuralab.atomic import write_atomic, write_json_atomic
+from neuralab.errors import UserError
+
+KEEP = 2  # complete checkpoints kept on disk (the newest and the one before)
+
+
+def flatten_state(obj: Any, tensors: dict[str, torch.Tensor], prefix: str = "") -> Any:
+    """Replace each tensor in a nested state by a reference, collecting the tensors in `tensors`.
+
+    Dicts with non-string keys (optimizer states use int keys) are kept as key/value pair lists so the
+    JSON round trip gives back the same keys.
+    """
+    if isinstance(obj, torch.Tensor):
+        key = prefix or "tensor"
+        tensors[key] = obj.detach().cpu().contiguous()
+        return {"__tensor__": key}
+    if isinstance(obj, dict):
+        if all(isinstance(k, str) for k in obj):
+            return {k: flatten_state(v, tensors, f"{prefix}.{k}" if prefix else k) for k, v in obj.items()}
+        return {"__pairs__": [[k, flatten_state(v, tensors, f"{prefix}.{k}")] for k, v in obj.items()]}
+    if isinstance(obj, tuple):
+        return {"__tuple__": [flatten_state(v, tensors, f"{prefix}.{i}") for i, v in enumerate(obj)]}
+    if isinstance(obj, list):
+        return [flatten_state(v, tensors, f"{prefix}.{i}") for i, v in enumerate(obj)]
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    raise TypeError(f"cannot checkpoint a value of type {type(obj).__name__} at {prefix!r}")
+
+
+def unflatten_state(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(obj, dict):
+        if "__tensor__" in obj:
+            return tensors[obj["__tensor__"]]
+        if "__pairs__" in obj:
+            return {k: unflatten_state(v, tensors) for k, v in obj["__pairs__"]}
+        if "__tuple__" in obj:
+            return tuple(unflatten_state(v, tensors) for v in obj["__tuple__"])
+        return {k: unflatten_state(v, tensors) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [unflatten_state(v, tensors) for v in obj]
+    return obj
+
+
+def save(directory: str | os.PathLike, step: int, state: dict[str, Any]) -> Path:
+    """Write `state` as checkpoint `step` in `directory`, point `latest.json` at it, prune old ones."""
+    directory = Path(directory)
+    tensors: dict[str, torch.Tensor] = {}
+    meta = flatten_state(state, tensors)
+    stem = f"step-{step:09d}"
+    write_atomic(directory / f"{stem}.safetensors", lambda tmp: save_file(tensors, tmp))
+    write_json_atomic(directory / f"{stem}.json", {"step": step, "state": meta})
+    write_json_atomic(directory / "latest.json", {"step": step, "name": stem})
+    for old in sorted(directory.glob("step-*.json"))[:-KEEP]:
+        old.unlink(missing_ok=True)
+        old.with_suffix(".safetensors").unlink(missing_ok=True)
+    return directory / stem
+
+
+def latest_step(directory: str | os.PathLike) -> int | None:
+    pointer = Path(directory) / "latest.json"
+    if not pointer.exists():
+        return None
+    return int(json.loads(pointer.read_text())["step"])
+
+
+def load(directory: str | os.PathLike) -> tuple[int, dict[str, Any]]:
+    """Read the newest complete checkpoint in `directory` -> (step, state)."""
+    directory = Path(directory)
+    pointer = directory / "latest.json"
+    if not pointer.exists():
+        raise UserError(f"{directory}: no checkpoint here (no latest.json)")
+    try:
+        name = json.loads(pointer.read_text())["name"]
+        meta = json.loads((directory / f"{name}.json").read_text())
+        tensors = load_file(str(directory / f"{name}.safetensors"))
+    except (OSError, ValueError, KeyError, SafetensorError) as exc:
+        raise UserError(f"{directory}: checkpoint cannot be read ({exc})") from None
+    return int(meta["step"]), unflatten_state(meta["state"], tensors)
+
+
+def save_weights(path: str | os.PathLike, module: torch.nn.Module) -> None:
+    """Weights alone (for sharing a trained model), atomically."""
+    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    write_atomic(path, lambda tmp: save_file(state, tmp))

@@ -1,0 +1,212 @@
+"""`neuralab` command line: list, info, train, eval, plot, predict.
+
+User mistakes end with one line on stderr and exit code 2; bugs keep their traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from neuralab.errors import UserError
+
+EXIT_USER, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 1, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not usage + message
+        raise UserError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _parse_overrides(tokens: list[str]) -> dict[str, dict[str, Any]]:
+    """['--run.epochs', '2', '--data.path=x'] -> {'run': {'epochs': '2'}, 'data': {'path': 'x'}}."""
+    out: dict[str, dict[str, Any]] = {}
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if not tok.startswith("--") or "." not in tok:
+            raise UserError(f"unexpected argument {tok!r}; overrides look like --section.field VALUE")
+        key, eq, value = tok[2:].partition("=")
+        if not eq:
+            if i + 1 >= len(tokens):
+                raise UserError(f"{tok} needs a value")
+            value = tokens[i + 1]
+            i += 1
+        section, _, name = key.partition(".")
+        out.setdefault(section, {})[name] = value
+        i += 1
+    return out
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from neuralab.registry import RECIPES
+
+    rows = [(n, r) for n, r in RECIPES.items() if args.family is None or r.family == args.family]
+    if not rows:
+        families = sorted({r.family for _, r in RECIPES.items()})
+        raise UserError(f"no recipes in family {args.family!r}; families: {', '.join(families)}")
+    width = max(len(n) for n, _ in rows)
+    for name, r in rows:
+        expect = ", ".join(f"{k} {op} {v}" for k, (op, v) in r.expect.items())
+        print(f"{name:<{width}}  {r.family:<10} {expect:<22} {r.summary}")
+    return 0
+
+
+def _print_fields(title: str, cfg: Any) -> None:
+    from neuralab.config import describe
+
+    print(f"  [{title}]")
+    for name, tp, value, doc in describe(cfg):
+        print(f"    --{title}.{name} ({tp}, default {value!r}): {doc}")
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from neuralab.registry import MODELS, RECIPES
+
+    if args.name in RECIPES.names():
+        r = RECIPES.get(args.name)
+        entry = MODELS.get(r.model)
+        sections = r.sections()
+        model = entry.cls(sections["model"])
+        print(f"{r.name}: {r.summary}")
+        print(f"  family {r.family}; curriculum {r.curriculum}; model {r.model}; method {r.method}; data {r.data}")
+        if entry.paper:
+            print(f"  paper: {entry.paper}")
+        print(f"  expects: {', '.join(f'{k} {op} {v}' for k, (op, v) in r.expect.items()) or 'nothing'}")
+        print(f"  parameters: {sum(p.numel() for p in model.parameters()):,}")
+        for section in ("run", "model", "method", "data"):
+            _print_fields(section, sections[section])
+        return 0
+    entry = MODELS.get(args.name)
+    model = entry.cls(entry.config())
+    print(f"{entry.name} (model, family {entry.family}): {entry.paper}")
+    print(f"  parameters: {sum(p.numel() for p in model.parameters()):,}")
+    _print_fields("model", entry.config())
+    return 0
+
+
+def _summary_lines(run: Any) -> list[str]:
+    lines = [f"run directory: {run.run_dir}", f"steps: {run.step}"]
+    lines += [f"  {k}: {v:.4f}" for k, v in sorted(run.metrics.items())]
+    for key, c in run.checks.items():
+        verdict = "reached" if c["ok"] else "NOT reached"
+        value = "n/a" if c["value"] is None else f"{c['value']:.4f}"
+        lines.append(f"expected {key} {c['op']} {c['target']}: measured {value} ({verdict})")
+    return lines
+
+
+def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
+    from neuralab.engine import fit
+    from neuralab.registry import RECIPES
+
+    recipe = RECIPES.get(args.recipe)
+    overrides = _parse_overrides(extra)
+    for flag in ("seed", "device"):
+        if getattr(args, flag) is not None:
+            overrides.setdefault("run", {})[flag] = getattr(args, flag)
+    run = fit(recipe, overrides, out=args.out, resume=args.resume, progress=not args.quiet)
+    report = None
+    summary = Path(run.run_dir) / "summary.json"
+    if summary.exists():
+        report = json.loads(summary.read_text()).get("report")
+    if report:
+        print(report)
+    print("\n".join(_summary_lines(run)))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from neuralab.api import load
+    from neuralab.atomic import write_json_atomic
+
+    loaded = load(args.run_dir)
+    metrics = loaded.evaluate()
+    checks = loaded.run.recipe.check(metrics)
+    write_json_atomic(Path(args.run_dir) / "eval.json", {"step": loaded.step, "metrics": metrics,
+                                                         "expect": checks})
+    print(f"{loaded.run.recipe.name} at step {loaded.step}")
+    for k, v in sorted(metrics.items()):
+        print(f"  {k}: {v:.4f}")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from neuralab.viz.curves import plot_run
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "metrics.jsonl").exists():
+        raise UserError(f"{run_dir}: not a run directory (no metrics.jsonl)")
+    method = None
+    if (run_dir / "checkpoints" / "latest.json").exists():
+        from neuralab.api import load
+
+        method = load(run_dir).run.method
+    for path in plot_run(run_dir, method):
+        print(path)
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from neuralab.predict import predict_files
+
+    for line in predict_files(args.run_dir, args.inputs, top=args.top):
+        print(line)
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="neuralab", description="Train, evaluate and visualise the deep-learning curriculum.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    s = sub.add_parser("list", help="list recipes")
+    s.add_argument("--family", help="only this family (mlp, cnn, foundations, rl, ...)")
+    s = sub.add_parser("info", help="describe a recipe or model: paper, config fields, parameters")
+    s.add_argument("name")
+    s = sub.add_parser("train", help="train a recipe; extra --section.field VALUE pairs override its config")
+    s.add_argument("recipe")
+    s.add_argument("--seed", type=int)
+    s.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
+    s.add_argument("--out", help="run directory (default runs/RECIPE-TIME)")
+    s.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    s.add_argument("--quiet", action="store_true", help="no progress output")
+    s = sub.add_parser("eval", help="evaluate a run's newest checkpoint")
+    s.add_argument("run_dir")
+    s = sub.add_parser("plot", help="draw a run's learning curves (and method plots) as PNG")
+    s.add_argument("run_dir")
+    s = sub.add_parser("predict", help="labels and probabilities for image files or a CSV")
+    s.add_argument("run_dir")
+    s.add_argument("inputs", nargs="+")
+    s.add_argument("--top", type=int, default=3, help="probabilities shown per input")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from neuralab.engine import DivergedError, Interrupted
+
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        parser = make_parser()
+        args, extra = parser.parse_known_args(argv)
+        if args.command == "train":
+            return cmd_train(args, extra)
+        if extra:
+            raise UserError(f"unexpected arguments: {' '.join(extra)}")
+        return {"list": cmd_list, "info": cmd_info, "eval": cmd_eval, "plot": cmd_plot,
+                "predict": cmd_predict}[args.command](args)
+    except DivergedError as exc:
+        print(f"neuralab: {exc}", file=sys.stderr)
+        return EXIT_DIVERGED
+    except UserError as exc:
+        print(f"neuralab: error: {exc}", file=sys.stderr)
+        return EXIT_USER
+    except Interrupted as exc:
+        print(f"neuralab: {exc}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        print("neuralab: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # output piped into `head`
+        sys.stderr.close()
+        return 0

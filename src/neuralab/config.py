@@ -1,0 +1,163 @@
+"""Typed configuration: frozen dataclasses with a documented, validated field for every knob.
+
+Every section a recipe has (``run``, ``model``, ``method``, ``data``) is one of these dataclasses, so the
+CLI can list fields, parse ``--section.field VALUE`` overrides and reject bad values in one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+from neuralab.errors import UserError
+
+
+def field(default: Any, doc: str, *, ge: float | None = None, gt: float | None = None,
+          le: float | None = None, choices: tuple | None = None) -> Any:
+    """A dataclass field with a docstring and optional bounds checked by `validate`."""
+    meta = {"doc": doc, "ge": ge, "gt": gt, "le": le, "choices": choices}
+    if isinstance(default, list | dict | tuple):
+        return dataclasses.field(default_factory=lambda: default, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Settings of the engine shared by every recipe."""
+
+    seed: int = field(0, "Seed of every random number generator of the run.")
+    steps: int = field(0, "Number of training steps; 0 means `epochs` full passes over the data.", ge=0)
+    epochs: float = field(1.0, "Passes over the training data when `steps` is 0.", gt=0)
+    device: str = field("auto", "Where to run: auto, cpu, cuda, cuda:N or mps.")
+    deterministic: bool = field(False, "Ask torch for deterministic algorithms (slower on GPU).")
+    eval_every: int = field(0, "Evaluate every N steps; 0 means once per epoch (or episode block).", ge=0)
+    checkpoint_every: int = field(0, "Write a checkpoint every N steps; 0 means at every evaluation.", ge=0)
+    patience: int = field(0, "Stop after this many evaluations without improvement; 0 disables.", ge=0)
+    log_every: int = field(50, "Write train metrics every N steps.", ge=1)
+    threads: int = field(0, "CPU threads for torch; 0 keeps torch's default.", ge=0)
+
+
+def field_doc(cls_or_obj: Any, name: str) -> str:
+    return next(f.metadata.get("doc", "") for f in dataclasses.fields(cls_or_obj) if f.name == name)
+
+
+def describe(cfg: Any) -> list[tuple[str, str, Any, str]]:
+    """(name, type, default/current value, doc) for every field of a config dataclass."""
+    hints = typing.get_type_hints(type(cfg))
+    return [(f.name, _type_name(hints[f.name]), getattr(cfg, f.name), f.metadata.get("doc", ""))
+            for f in dataclasses.fields(cfg)]
+
+
+def _type_name(tp: Any) -> str:
+    if isinstance(tp, type):
+        return tp.__name__
+    return str(tp).replace("typing.", "")
+
+
+def _parse(text: Any, tp: Any, where: str) -> Any:
+    """Convert a CLI string (or a Python value) to the field's type, or explain why it cannot be."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if text is None or (isinstance(text, str) and text.lower() in ("none", "null", "")):
+            return None
+        return _parse(text, args[0], where)
+    if origin in (tuple, list):
+        (inner, *_) = typing.get_args(tp) or (str,)
+        if isinstance(text, str):
+            items = [t for t in text.replace("(", "").replace(")", "").replace("[", "").replace("]", "")
+                     .split(",") if t.strip()]
+        else:
+            items = list(text)
+        parsed = [_parse(i.strip() if isinstance(i, str) else i, inner, where) for i in items]
+        return tuple(parsed) if origin is tuple else parsed
+    if tp is bool:
+        if isinstance(text, bool):
+            return text
+        low = str(text).lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise UserError(f"{where}: expected true or false, got {text!r}")
+    if tp is int:
+        if isinstance(text, bool):
+            raise UserError(f"{where}: expected an integer, got {text!r}")
+        try:
+            value = float(text) if isinstance(text, str) else text
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(value)
+        except (TypeError, ValueError):
+            raise UserError(f"{where}: expected an integer, got {text!r}") from None
+    if tp is float:
+        try:
+            return float(text)
+        except (TypeError, ValueError):
+            raise UserError(f"{where}: expected a number, got {text!r}") from None
+    if tp is str:
+        return str(text)
+    if tp is dict or typing.get_origin(tp) is dict:
+        if isinstance(text, dict):
+            return text
+        try:
+            return dict(json.loads(text))
+        except (ValueError, TypeError):
+            raise UserError(f"{where}: expected a JSON object, got {text!r}") from None
+    raise UserError(f"{where}: cannot set a field of type {tp}")
+
+
+def validate(cfg: Any, section: str = "") -> None:
+    """Check every bounded field of `cfg`; raise `UserError` naming the field and the allowed range."""
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if value is None or isinstance(value, bool):
+            continue
+        where = f"--{section}.{f.name}" if section else f.name
+        m = f.metadata
+        if m.get("choices") is not None and value not in m["choices"]:
+            raise UserError(f"{where}: {value!r} is not one of {', '.join(map(str, m['choices']))}")
+        if isinstance(value, int | float):
+            if m.get("ge") is not None and value < m["ge"]:
+                raise UserError(f"{where}: must be >= {m['ge']}, got {value}")
+            if m.get("gt") is not None and value <= m["gt"]:
+                raise UserError(f"{where}: must be > {m['gt']}, got {value}")
+            if m.get("le") is not None and value > m["le"]:
+                raise UserError(f"{where}: must be <= {m['le']}, got {value}")
+
+
+def override(cfg: Any, changes: dict[str, Any], section: str = "") -> Any:
+    """Return a copy of `cfg` with `changes` applied (values may be CLI strings), validated."""
+    hints = typing.get_type_hints(type(cfg))
+    names = [f.name for f in dataclasses.fields(cfg)]
+    parsed = {}
+    for key, raw in changes.items():
+        where = f"--{section}.{key}" if section else key
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise UserError(f"unknown field {where}{hint}; fields of {section or 'this section'}: "
+                            f"{', '.join(names)}")
+        parsed[key] = _parse(raw, hints[key], where)
+    new = dataclasses.replace(cfg, **parsed)
+    validate(new, section)
+    return new
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Rebuild a config dataclass from `to_dict` output (JSON turns tuples into lists)."""
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            kwargs[f.name] = _parse(data[f.name], hints[f.name], f.name)
+    return cls(**kwargs)

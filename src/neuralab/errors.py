@@ -1,0 +1,17 @@
+"""User-facing errors: a mistake by the user (bad name, bad value, bad file) rather than a bug.
+
+The CLI turns a `UserError` into one line on stderr and exit code 2; anything else is a bug and keeps
+its traceback.
+"""
+
+
+class UserError(Exception):
+    """A mistake the user can fix; its message is the whole explanation."""
+
+
+class DataError(UserError):
+    """A data file or folder that cannot be read: the message names the file and the problem."""
+
+
+class UnsafeFileError(UserError):
+    """A file that would run code if loaded (a pickle asking for something other than plain arrays)."""

@@ -1,0 +1,3 @@
+"""Learning rules; importing this package registers them all."""
+
+from neuralab.methods import supervised  # noqa: F401

@@ -1,0 +1,50 @@
+"""Multilayer perceptron (Rumelhart, Hinton, Williams, "Learning representations by back-propagating
+errors", 1986): fully connected layers with a non-linearity between them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from neuralab.config import field
+from neuralab.nn.activations import ACTIVATIONS, make
+from neuralab.registry import register_model
+
+
+@dataclass(frozen=True)
+class MLPConfig:
+    in_features: int = field(784, "Inputs per example (images are flattened); set from the data.", ge=1)
+    hidden: tuple[int, ...] = field((256, 128), "Units of each hidden layer, e.g. 256,128.")
+    num_classes: int = field(10, "Outputs: classes (or 1 for a single sigmoid/regression output).", ge=1)
+    activation: str = field("relu", "Hidden-layer activation.", choices=tuple(ACTIVATIONS))
+    dropout: float = field(0.0, "Drop probability after each hidden layer (inverted dropout).", ge=0, le=0.95)
+    bias: bool = field(True, "Give every layer a bias.")
+
+
+@register_model("mlp", family="mlp", config=MLPConfig,
+                example_input=lambda c: torch.randn(3, c.in_features),
+                paper="Rumelhart, Hinton, Williams 1986, Learning representations by back-propagating errors")
+class MLP(nn.Module):
+    """(B, ...) -> flatten -> [Linear -> activation -> dropout] * len(hidden) -> Linear -> (B, num_classes)."""
+
+    def __init__(self, cfg: MLPConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = cfg.in_features
+        for h in cfg.hidden:
+            layers += [nn.Linear(width, h, bias=cfg.bias), make(cfg.activation)]
+            if cfg.dropout:
+                layers.append(nn.Dropout(cfg.dropout))
+            width = h
+        layers.append(nn.Linear(width, cfg.num_classes, bias=cfg.bias))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() > 2 and math.prod(x.shape[1:]) != self.cfg.in_features:
+            raise ValueError(f"MLP expects {self.cfg.in_features} inputs per example, got {tuple(x.shape[1:])}")
+        return self.net(x)

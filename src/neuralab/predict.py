@@ -1,0 +1,52 @@
+"""Predictions on new files with a trained run: image files or a CSV -> label and probabilities."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from neuralab.api import load
+from neuralab.data.user import read_csv_features, read_image
+from neuralab.errors import UserError
+
+
+def _read_inputs(paths: list[str], meta) -> tuple[list[str], torch.Tensor]:
+    names, rows = [], []
+    for raw in paths:
+        path = Path(raw)
+        if path.suffix.lower() == ".csv":
+            if meta.kind != "features":
+                raise UserError(f"{path}: this run was trained on images; give image files")
+            x, _, columns, _ = read_csv_features(path, None)
+            missing = [c for c in meta.feature_names if c not in columns]
+            if missing:
+                raise UserError(f"{path}: missing feature columns {', '.join(missing)}")
+            x = x[:, [columns.index(c) for c in meta.feature_names]]
+            names += [f"{path}:{i + 2}" for i in range(len(x))]
+            rows.append(x)
+        else:
+            if meta.kind != "images":
+                raise UserError(f"{path}: this run was trained on CSV features; give a .csv file")
+            if not path.is_file():
+                raise UserError(f"{path}: file not found")
+            c, h, _ = meta.input_shape
+            rows.append(torch.from_numpy(np.ascontiguousarray(read_image(path, h, c)))[None])
+            names.append(str(path))
+    return names, torch.cat(rows)
+
+
+def predict_files(run_dir: str | Path, inputs: list[str], top: int = 3) -> Iterator[str]:
+    loaded = load(run_dir)
+    if loaded.meta is None or not loaded.meta.class_names:
+        raise UserError(f"{run_dir}: this run has no class labels to predict")
+    names, raw = _read_inputs(inputs, loaded.meta)
+    probs = loaded.predict(loaded.preprocess(raw)).cpu()
+    classes = loaded.meta.class_names
+    for name, p in zip(names, probs, strict=True):
+        best = p.topk(min(top, len(classes)))
+        shown = ", ".join(f"{classes[i]} {v:.3f}" for v, i in zip(best.values.tolist(), best.indices.tolist(),
+                                                                  strict=True))
+        yield f"{name}\t{classes[int(p.argmax())]}\t{shown}"

@@ -1,0 +1,29 @@
+"""Convolutional-network recipes (curriculum C2)."""
+
+from neuralab.config import RunConfig
+from neuralab.data.sources import DigitsConfig, MnistConfig
+from neuralab.methods.supervised import SupervisedConfig
+from neuralab.models.cnn.lenet5 import LeNet5Config
+from neuralab.recipes.recipe import Recipe, register
+
+register(Recipe(
+    name="lenet5-mnist", family="cnn", curriculum="C2",
+    summary="LeNet-5 (tanh, average pooling, 61,706 parameters) on MNIST; the notes claim 99%.",
+    model="lenet5", method="supervised", data="mnist",
+    model_config=LeNet5Config(),
+    method_config=SupervisedConfig(optimizer="adam", lr=3e-3, schedule="onecycle"),
+    data_config=MnistConfig(batch_size=128),
+    run=RunConfig(epochs=8, log_every=50),
+    expect={"test/acc": (">=", 0.99)},
+))
+
+register(Recipe(
+    name="lenet5-digits", family="cnn", curriculum="C2", fast_variant_of="lenet5-mnist",
+    summary="LeNet-5 on scikit-learn's 8x8 digits upscaled to 28x28: a seconds-long demo of the same net.",
+    model="lenet5", method="supervised", data="digits",
+    model_config=LeNet5Config(),
+    method_config=SupervisedConfig(optimizer="adam", lr=3e-3, schedule="onecycle"),
+    data_config=DigitsConfig(batch_size=64),
+    run=RunConfig(epochs=15, log_every=10),
+    expect={"test/acc": (">=", 0.95)},
+))

@@ -1,0 +1,112 @@
+"""Typed registries for models, methods, data sources and recipes; a duplicate name is an error.
+
+Registration records what the contract tests and the CLI need (family, config type, an example input),
+so no per-model code is needed elsewhere.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from neuralab.errors import UserError
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """A name -> entry mapping that refuses duplicates and suggests close names on a miss."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, T] = {}
+
+    def add(self, name: str, entry: T) -> None:
+        if name in self._entries:
+            raise ValueError(f"duplicate {self.kind} name {name!r}")
+        self._entries[name] = entry
+
+    def get(self, name: str) -> T:
+        _load_all()
+        if name not in self._entries:
+            close = difflib.get_close_matches(name, list(self._entries), n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else "; see `neuralab list`"
+            raise UserError(f"unknown {self.kind} {name!r}{hint}")
+        return self._entries[name]
+
+    def names(self) -> list[str]:
+        _load_all()
+        return sorted(self._entries)
+
+    def items(self) -> list[tuple[str, T]]:
+        _load_all()
+        return sorted(self._entries.items())
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    family: str
+    cls: type
+    config: type
+    example_input: Callable[[Any], Any]
+    paper: str
+
+
+@dataclass(frozen=True)
+class ComponentEntry:
+    """A method or a data source: a constructor and the config dataclass it takes."""
+
+    name: str
+    build: Callable[..., Any]
+    config: type
+
+
+MODELS: Registry[ModelEntry] = Registry("model")
+METHODS: Registry[ComponentEntry] = Registry("method")
+DATA: Registry[ComponentEntry] = Registry("data source")
+RECIPES: Registry[Any] = Registry("recipe")
+
+
+def register_model(name: str, *, family: str, config: type, example_input: Callable[[Any], Any],
+                   paper: str = "") -> Callable[[type], type]:
+    """Class decorator: `cls(config)` builds the model, `example_input(config)` feeds it."""
+
+    def wrap(cls: type) -> type:
+        MODELS.add(name, ModelEntry(name, family, cls, config, example_input, paper))
+        return cls
+
+    return wrap
+
+
+def register_method(name: str, *, config: type) -> Callable[[T], T]:
+    def wrap(build: T) -> T:
+        METHODS.add(name, ComponentEntry(name, build, config))  # type: ignore[arg-type]
+        return build
+
+    return wrap
+
+
+def register_data(name: str, *, config: type) -> Callable[[T], T]:
+    def wrap(build: T) -> T:
+        DATA.add(name, ComponentEntry(name, build, config))  # type: ignore[arg-type]
+        return build
+
+    return wrap
+
+
+_loaded = False
+
+
+def _load_all() -> None:
+    """Import every module that registers something (once): models, methods, data, recipes."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    import neuralab.data  # noqa: F401
+    import neuralab.methods  # noqa: F401
+    import neuralab.models  # noqa: F401
+    import neuralab.recipes  # noqa: F401
