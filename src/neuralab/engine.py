@@ -240,7 +240,8 @@ def _loop(run: Run, resume: bool, progress: bool) -> Run:
         """Evaluate, log, track the best value; True when patience has run out."""
         metrics = {k: _as_float(v) for k, v in method.evaluate().items()}
         latest.update(metrics)
-        log.write({"step": state["step"], "epoch": state["step"] / steps_per_epoch, **metrics})
+        log.write({"step": state["step"], "epoch": state["step"] / steps_per_epoch,
+                   "time": round(time.monotonic() - t0, 3), **metrics})
         key = monitor.replace("test/", "val/") if monitor.replace("test/", "val/") in metrics else monitor
         if key in metrics:
             value = sign * metrics[key]
@@ -274,7 +275,8 @@ def _loop(run: Run, resume: bool, progress: bool) -> Run:
             if step % cfg.log_every == 0 or step == total or method.done:
                 means = {k: s / state["count"] for k, s in state["sums"].items()}
                 latest.update(means)
-                log.write({"step": step, "epoch": step / steps_per_epoch, **means})
+                log.write({"step": step, "epoch": step / steps_per_epoch, "time": round(time.monotonic() - t0, 3),
+                           **means})
                 state["sums"], state["count"] = {}, 0
                 bar.update(step, {k: v for k, v in latest.items() if k.endswith("loss") or k == monitor})
             final = step == total or method.done

@@ -1,0 +1,72 @@
+"""The CLI's commands and its one-line answers to user mistakes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import run_cli
+
+
+def test_list_and_family_filter():
+    r = run_cli("list")
+    assert r.returncode == 0 and "lenet5-mnist" in r.stdout and "mlp-mnist" in r.stdout
+    r = run_cli("list", "--family", "cnn")
+    assert r.returncode == 0 and "lenet5-mnist" in r.stdout and "mlp-mnist" not in r.stdout
+
+
+def test_info_shows_paper_fields_and_parameter_count():
+    r = run_cli("info", "lenet5-mnist")
+    assert r.returncode == 0
+    assert "LeCun" in r.stdout and "parameters: 61,706" in r.stdout
+    assert "--method.lr (float, default 0.003)" in r.stdout and "--data.path" in r.stdout
+
+
+@pytest.mark.parametrize("args, words", [
+    (["train", "lenet5-mnis"], ["unknown recipe 'lenet5-mnis'", "lenet5-mnist"]),
+    (["train", "mlp-digits", "--method.lr", "-0.1"], ["--method.lr", "must be > 0"]),
+    (["train", "mlp-digits", "--method.optimiser", "adam"], ["unknown field --method.optimiser", "optimizer"]),
+    (["train", "mlp-digits", "--run.epochs", "many"], ["--run.epochs", "expected a number"]),
+    (["train", "mlp-digits", "--method.optimizer", "adamx"], ["not one of", "adamw"]),
+    (["train", "mlp-digits", "--optim.lr", "1"], ["unknown config section 'optim'", "method"]),
+    (["train", "mlp-digits", "--device", "cuda:0"], ["--device"]),
+    (["train", "mlp-digits", "stray"], ["unexpected argument 'stray'"]),
+    (["eval", "/nonexistent/run"], ["not a run directory"]),
+    (["info", "lenet"], ["unknown model 'lenet'", "lenet5"]),
+    (["frobnicate"], ["invalid choice"]),
+])
+def test_user_mistakes_give_one_line_and_exit_2(args, words):
+    r = run_cli(*args)
+    if args[:3] == ["train", "mlp-digits", "--device"] and r.returncode == 0:
+        pytest.skip("a CUDA device is present")
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+def test_plot_writes_curves_and_early_stopping_stops(tmp_path):
+    out = tmp_path / "run"
+    # lr 0 cannot improve test accuracy, so patience 2 ends the run after 3 evaluations
+    r = run_cli("train", "mlp-digits", "--quiet", "--out", out, "--method.optimizer", "sgd", "--method.lr", "1e-12",
+                "--run.patience", "2", "--run.eval_every", "5", "--run.epochs", "20")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["stopped_early"] and summary["step"] == 15
+    (out / "plots" / "curves.png").unlink()
+    r = run_cli("plot", out)
+    assert r.returncode == 0 and (out / "plots" / "curves.png").stat().st_size > 1000
+    header = (out / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"step", "train/loss", "test/acc"} <= set(header)
+
+
+def test_seed_changes_result_and_same_seed_repeats(tmp_path):
+    def final(seed, name):
+        out = tmp_path / name
+        assert run_cli("train", "mlp-digits", "--quiet", "--out", out, "--run.epochs", "1", "--seed", seed,
+                       "--run.deterministic", "true").returncode == 0
+        return json.loads((out / "summary.json").read_text())["metrics"]["train/loss"]
+
+    assert final(1, "a") == final(1, "b") != final(2, "c")
