@@ -63,6 +63,20 @@ def _print_fields(title: str, cfg: Any) -> None:
         print(f"    --{title}.{name} ({tp}, default {value!r}): {doc}")
 
 
+def _print_layers(entry: Any, cfg: Any, model: Any) -> None:
+    """Parameters and forward multiply-adds per layer (one example)."""
+    from neuralab.flops import layer_table
+
+    rows = [r for r in layer_table(model, entry.example_input(cfg)) if r.params or r.macs]
+    if not rows:
+        return
+    width = max(len(r.name) for r in rows)
+    print(f"  {'layer':<{width}}  {'type':<10} {'params':>10} {'mult-adds':>12}")
+    for r in rows:
+        print(f"  {r.name:<{width}}  {r.kind:<10} {r.params:>10,} {r.macs:>12,}")
+    print(f"  {'total':<{width}}  {'':<10} {sum(r.params for r in rows):>10,} {sum(r.macs for r in rows):>12,}")
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from neuralab.registry import MODELS, RECIPES
 
@@ -77,6 +91,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             print(f"  paper: {entry.paper}")
         print(f"  expects: {', '.join(f'{k} {op} {v}' for k, (op, v) in r.expect.items()) or 'nothing'}")
         print(f"  parameters: {sum(p.numel() for p in model.parameters()):,}")
+        _print_layers(entry, sections["model"], model)
         for section in ("run", "model", "method", "data"):
             _print_fields(section, sections[section])
         return 0
@@ -84,6 +99,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     model = entry.cls(entry.config())
     print(f"{entry.name} (model, family {entry.family}): {entry.paper}")
     print(f"  parameters: {sum(p.numel() for p in model.parameters()):,}")
+    _print_layers(entry, entry.config(), model)
     _print_fields("model", entry.config())
     return 0
 

@@ -16,6 +16,7 @@ from torch import nn
 
 from neuralab.config import field
 from neuralab.nn.activations import ACTIVATIONS, make
+from neuralab.nn.init import INITS, apply_init
 from neuralab.registry import register_model
 
 
@@ -26,6 +27,7 @@ class LeNet5Config:
     image_size: int = field(28, "Input side in pixels: 28 (padded to 32 by C1) or 32.", choices=(28, 32))
     activation: str = field("tanh", "Activation after every layer but the last.", choices=tuple(ACTIVATIONS))
     pool: str = field("avg", "Subsampling layers S2 and S4: avg (the paper) or max.", choices=("avg", "max"))
+    init: str = field("default", "Weight initialisation scheme (biases start at 0 unless default).", choices=INITS)
 
 
 @register_model("lenet5", family="cnn", config=LeNet5Config,
@@ -45,6 +47,7 @@ class LeNet5(nn.Module):
         )
         self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(120, 84), make(cfg.activation),
                                         nn.Linear(84, cfg.num_classes))
+        apply_init(self, cfg.init, cfg.activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         expected = (self.cfg.in_channels, self.cfg.image_size, self.cfg.image_size)

@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from neuralab.config import field
-from neuralab.nn.activations import ACTIVATIONS, make
+from neuralab.nn.activations import ACTIVATIONS, make, width_factor
+from neuralab.nn.init import INITS, apply_init
 from neuralab.registry import register_model
 
 
@@ -23,6 +24,7 @@ class MLPConfig:
     activation: str = field("relu", "Hidden-layer activation.", choices=tuple(ACTIVATIONS))
     dropout: float = field(0.0, "Drop probability after each hidden layer (inverted dropout).", ge=0, le=0.95)
     bias: bool = field(True, "Give every layer a bias.")
+    init: str = field("default", "Weight initialisation scheme (biases start at 0 unless default).", choices=INITS)
 
 
 @register_model("mlp", family="mlp", config=MLPConfig,
@@ -37,12 +39,13 @@ class MLP(nn.Module):
         layers: list[nn.Module] = [nn.Flatten()]
         width = cfg.in_features
         for h in cfg.hidden:
-            layers += [nn.Linear(width, h, bias=cfg.bias), make(cfg.activation)]
+            layers += [nn.Linear(width, h * width_factor(cfg.activation), bias=cfg.bias), make(cfg.activation)]
             if cfg.dropout:
                 layers.append(nn.Dropout(cfg.dropout))
             width = h
         layers.append(nn.Linear(width, cfg.num_classes, bias=cfg.bias))
         self.net = nn.Sequential(*layers)
+        apply_init(self, cfg.init, cfg.activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() > 2 and math.prod(x.shape[1:]) != self.cfg.in_features:

@@ -1,0 +1,122 @@
+"""Counting operations (curriculum H2; notes 002 chapter 6): parameters, multiply-adds per layer, and the
+FLOPs of a forward/backward pass by operation type.
+
+Multiply-adds of matrix products and convolutions use torch's own formulas
+(`torch.utils.flop_counter.flop_registry`, 2 FLOPs per multiply-add); every other arithmetic op is counted
+as one FLOP per element it produces (pointwise ops) or reads (reductions, pooling, softmax). Views,
+copies and memory ops count zero. The share of multiply-add FLOPs reproduces the notes' claim that
+more than 90% of a network's operations are multiplications and additions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+from torch.utils.flop_counter import flop_registry
+
+# Non-pointwise ops that still do arithmetic on every element they read.
+_READ_COUNTED = ("sum", "mean", "softmax", "log_softmax", "pool", "norm", "nll_loss", "amax", "max", "var",
+                 "std", "_backward_data")
+
+
+@dataclass
+class LayerCount:
+    name: str
+    kind: str
+    params: int
+    macs: int  # multiply-adds of one forward pass of one example
+
+
+def layer_table(model: nn.Module, example: torch.Tensor) -> list[LayerCount]:
+    """Parameters and forward multiply-adds per leaf layer, for one example of `example`'s shape."""
+    rows: list[LayerCount] = []
+    hooks = []
+
+    def hook(name: str):
+        def fn(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+            out = output[0] if isinstance(output, tuple) else output
+            per_example = out[0].numel() if out.dim() > 0 else 1
+            if isinstance(module, nn.Linear):
+                macs = per_example * module.in_features
+            elif isinstance(module, nn.modules.conv._ConvNd):
+                k = math.prod(module.kernel_size) * module.in_channels // module.groups
+                macs = per_example * k
+            else:
+                macs = 0
+            params = sum(p.numel() for p in module.parameters(recurse=False))
+            rows.append(LayerCount(name, type(module).__name__, params, macs))
+        return fn
+
+    for name, module in model.named_modules():
+        if not list(module.children()):
+            hooks.append(module.register_forward_hook(hook(name)))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(example[:1])
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    return rows
+
+
+class _OpCounter(TorchDispatchMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_op: dict[str, int] = defaultdict(int)
+        self.multiply_add = 0
+        self.other = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        packet = func._overloadpacket
+        name = packet.__name__
+        if packet in flop_registry:
+            flops = flop_registry[packet](*args, **kwargs, out_val=out)
+            self.multiply_add += flops
+        elif torch.Tag.pointwise in func.tags:
+            flops = sum(t.numel() for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor))
+            self.other += flops
+        elif any(key in name for key in _READ_COUNTED):
+            flops = sum(t.numel() for t in tree_flatten(args)[0] if isinstance(t, torch.Tensor))
+            self.other += flops
+        else:
+            flops = 0
+        if flops:
+            self.by_op[name] += flops
+        return out
+
+
+@dataclass
+class FlopReport:
+    by_op: dict[str, int]
+    multiply_add: int
+    other: int
+
+    @property
+    def total(self) -> int:
+        return self.multiply_add + self.other
+
+    @property
+    def multiply_add_share(self) -> float:
+        return self.multiply_add / max(self.total, 1)
+
+
+def count_training_flops(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> FlopReport:
+    """FLOPs of one forward + backward pass of `model` on batch `x` (cross-entropy loss when `y` is given)."""
+    counter = _OpCounter()
+    with counter:
+        out = model(x)
+        loss = nn.functional.cross_entropy(out, y) if y is not None else out.pow(2).mean()
+        loss.backward()
+    model.zero_grad(set_to_none=True)
+    return FlopReport(dict(sorted(counter.by_op.items(), key=lambda kv: -kv[1])), counter.multiply_add, counter.other)
