@@ -115,8 +115,8 @@ def _fit_model_to_data(model_cfg: Any, meta: Any, explicit: dict[str, Any]) -> A
 
 
 def build(recipe: Recipe, sections: dict[str, Any], run_dir: Path | None = None,
-          explicit_model: dict[str, Any] | None = None) -> Run:
-    """Seed, then build data, model and method for `recipe` with resolved `sections`."""
+          explicit_model: dict[str, Any] | None = None, data: Any = None) -> Run:
+    """Seed, then build data (unless given, e.g. one fold of a cross-validation), model and method."""
     run: RunConfig = sections["run"]
     device = select_device(run.device)
     if run.threads:
@@ -125,7 +125,8 @@ def build(recipe: Recipe, sections: dict[str, Any], run_dir: Path | None = None,
     if run.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
-    data = DATA.get(recipe.data).build(sections["data"], run.seed)
+    if data is None:
+        data = DATA.get(recipe.data).build(sections["data"], run.seed)
     data = data.to(device)
     entry = MODELS.get(recipe.model)
     if hasattr(data, "meta"):
@@ -182,8 +183,11 @@ def load_config(run_dir: Path) -> tuple[Recipe, dict[str, Any], dict[str, Any]]:
 
 
 def fit(recipe: Recipe | str, overrides: dict[str, dict[str, Any]] | None = None, *,
-        out: str | Path | None = None, resume: bool = False, progress: bool = True) -> Run:
-    """Train `recipe` into a run directory and return the finished `Run`."""
+        out: str | Path | None = None, resume: bool = False, progress: bool = True, data: Any = None) -> Run:
+    """Train `recipe` into a run directory and return the finished `Run`.
+
+    `data` replaces the recipe's data source with a prebuilt one (cross-validation folds, ensembles).
+    """
     if isinstance(recipe, str):
         recipe = RECIPES.get(recipe)
     run_dir = Path(out) if out else default_run_dir(recipe.name)
@@ -200,7 +204,7 @@ def fit(recipe: Recipe | str, overrides: dict[str, dict[str, Any]] | None = None
         if checkpoint.latest_step(ckpt_dir) is not None:
             raise UserError(f"{run_dir} already holds a run; add --resume to continue it or choose another --out")
         sections = resolve(recipe, overrides)
-    run = build(recipe, sections, run_dir, explicit_model=(overrides or {}).get("model"))
+    run = build(recipe, sections, run_dir, explicit_model=(overrides or {}).get("model"), data=data)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(run_dir, recipe, run.sections, run.data)
     return _loop(run, resume, progress)
