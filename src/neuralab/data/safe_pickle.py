@@ -1,9 +1,9 @@
 """A restricted unpickler that rebuilds numpy arrays and nothing else.
 
 A plain `pickle.load` runs whatever callable the file names; this one only allows the few globals
-needed to rebuild ndarrays (and the `_codecs.encode` used by Python 2 pickles for byte strings), so a
-crafted file is refused instead of executed. It is an allow-list: any other global, harmless or not, is
-refused.
+needed to rebuild ndarrays (plus `_codecs.encode` and `bytes`, which protocol-2 pickles use for byte
+strings), so a crafted file is refused instead of executed. It is an allow-list: any other global,
+harmless or not, is refused.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ _ALLOWED = {
     ("numpy.core.numeric", "_frombuffer"),  # protocol 5 pickles of arrays
     ("numpy._core.numeric", "_frombuffer"),
     ("_codecs", "encode"),
+    ("__builtin__", "bytes"),  # protocol 2 writes an empty byte string as bytes()
+    ("builtins", "bytes"),
 }
 
 
