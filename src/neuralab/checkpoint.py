@@ -90,9 +90,13 @@ def load(directory: str | os.PathLike) -> tuple[int, dict[str, Any]]:
     try:
         name = json.loads(pointer.read_text())["name"]
         meta = json.loads((directory / f"{name}.json").read_text())
-        tensors = load_file(str(directory / f"{name}.safetensors"))
-    except (OSError, ValueError, KeyError, SafetensorError) as exc:
+    except (OSError, ValueError, KeyError) as exc:
         raise UserError(f"{directory}: checkpoint cannot be read ({exc})") from None
+    weights = directory / f"{name}.safetensors"
+    try:
+        tensors = load_file(str(weights))
+    except (OSError, SafetensorError) as exc:  # e.g. a torch.save pickle put in its place: never unpickled
+        raise UserError(f"{weights}: not a readable safetensors file ({exc}); refusing to load it") from None
     return int(meta["step"]), unflatten_state(meta["state"], tensors)
 
 

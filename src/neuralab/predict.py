@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from neuralab.api import load
@@ -20,11 +19,7 @@ def _read_inputs(paths: list[str], meta) -> tuple[list[str], torch.Tensor]:
         if path.suffix.lower() == ".csv":
             if meta.kind != "features":
                 raise UserError(f"{path}: this run was trained on images; give image files")
-            x, _, columns, _ = read_csv_features(path, None)
-            missing = [c for c in meta.feature_names if c not in columns]
-            if missing:
-                raise UserError(f"{path}: missing feature columns {', '.join(missing)}")
-            x = x[:, [columns.index(c) for c in meta.feature_names]]
+            x, _, _, _ = read_csv_features(path, None, features=meta.feature_names)
             names += [f"{path}:{i + 2}" for i in range(len(x))]
             rows.append(x)
         else:
@@ -33,7 +28,7 @@ def _read_inputs(paths: list[str], meta) -> tuple[list[str], torch.Tensor]:
             if not path.is_file():
                 raise UserError(f"{path}: file not found")
             c, h, _ = meta.input_shape
-            rows.append(torch.from_numpy(np.ascontiguousarray(read_image(path, h, c)))[None])
+            rows.append(torch.from_numpy(read_image(path, h, c))[None])
             names.append(str(path))
     return names, torch.cat(rows)
 

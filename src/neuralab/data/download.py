@@ -6,7 +6,9 @@ A corrupted or truncated download is deleted and reported; nothing partial is ev
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
+import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -32,10 +34,14 @@ def sha256(path: Path) -> str:
 
 def download(url: str, target: Path, expected_sha256: str, timeout: float = 30.0) -> Path:
     """Fetch `url` to `target` unless a verified copy is there; raise `DataError` on any failure."""
-    if target.exists() and sha256(target) == expected_sha256:
+    if target.is_file() and sha256(target) == expected_sha256:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.part")
+    # A unique temporary name in the target's folder: the final rename is atomic and two processes
+    # downloading at once do not write into each other's file.
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
             length = response.headers.get("Content-Length")
@@ -44,13 +50,13 @@ def download(url: str, target: Path, expected_sha256: str, timeout: float = 30.0
                 out.write(chunk)
                 received += len(chunk)
         if length is not None and received != int(length):
-            raise DataError(f"{url}: truncated download ({received} of {length} bytes)")
+            raise DataError(f"{url}: truncated download ({received} of {length} bytes); nothing was kept")
         got = sha256(tmp)
         if got != expected_sha256:
             raise DataError(f"{url}: checksum mismatch (sha256 {got}, expected {expected_sha256}); "
                             "the file is corrupt and was not kept")
         os.replace(tmp, target)
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise DataError(f"{url}: download failed ({reason})") from None
     finally:

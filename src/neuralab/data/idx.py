@@ -7,6 +7,7 @@ uint32, then the data in C order.
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ def read_idx(path: str | Path) -> torch.Tensor:
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise DataError(f"{path}: corrupt or truncated gzip data ({exc})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _TYPES:
         raise DataError(f"{path}: wrong IDX magic number {raw[:4].hex() or '(empty file)'}; "
@@ -34,7 +35,7 @@ def read_idx(path: str | Path) -> torch.Tensor:
     ndim = raw[3]
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise DataError(f"{path}: truncated IDX header")
+        raise DataError(f"{path}: truncated IDX header ({len(raw)} bytes, {ndim} dimensions need {header})")
     shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_TYPES[raw[2]])
     expected = int(np.prod(shape)) * dtype.itemsize
@@ -46,7 +47,7 @@ def read_idx(path: str | Path) -> torch.Tensor:
 
 
 def write_idx(path: str | Path, array: np.ndarray, compress: bool | None = None) -> None:
-    """Write an IDX file (used for fixtures and for caching); gzip when the name ends in .gz."""
+    """Write a uint8 or int8 IDX file (used for test fixtures); gzip when `compress`, else when the name ends in .gz."""
     path = Path(path)
     codes = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09}
     array = np.ascontiguousarray(array)
@@ -55,6 +56,8 @@ def write_idx(path: str | Path, array: np.ndarray, compress: bool | None = None)
     header = bytes([0, 0, codes[array.dtype], array.ndim]) + b"".join(
         int(d).to_bytes(4, "big") for d in array.shape)
     raw = header + array.tobytes()
-    if compress if compress is not None else path.suffix == ".gz":
+    if compress is None:
+        compress = path.suffix == ".gz"
+    if compress:
         raw = gzip.compress(raw)
     path.write_bytes(raw)

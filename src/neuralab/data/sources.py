@@ -36,6 +36,11 @@ class SupervisedDataConfig:
                                           "(zero mean, unit variance from the training set).",
                            choices=("none", "scale", "standardize"))
 
+    def __post_init__(self) -> None:
+        # Kept absolute in the run's config.json, so `eval` and `predict` find the data from any folder.
+        if self.path:
+            object.__setattr__(self, "path", str(Path(self.path).expanduser().absolute()))
+
 
 @dataclass(frozen=True)
 class MnistConfig(SupervisedDataConfig):

@@ -37,10 +37,10 @@ def two_moons(n: int, noise: float, g: torch.Generator) -> tuple[torch.Tensor, t
 
 
 def spirals(n: int, noise: float, g: torch.Generator, arms: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
-    """`arms` interleaved Archimedean spirals, one class per arm."""
-    per = n // arms
+    """`arms` interleaved Archimedean spirals, one class per arm; the first n % arms arms get one point more."""
     xs, ys = [], []
     for k in range(arms):
+        per = n // arms + (k < n % arms)
         r = torch.linspace(0.05, 1.0, per)
         theta = 4.0 * r * math.pi / 1.5 + 2 * math.pi * k / arms
         pts = torch.stack([r * torch.cos(theta), r * torch.sin(theta)], 1)
@@ -50,10 +50,13 @@ def spirals(n: int, noise: float, g: torch.Generator, arms: int = 2) -> tuple[to
 
 
 def blobs(n: int, noise: float, g: torch.Generator, centers: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
-    """Isotropic Gaussian clusters around centres spread on a circle of radius 3; std = `noise`."""
+    """Isotropic Gaussian clusters around centres spread on a circle of radius 3; std = `noise`.
+
+    Points are dealt to the clusters in turn, so every class is present and the sizes differ by at most one.
+    """
     angles = torch.arange(centers) * 2 * math.pi / centers
     mu = 3 * torch.stack([torch.cos(angles), torch.sin(angles)], 1)
-    y = torch.randint(0, centers, (n,), generator=g)
+    y = torch.arange(n) % centers
     return mu[y] + noise * torch.randn(n, 2, generator=g), y
 
 
