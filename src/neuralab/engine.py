@@ -107,6 +107,8 @@ def _fit_model_to_data(model_cfg: Any, meta: Any, explicit: dict[str, Any]) -> A
         value = from_meta(meta)
         if value is None or value == getattr(model_cfg, name):
             continue
+        if name == "num_classes" and value == 2 and getattr(model_cfg, name) == 1:
+            continue  # one sigmoid output is a two-class classifier (loss bce)
         if name in explicit:
             raise UserError(f"--model.{name} {explicit[name]} does not match the data ({meta.source}: "
                             f"{name} = {value})")
