@@ -36,6 +36,7 @@ from neuralab.models.tabular.qtable import QTable
 from neuralab.registry import register_method
 
 SMOOTHING = 20  # episodes in the moving average of the return plot
+LAST = 100  # training episodes averaged in the report
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,10 @@ class TabularTD:
         rollout = self.greedy_rollout()
         lines = [f"greedy policy on {self.data.cfg.env}: return {rollout.ret:g} in {rollout.length} steps"
                  f" after {len(self.returns)} training episodes"]
+        if self.returns:
+            last = self.returns[-LAST:]
+            lines.append(f"mean return of the last {len(last)} training episodes (epsilon-greedy): "
+                         f"{sum(last) / len(last):.1f}")
         layout = grid_layout(self.data.eval_env)
         if layout is not None:
             lines.append(render_ascii(layout, rollout.states))
