@@ -1,3 +1,5 @@
-"""Data readers and sources; importing this package registers the sources."""
+"""Data readers and sources; importing this package registers the sources (one import per line)."""
 
-from neuralab.data import sources, worked_example  # noqa: F401
+import neuralab.data.envs
+import neuralab.data.sources
+import neuralab.data.worked_example  # noqa: F401

@@ -1,3 +1,7 @@
-"""Learning rules; importing this package registers them all."""
+"""Learning rules; importing this package registers them all (one import per line)."""
 
-from neuralab.methods import delta_rule, manual_backprop, perceptron, supervised  # noqa: F401
+import neuralab.methods.delta_rule
+import neuralab.methods.manual_backprop
+import neuralab.methods.perceptron
+import neuralab.methods.supervised
+import neuralab.methods.tabular  # noqa: F401

@@ -3,3 +3,4 @@
 from neuralab.models.cnn import lenet5  # noqa: F401
 from neuralab.models.linear import threshold_unit  # noqa: F401
 from neuralab.models.mlp import mlp  # noqa: F401
+from neuralab.models.tabular import qtable  # noqa: F401

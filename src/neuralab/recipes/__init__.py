@@ -1,3 +1,6 @@
-"""Recipes, one file per family; importing this package registers them all."""
+"""Recipes, one file per family; importing this package registers them all (one import per line)."""
 
-from neuralab.recipes import cnn, foundations, mlp  # noqa: F401
+import neuralab.recipes.cnn
+import neuralab.recipes.foundations
+import neuralab.recipes.mlp
+import neuralab.recipes.rl  # noqa: F401

@@ -1,0 +1,140 @@
+"""Environment streams (Towers et al., "Gymnasium: A Standard Interface for Reinforcement Learning
+Environments", 2024): a gymnasium environment served to the engine one episode per step.
+
+The engine calls `next_batch()` once per step; here a step is one whole episode, so checkpoints fall on
+episode boundaries. Each episode resets the environment with a seed derived from (run seed, episode
+index), so the whole state of the stream is the episode counter and a resumed run meets exactly the
+episodes it would have met.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from neuralab.config import field
+from neuralab.errors import UserError
+from neuralab.registry import register_data
+
+INSTALL_HINT = 'pip install "neuralab[rl]"'
+
+
+def make_env(env_id: str, max_episode_steps: int) -> Any:
+    """`gymnasium.make(env_id)` with a step limit; gymnasium is an optional dependency."""
+    try:
+        import gymnasium
+    except ImportError:
+        raise UserError(f"{env_id}: reinforcement-learning recipes need gymnasium; install it with "
+                        f"{INSTALL_HINT}") from None
+    try:
+        # The passive checker only warns about API misuse; it wraps every step, so leave it out.
+        return gymnasium.make(env_id, max_episode_steps=max_episode_steps, disable_env_checker=True)
+    except gymnasium.error.Error as exc:
+        raise UserError(f"--data.env {env_id!r}: gymnasium cannot make it ({exc})") from None
+
+
+EVAL_KEY = 2**32  # spawn key of the evaluation episodes, beyond any training episode index
+
+
+def episode_seed(seed: int, index: int) -> int:
+    """A well-mixed 32-bit seed for episode `index` of a run seeded with `seed` (any integer)."""
+    return int(np.random.SeedSequence(seed % 2**64, spawn_key=(index,)).generate_state(1)[0])
+
+
+@dataclass(frozen=True)
+class DiscreteEnvConfig:
+    env: str = field("CliffWalking-v1", "Gymnasium environment id; its observations and actions must be "
+                                        "Discrete (a table of states by actions).")
+    episodes_per_block: int = field(50, "Episodes per block: the engine's epoch, so evaluation and "
+                                        "checkpoints come once per block by default.", ge=1)
+    max_episode_steps: int = field(500, "Training episodes are cut (truncated, not terminated) after this "
+                                        "many steps.", ge=1)
+    eval_max_steps: int = field(200, "Step limit of the greedy evaluation episode, so a policy that walks "
+                                     "in circles still ends.", ge=1)
+
+
+@dataclass(frozen=True)
+class GridLayout:
+    """A grid world's geometry for drawing: state index = row * cols + col."""
+
+    shape: tuple[int, int]  # (rows, cols)
+    start: int
+    goal: int
+    hazards: frozenset[int]  # cells that cost dearly to enter (the cliff)
+    hazard_name: str = "cliff"
+
+
+def grid_layout(env: Any) -> GridLayout | None:
+    """The layout of a CliffWalking environment, None for any other environment.
+
+    The cliff is the bottom row between start (bottom left) and goal (bottom right): Sutton & Barto 2018,
+    Example 6.6, and gymnasium's documentation of CliffWalking.
+    """
+    spec = getattr(env, "spec", None)
+    if spec is None or not spec.id.startswith("CliffWalking"):
+        return None
+    rows, cols = (int(n) for n in env.unwrapped.shape)
+    start, goal = int(env.unwrapped.start_state_index), rows * cols - 1
+    return GridLayout((rows, cols), start, goal, frozenset(range(start + 1, goal)))
+
+
+@dataclass
+class Episode:
+    """What one engine step hands the method: an environment already reset, and its first state."""
+
+    env: Any
+    state: int
+    index: int
+
+
+class DiscreteEnvStream:
+    """One gymnasium environment with Discrete observation and action spaces, one episode per `next_batch`."""
+
+    def __init__(self, cfg: DiscreteEnvConfig, seed: int) -> None:
+        self.cfg, self.seed = cfg, seed
+        self.env = make_env(cfg.env, cfg.max_episode_steps)
+        self.eval_env = make_env(cfg.env, cfg.eval_max_steps)
+        import gymnasium
+
+        obs, act = self.env.observation_space, self.env.action_space
+        if not isinstance(obs, gymnasium.spaces.Discrete) or not isinstance(act, gymnasium.spaces.Discrete):
+            raise UserError(f"--data.env {cfg.env}: tabular methods need Discrete observations and actions, "
+                            f"got {obs} and {act}")
+        self.n_states, self.n_actions = int(obs.n), int(act.n)
+        self.episode = 0
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.cfg.episodes_per_block
+
+    @property
+    def max_episode_steps(self) -> int:
+        return self.cfg.max_episode_steps
+
+    def next_batch(self) -> Episode:
+        index = self.episode
+        state, _ = self.env.reset(seed=episode_seed(self.seed, index))
+        self.episode += 1
+        return Episode(self.env, int(state), index)
+
+    def eval_episode(self) -> Episode:
+        """The evaluation environment reset with one fixed seed, so evaluations compare like with like."""
+        state, _ = self.eval_env.reset(seed=episode_seed(self.seed, EVAL_KEY))
+        return Episode(self.eval_env, int(state), -1)
+
+    def to(self, device: torch.device | str) -> DiscreteEnvStream:
+        return self  # environments live on the host
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"episode": self.episode}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.episode = int(state["episode"])
+
+
+@register_data("gym-discrete", config=DiscreteEnvConfig)
+def build_discrete_env(cfg: DiscreteEnvConfig, seed: int) -> DiscreteEnvStream:
+    return DiscreteEnvStream(cfg, seed)
