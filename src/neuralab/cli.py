@@ -1,4 +1,4 @@
-"""`neuralab` command line: list, info, train, eval, plot, predict.
+"""`neuralab` command line: list, info, flops, train, eval, plot, predict.
 
 User mistakes end with one line on stderr and exit code 2; bugs keep their traceback.
 """
@@ -104,6 +104,38 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_flops(args: argparse.Namespace) -> int:
+    """FLOPs of one training step (forward + backward) by operation, and the share of multiply-adds."""
+    import torch
+
+    from neuralab.flops import count_training_flops
+    from neuralab.registry import MODELS, RECIPES
+
+    if args.name in RECIPES.names():
+        r = RECIPES.get(args.name)
+        entry, cfg = MODELS.get(r.model), r.sections()["model"]
+        default = getattr(r.sections()["data"], "batch_size", 1)
+    else:
+        entry = MODELS.get(args.name)
+        cfg, default = entry.config(), 1
+    batch = default if args.batch is None else args.batch
+    if batch < 1:
+        raise UserError(f"--batch must be >= 1, got {batch}")
+    model = entry.cls(cfg)
+    example = entry.example_input(cfg)[:1]
+    x = example.expand(batch, *example.shape[1:]).clone()  # (B, ...)
+    # Classifiers get a cross-entropy loss; other models the mean square of their outputs.
+    y = torch.zeros(batch, dtype=torch.long) if hasattr(cfg, "num_classes") else None
+    report = count_training_flops(model, x, y)
+    print(f"{args.name}: one training step (forward + backward) on a batch of {batch}")
+    print(f"  {'operation':<36} {'FLOPs':>16} {'share':>7}")
+    for op, flops in report.by_op.items():
+        print(f"  {op:<36} {flops:>16,} {100 * flops / report.total:>6.1f}%")
+    print(f"  {'total':<36} {report.total:>16,}")
+    print(f"  multiply-add (matrix products, convolutions): {100 * report.multiply_add_share:.1f}% of FLOPs")
+    return 0
+
+
 def _summary_lines(run: Any) -> list[str]:
     lines = [f"run directory: {run.run_dir}", f"steps: {run.step}"]
     lines += [f"  {k}: {v:.4f}" for k, v in sorted(run.metrics.items())]
@@ -120,10 +152,12 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
 
     recipe = RECIPES.get(args.recipe)
     overrides = _parse_overrides(extra)
-    for flag in ("seed", "device"):
+    for flag in ("seed", "device", "amp", "compile"):
         if getattr(args, flag) is not None:
             overrides.setdefault("run", {})[flag] = getattr(args, flag)
     run = fit(recipe, overrides, out=args.out, resume=args.resume, progress=not args.quiet)
+    if not run.procs.is_main:  # data-parallel: rank 0 reports
+        return 0
     report = None
     summary = Path(run.run_dir) / "summary.json"
     if summary.exists():
@@ -180,6 +214,9 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--family", help="only this family (mlp, cnn, foundations, rl, ...)")
     s = sub.add_parser("info", help="describe a recipe or model: paper, config fields, parameters")
     s.add_argument("name")
+    s = sub.add_parser("flops", help="FLOPs of one training step of a recipe or model, by operation")
+    s.add_argument("name")
+    s.add_argument("--batch", type=int, help="batch size (default: the recipe's, or 1 for a model)")
     s = sub.add_parser("train", help="train a recipe; extra --section.field VALUE pairs override its config")
     s.add_argument("recipe")
     s.add_argument("--seed", type=int)
@@ -187,6 +224,9 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="run directory (default runs/RECIPE-TIME)")
     s.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     s.add_argument("--quiet", action="store_true", help="no progress output")
+    s.add_argument("--amp", action="store_true", default=None, help="bfloat16 autocast (same as --run.amp true)")
+    s.add_argument("--compile", action="store_true", default=None,
+                   help="torch.compile the model (same as --run.compile true)")
     s = sub.add_parser("eval", help="evaluate a run's newest checkpoint")
     s.add_argument("run_dir")
     s = sub.add_parser("plot", help="draw a run's learning curves (and method plots) as PNG")
@@ -209,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_train(args, extra)
         if extra:
             raise UserError(f"unexpected arguments: {' '.join(extra)}")
-        return {"list": cmd_list, "info": cmd_info, "eval": cmd_eval, "plot": cmd_plot,
+        return {"list": cmd_list, "info": cmd_info, "flops": cmd_flops, "eval": cmd_eval, "plot": cmd_plot,
                 "predict": cmd_predict}[args.command](args)
     except DivergedError as exc:
         print(f"neuralab: {exc}", file=sys.stderr)

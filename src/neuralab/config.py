@@ -40,6 +40,8 @@ class RunConfig:
     patience: int = field(0, "Stop after this many evaluations without improvement; 0 disables.", ge=0)
     log_every: int = field(50, "Write train metrics every N steps.", ge=1)
     threads: int = field(0, "CPU threads for torch; 0 keeps torch's default.", ge=0)
+    amp: bool = field(False, "bfloat16 autocast around forward passes and losses (CPU, or GPUs with bf16).")
+    compile: bool = field(False, "torch.compile the model (Inductor: needs a C++ compiler on CPU, Triton on GPU).")
 
 
 def field_doc(cls_or_obj: Any, name: str) -> str:

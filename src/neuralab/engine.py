@@ -3,7 +3,8 @@
 The engine seeds, picks the device, builds data, model and method from the recipe's config sections,
 then counts steps: it logs metrics as JSON lines, evaluates on schedule, stops early on patience,
 checkpoints (atomically) and resumes bit-identically. It never calls `backward()`: the method owns
-its learning rule.
+its learning rule. Under `torchrun` every process runs this loop on its shard of each batch
+(`neuralab.distributed`); rank 0 alone writes files.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from typing import Any
 
 import torch
 
-from neuralab import checkpoint
+from neuralab import acceleration, checkpoint, distributed
 from neuralab.atomic import write_json_atomic
 from neuralab.config import RunConfig, from_dict, override, to_dict, validate
+from neuralab.distributed import Processes
 from neuralab.errors import UserError
 from neuralab.methods.base import RunContext
 from neuralab.metrics import MetricsLog
@@ -59,6 +61,7 @@ class Run:
     data: Any
     step: int = 0
     metrics: dict[str, float] = dataclasses.field(default_factory=dict)
+    procs: Processes = dataclasses.field(default_factory=Processes)  # this process's rank in data-parallel runs
 
     @property
     def checks(self) -> dict[str, dict[str, Any]]:
@@ -117,10 +120,14 @@ def _fit_model_to_data(model_cfg: Any, meta: Any, explicit: dict[str, Any]) -> A
 
 
 def build(recipe: Recipe, sections: dict[str, Any], run_dir: Path | None = None,
-          explicit_model: dict[str, Any] | None = None, data: Any = None) -> Run:
-    """Seed, then build data (unless given, e.g. one fold of a cross-validation), model and method."""
+          explicit_model: dict[str, Any] | None = None, data: Any = None, procs: Processes | None = None) -> Run:
+    """Seed, then build data (unless given, e.g. one fold of a cross-validation), model and method.
+
+    With `procs` of a data-parallel group the method trains the model through DDP.
+    """
     run: RunConfig = sections["run"]
-    device = select_device(run.device)
+    procs = procs or Processes(device=select_device(run.device))
+    device = procs.device
     if run.threads:
         torch.set_num_threads(run.threads)
     torch.manual_seed(run.seed)
@@ -137,9 +144,11 @@ def build(recipe: Recipe, sections: dict[str, Any], run_dir: Path | None = None,
     model = entry.cls(sections["model"]).to(device)
     steps_per_epoch = data.steps_per_epoch
     total = run.steps or max(1, math.ceil(run.epochs * steps_per_epoch))
-    ctx = RunContext(total_steps=total, device=device, seed=run.seed, run_dir=run_dir)
-    method = METHODS.get(recipe.method).build(sections["method"], model, data, ctx)
-    return Run(recipe=recipe, run_dir=run_dir, sections=sections, model=model, method=method, data=data)
+    procs.check_data(data)
+    ctx = RunContext(total_steps=total, device=device, seed=run.seed, run_dir=run_dir, amp=run.amp)
+    method = METHODS.get(recipe.method).build(sections["method"], procs.wrap(model), data, ctx)
+    return Run(recipe=recipe, run_dir=run_dir, sections=sections, model=model, method=method, data=data,
+               procs=procs)
 
 
 def _rng_state() -> dict[str, Any]:
@@ -192,10 +201,9 @@ def fit(recipe: Recipe | str, overrides: dict[str, dict[str, Any]] | None = None
     """
     if isinstance(recipe, str):
         recipe = RECIPES.get(recipe)
-    run_dir = Path(out) if out else default_run_dir(recipe.name)
-    ckpt_dir = run_dir / "checkpoints"
     if resume:
-        if checkpoint.latest_step(ckpt_dir) is None:
+        run_dir = Path(out) if out else default_run_dir(recipe.name)
+        if checkpoint.latest_step(run_dir / "checkpoints") is None:
             raise UserError(f"--resume: {run_dir} holds no checkpoint to resume from")
         saved_recipe, sections, _ = load_config(run_dir)
         if saved_recipe.name != recipe.name:
@@ -203,24 +211,40 @@ def fit(recipe: Recipe | str, overrides: dict[str, dict[str, Any]] | None = None
         for section, changes in (overrides or {}).items():  # e.g. more steps for a finished run
             sections[section] = override(sections[section], changes, section)
     else:
-        if checkpoint.latest_step(ckpt_dir) is not None:
-            raise UserError(f"{run_dir} already holds a run; add --resume to continue it or choose another --out")
         sections = resolve(recipe, overrides)
-    run = build(recipe, sections, run_dir, explicit_model=(overrides or {}).get("model"), data=data)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(run_dir, recipe, run.sections, run.data)
-    return _loop(run, resume, progress)
+    cfg: RunConfig = sections["run"]
+    procs = distributed.start(select_device(cfg.device))
+    try:
+        if cfg.amp:
+            acceleration.check_amp(procs.device)
+        if cfg.compile:
+            acceleration.check_compile(procs.device)
+        run_dir = Path(out) if out else Path(procs.same_text(str(default_run_dir(recipe.name))))
+        if not resume and checkpoint.latest_step(run_dir / "checkpoints") is not None:
+            raise UserError(f"{run_dir} already holds a run; add --resume to continue it or choose another --out")
+        run = build(recipe, sections, run_dir, explicit_model=(overrides or {}).get("model"), data=data,
+                    procs=procs)
+        if cfg.compile:
+            run.model.compile()  # in place: the method's reference and the checkpoint keys stay the same
+        if procs.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            save_config(run_dir, recipe, run.sections, run.data)
+        run = _loop(run, resume, progress)
+        procs.wait_for_all()
+        return run
+    finally:
+        procs.close()
 
 
 def _loop(run: Run, resume: bool, progress: bool) -> Run:
     cfg: RunConfig = run.sections["run"]
-    recipe, method, data, run_dir = run.recipe, run.method, run.data, run.run_dir
+    recipe, method, data, run_dir, procs = run.recipe, run.method, run.data, run.run_dir, run.procs
     ckpt_dir = run_dir / "checkpoints"
     steps_per_epoch = data.steps_per_epoch
     total = cfg.steps or max(1, math.ceil(cfg.epochs * steps_per_epoch))
     eval_every = cfg.eval_every or steps_per_epoch
     ckpt_every = cfg.checkpoint_every or eval_every
-    log = MetricsLog(run_dir)
+    log = MetricsLog(run_dir) if procs.is_main else _NoLog()
     monitor, sign = recipe.monitor_key, (1.0 if recipe.mode == "max" else -1.0)
     state = {"step": 0, "best": None, "bad_evals": 0, "sums": {}, "count": 0, "elapsed": 0.0}
     latest: dict[str, float] = {}
@@ -237,6 +261,8 @@ def _loop(run: Run, resume: bool, progress: bool) -> Run:
         log.truncate(-1)
 
     def save_checkpoint() -> None:
+        if not procs.is_main:
+            return
         checkpoint.save(ckpt_dir, state["step"], {
             "method": method.state_dict(), "data": data.state_dict(), "rng": _rng_state(),
             "engine": {k: state[k] for k in ("step", "best", "bad_evals", "sums", "count", "elapsed")},
@@ -244,7 +270,7 @@ def _loop(run: Run, resume: bool, progress: bool) -> Run:
 
     def evaluate() -> bool:
         """Evaluate, log, track the best value; True when patience has run out."""
-        metrics = {k: _as_float(v) for k, v in method.evaluate().items()}
+        metrics = procs.from_main({k: _as_float(v) for k, v in method.evaluate().items()})
         latest.update(metrics)
         log.write({"step": state["step"], "epoch": state["step"] / steps_per_epoch,
                    "time": round(time.monotonic() - t0, 3), **metrics})
@@ -262,37 +288,38 @@ def _loop(run: Run, resume: bool, progress: bool) -> Run:
     is_main = _is_main_thread()
     if is_main:
         signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
-    bar = Progress(total, state["step"], recipe.name, enabled=progress)
+    bar = Progress(total, state["step"], recipe.name, enabled=progress and procs.is_main)
     t0 = time.monotonic() - state["elapsed"]
-    stopped_early = False
+    stopped_early, done = False, method.done
     try:
-        while state["step"] < total and not method.done:
-            metrics = method.step(data.next_batch())
+        while state["step"] < total and not done:
+            metrics = {k: _as_float(v) for k, v in method.step(procs.shard(data.next_batch())).items()}
+            # Every rank must take the same decisions: average the metrics, stop when any rank stops.
+            metrics, (done, stop) = procs.agree(metrics, method.done, bool(interrupted))
             state["step"] += 1
             step = state["step"]
             for k, v in metrics.items():
-                v = _as_float(v)
                 if not math.isfinite(v):
                     raise DivergedError(f"{recipe.name}: {k} became {v} at step {step}; stopped. The last good "
                                         f"checkpoint (step {checkpoint.latest_step(ckpt_dir) or 0}) is kept in "
                                         f"{ckpt_dir}; try a smaller learning rate")
                 state["sums"][k] = state["sums"].get(k, 0.0) + v
             state["count"] += 1
-            if step % cfg.log_every == 0 or step == total or method.done:
+            if step % cfg.log_every == 0 or step == total or done:
                 means = {k: s / state["count"] for k, s in state["sums"].items()}
                 latest.update(means)
                 log.write({"step": step, "epoch": step / steps_per_epoch, "time": round(time.monotonic() - t0, 3),
                            **means})
                 state["sums"], state["count"] = {}, 0
                 bar.update(step, {k: v for k, v in latest.items() if k.endswith("loss") or k == monitor})
-            final = step == total or method.done
+            final = step == total or done
             if step % eval_every == 0 or final:
                 stopped_early = evaluate()
                 bar.update(step, {k: v for k, v in latest.items() if k.endswith("loss") or k == monitor})
             state["elapsed"] = time.monotonic() - t0
-            if step % ckpt_every == 0 or final or stopped_early or interrupted:
+            if step % ckpt_every == 0 or final or stopped_early or stop:
                 save_checkpoint()
-            if interrupted:
+            if stop:
                 raise Interrupted(f"interrupted at step {step}; checkpoint written to {ckpt_dir}. "
                                   f"Continue with: neuralab train {recipe.name} --out {run_dir} --resume")
             if stopped_early:
@@ -305,8 +332,19 @@ def _loop(run: Run, resume: bool, progress: bool) -> Run:
     run.step = state["step"]
     run.metrics = {k: v for k, v in latest.items()}
     run.metrics["time/seconds"] = round(state["elapsed"], 2)
-    _finish(run, stopped_early)
+    if procs.is_main:
+        _finish(run, stopped_early)
     return run
+
+
+class _NoLog:
+    """The metrics log of ranks other than 0, which write no files."""
+
+    def truncate(self, last_step: int) -> None: ...
+
+    def write(self, row: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
 
 
 def _is_main_thread() -> bool:

@@ -20,6 +20,11 @@ class RunContext:
     device: torch.device
     seed: int
     run_dir: Path | None
+    amp: bool = False  # --run.amp: bfloat16 autocast around forward passes and losses
+
+    def autocast(self) -> torch.autocast:
+        """Context for a method's forward pass and loss: bf16 autocast under --run.amp, else a no-op."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
 
 
 class Method(Protocol):

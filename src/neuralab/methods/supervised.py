@@ -50,7 +50,7 @@ def _correct(name: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor | No
 @register_method("supervised", config=SupervisedConfig)
 class Supervised:
     def __init__(self, cfg: SupervisedConfig, model: nn.Module, data: SupervisedData, ctx: RunContext) -> None:
-        self.cfg, self.model, self.data = cfg, model, data
+        self.cfg, self.model, self.data, self.ctx = cfg, model, data, ctx
         self.optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum,
                                         cfg.weight_decay)
         self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps, cfg.lr)
@@ -59,8 +59,9 @@ class Supervised:
     def step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, Any]:
         x, y = batch
         self.model.train()
-        out = self.model(x)
-        loss = _loss(self.cfg.loss, out, y)
+        with self.ctx.autocast():
+            out = self.model(x)
+            loss = _loss(self.cfg.loss, out, y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -83,9 +84,10 @@ class Supervised:
             x, y = pair
             loss_sum, correct = 0.0, 0
             for i in range(0, len(x), self.cfg.eval_batch_size):
-                out = self.model(x[i:i + self.cfg.eval_batch_size])
                 yb = y[i:i + self.cfg.eval_batch_size]
-                loss_sum += float(_loss(self.cfg.loss, out, yb)) * len(yb)
+                with self.ctx.autocast():
+                    out = self.model(x[i:i + self.cfg.eval_batch_size])
+                    loss_sum += float(_loss(self.cfg.loss, out, yb)) * len(yb)
                 c = _correct(self.cfg.loss, out, yb)
                 correct += 0 if c is None else int(c)
             metrics[f"{split}/loss"] = loss_sum / len(x)
