@@ -214,6 +214,7 @@ def fit(recipe: Recipe | str, overrides: dict[str, dict[str, Any]] | None = None
         sections = resolve(recipe, overrides)
     cfg: RunConfig = sections["run"]
     procs = distributed.start(select_device(cfg.device))
+    threads = torch.get_num_threads()  # `--run.threads` applies to this run only
     try:
         if cfg.amp:
             acceleration.check_amp(procs.device)
@@ -233,6 +234,7 @@ def fit(recipe: Recipe | str, overrides: dict[str, dict[str, Any]] | None = None
         procs.wait_for_all()
         return run
     finally:
+        torch.set_num_threads(threads)
         procs.close()
 
 
