@@ -46,7 +46,8 @@ def make_schedule(name: str, optimizer: torch.optim.Optimizer, total_steps: int,
 
     step: the rate divided by 10 at 50% and again at 75% of training; exponential: multiplied by a constant
     factor each step so that it ends at 1% of `lr`; cosine: half a cosine from `lr` down to 0; onecycle:
-    warm up from lr/25 to `lr` over the first 30% of training, then anneal to lr/1e4 (Smith and Topin 2019).
+    warm up from lr/25 to `lr` over the first 30% of training, then anneal along a cosine to lr/25/1e4
+    (Smith and Topin 2019).
     """
     total_steps = max(total_steps, 1)
     if name == "none":

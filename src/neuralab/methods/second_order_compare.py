@@ -89,15 +89,15 @@ class SecondOrderCompare:
             raise UserError("the second-order method needs the logistic-regression model (a convex problem); "
                             f"got {type(model).__name__}")
         self.cfg, self.model, self.done = cfg, model, False
-        self.targets = {}  # split -> (x (N, D) float64, y (N,) float64 in {0, 1})
+        self.splits = {}  # split -> (x (N, D) float64, y (N,) float64 in {0, 1})
         for split in ("train", "test"):
             x, y = data.split(split)
             if y.dtype.is_floating_point:
                 raise UserError("the second-order method needs class labels, not regression targets")
-            self.targets[split] = (x.flatten(1).double(), (y >= cfg.positive_from).double())
-        if self.targets["train"][1].min() == self.targets["train"][1].max():
+            self.splits[split] = (x.flatten(1).double(), (y >= cfg.positive_from).double())
+        if self.splits["train"][1].min() == self.splits["train"][1].max():
             raise UserError(f"--method.positive_from {cfg.positive_from}: every training label falls in one class")
-        self.f = logistic_objective(model, *self.targets["train"], cfg.l2)
+        self.f = logistic_objective(model, *self.splits["train"], cfg.l2)
         n_params = sum(p.numel() for p in model.parameters())
         theta0 = torch.zeros(n_params, dtype=torch.float64, device=ctx.device)
         self.lipschitz = float(torch.linalg.eigvalsh(torch.func.hessian(self.f)(theta0))[-1])
@@ -161,18 +161,16 @@ class SecondOrderCompare:
 
     @torch.no_grad()
     def _accuracy(self, theta: torch.Tensor) -> float:
-        x, y = self.targets["test"]
+        x, y = self.splits["test"]
         logits = torch.func.functional_call(self.model, unflatten(self.model, theta), (x,))  # (N,)
         return float(((logits > 0).double() == y).double().mean())
 
     def evaluate(self) -> dict[str, float]:
-        metrics = {"test/acc": self._accuracy(self.theta_star), "train/loss": self.f_star,
-                   "problem/condition": self.condition}
+        metrics = {"test/acc": self._accuracy(self.theta_star), "train/loss": self.f_star}
         for name, solver in self.solvers.items():
             reached = self.converged_at[name]
             metrics[f"{name}/iterations"] = float(solver.iterations if reached is None else reached)
             metrics[f"{name}/converged"] = float(reached is not None)
-            metrics[f"{name}/gap"] = self.gap[name][-1]
             metrics[f"{name}/test_acc"] = self._accuracy(solver.theta)
             metrics[f"{name}/weight_error"] = float((solver.theta - self.theta_star).abs().max())
         metrics["all/converged"] = min(metrics[f"{n}/converged"] for n in self.solvers)

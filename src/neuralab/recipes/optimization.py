@@ -12,7 +12,7 @@ register(Recipe(
     summary="SGD, momentum, Nesterov, AdaGrad, AdaDelta, RMSProp, Adam and AdamW train copies of one "
             "64-64-10 MLP on digits from the same weights and batches: loss curves and a table.",
     model="mlp", method="optimizer-comparison", data="digits",
-    model_config=MLPConfig(hidden=(64,)),
+    model_config=MLPConfig(in_features=64, hidden=(64,)),
     method_config=OptimizerComparisonConfig(),
     data_config=DigitsConfig(batch_size=64, image_size=8),
     run=RunConfig(epochs=20, log_every=10, threads=1),
