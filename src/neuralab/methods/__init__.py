@@ -2,6 +2,8 @@
 
 import neuralab.methods.delta_rule
 import neuralab.methods.manual_backprop
+import neuralab.methods.optimizer_comparison
 import neuralab.methods.perceptron
+import neuralab.methods.second_order_compare
 import neuralab.methods.supervised
 import neuralab.methods.tabular  # noqa: F401

@@ -1,4 +1,11 @@
-"""Optimisers and learning-rate schedules by name, all from torch.optim (curriculum F10)."""
+"""Optimisers and learning-rate schedules by name, all from torch.optim (curriculum F10; notes 002 sections
+2.12-2.13; Kingma and Ba, "Adam: A method for stochastic optimization", 2015).
+
+Momentum is torch's form `b = gamma*b + g; theta -= lr*b`, which for a constant learning rate is the
+notes' `v = gamma*v + lr*g; theta -= v` with `v = lr*b` (tests/unit/test_optim.py checks it step by step).
+`DEFAULT_LR` holds a learning rate that works for each optimiser on a small MLP; the optimiser
+comparison starts from it.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +13,51 @@ from collections.abc import Iterable
 
 import torch
 
+from neuralab.errors import UserError
+
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw")
 SCHEDULES = ("none", "step", "exponential", "cosine", "onecycle")
+
+# Common starting points, not tuned per task: plain SGD needs a larger step than momentum (whose
+# effective step is lr / (1 - gamma)); AdaDelta's 1.0 is its paper's (it has no learning rate of its own);
+# the adaptive methods use their usual defaults.
+DEFAULT_LR = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.05, "adadelta": 1.0,
+              "rmsprop": 1e-3, "adam": 1e-3, "adamw": 1e-3}
+_ADAPTIVE = {"adagrad": torch.optim.Adagrad, "adadelta": torch.optim.Adadelta, "rmsprop": torch.optim.RMSprop,
+             "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 
 
 def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float, momentum: float = 0.9,
                    weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """A torch optimiser by name; `weight_decay` is an L2 term in the gradient except for adamw (decoupled)."""
     params = list(params)
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
     if name in ("momentum", "nesterov"):
         return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=name == "nesterov",
                                weight_decay=weight_decay)
-    cls = {"adagrad": torch.optim.Adagrad, "adadelta": torch.optim.Adadelta, "rmsprop": torch.optim.RMSprop,
-           "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[name]
-    return cls(params, lr=lr, weight_decay=weight_decay)
+    if name not in _ADAPTIVE:
+        raise UserError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
+    return _ADAPTIVE[name](params, lr=lr, weight_decay=weight_decay)
 
 
 def make_schedule(name: str, optimizer: torch.optim.Optimizer, total_steps: int, lr: float):
-    """A per-step schedule over `total_steps`, or None for a constant learning rate."""
+    """A schedule stepped once per training step over `total_steps`, or None for a constant rate.
+
+    step: the rate divided by 10 at 50% and again at 75% of training; exponential: multiplied by a constant
+    factor each step so that it ends at 1% of `lr`; cosine: half a cosine from `lr` down to 0; onecycle:
+    warm up from lr/25 to `lr` over the first 30% of training, then anneal along a cosine to lr/25/1e4
+    (Smith and Topin 2019).
+    """
     total_steps = max(total_steps, 1)
     if name == "none":
         return None
-    if name == "step":  # divide by 10 at 50% and 75% of training
+    if name == "step":
         return torch.optim.lr_scheduler.MultiStepLR(optimizer, [total_steps // 2, 3 * total_steps // 4], 0.1)
-    if name == "exponential":  # end at 1% of the initial rate
+    if name == "exponential":
         return torch.optim.lr_scheduler.ExponentialLR(optimizer, 0.01 ** (1 / total_steps))
     if name == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total_steps)
-    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps)
+    if name == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps)
+    raise UserError(f"unknown schedule {name!r}; choose from {', '.join(SCHEDULES)}")

@@ -1,6 +1,7 @@
-"""Architectures, one concept per file, registered by family."""
+"""Architectures, one concept per file, registered by family (one import per line)."""
 
-from neuralab.models.cnn import lenet5  # noqa: F401
-from neuralab.models.linear import threshold_unit  # noqa: F401
-from neuralab.models.mlp import mlp  # noqa: F401
-from neuralab.models.tabular import qtable  # noqa: F401
+import neuralab.models.cnn.lenet5
+import neuralab.models.linear.logistic
+import neuralab.models.linear.threshold_unit
+import neuralab.models.mlp.mlp
+import neuralab.models.tabular.qtable  # noqa: F401

@@ -3,4 +3,5 @@
 import neuralab.recipes.cnn
 import neuralab.recipes.foundations
 import neuralab.recipes.mlp
+import neuralab.recipes.optimization
 import neuralab.recipes.rl  # noqa: F401
