@@ -1,3 +1,3 @@
 """Data readers and sources; importing this package registers the sources."""
 
-from neuralab.data import sources  # noqa: F401
+from neuralab.data import function1d, sources  # noqa: F401

@@ -1,3 +1,3 @@
 """Learning rules; importing this package registers them all."""
 
-from neuralab.methods import supervised  # noqa: F401
+from neuralab.methods import activation_compare, init_depth, init_symmetry, supervised, width_sweep  # noqa: F401
