@@ -32,7 +32,7 @@ from neuralab.registry import register_method
 class WidthSweepConfig:
     widths: tuple[int, ...] = field((1, 2, 4, 8, 16, 32, 64), "Hidden units of each one-hidden-layer net.")
     optimizer: str = field("adam", "Optimiser of every width (torch.optim).", choices=OPTIMIZERS)
-    lr: float = field(0.02, "Learning rate (peak rate for onecycle).", gt=0)
+    lr: float = field(0.03, "Learning rate (peak rate for onecycle).", gt=0)
     schedule: str = field("cosine", "Learning-rate schedule over the run.", choices=SCHEDULES)
     epsilon: float = field(0.05, "Target error on the test grid.", gt=0)
     error: str = field("max", "Error compared with epsilon: max (largest |f - net|) or rms.", choices=("max", "rms"))
@@ -101,12 +101,13 @@ class WidthSweep:
             err_ax.plot(widths, [errs[w][i] for w in widths], marker="o", label=label)
         err_ax.axhline(self.cfg.epsilon, color="grey", ls="--", lw=1, label=f"epsilon {self.cfg.epsilon:g}")
         err_ax.set_xscale("log", base=2)
+        err_ax.set_xticks(widths, [str(w) for w in widths])
         err_ax.set(yscale="log", xlabel="hidden units", ylabel="error on the test grid", title="Error against width")
         err_ax.legend()
         xs = x[:, 0].cpu()
         fit_ax.plot(xs, y[:, 0].cpu(), color="black", lw=2.5, label="target")
         for w, model in zip(widths, self.variants.models.values(), strict=True):
-            fit_ax.plot(xs, model(x)[:, 0].cpu(), lw=1, label=f"{w} units")
+            fit_ax.plot(xs, model(x)[:, 0].cpu(), lw=1, label=f"{w} unit{'s' if w > 1 else ''}")
         fit_ax.set(xlabel="x", ylabel="f(x)", title=f"Fits of {self.data.meta.source}")
         fit_ax.legend(fontsize=7, ncol=2)
         for ax in (err_ax, fit_ax):

@@ -14,7 +14,7 @@ register(Recipe(
     model_config=MLPConfig(hidden=(64,), num_classes=1, activation="tanh"),
     method_config=WidthSweepConfig(),
     data_config=Function1DConfig(),
-    run=RunConfig(steps=2000, log_every=50, eval_every=250, threads=1),
+    run=RunConfig(steps=1000, log_every=50, eval_every=250, threads=1),
     expect={"fit/smallest_width": ("<=", 16)},
     mode="min",
 ))
