@@ -1,5 +1,6 @@
 """Data readers and sources; importing this package registers the sources (one import per line)."""
 
 import neuralab.data.envs
+import neuralab.data.function1d
 import neuralab.data.sources
 import neuralab.data.worked_example  # noqa: F401

@@ -31,6 +31,11 @@ def sparse_rows_(weight: torch.Tensor, k: int = SPARSE_K) -> torch.Tensor:
     return weight
 
 
+# torch's gain for He init per activation: the ReLU gain sqrt(2) by default, torch's 5/3 for tanh, 1 for
+# sigmoid, and 1 (LeCun normal, Klambauer et al. 2017) for SELU and the identity.
+_HE_GAIN = {"tanh": "tanh", "sigmoid": "sigmoid", "selu": "linear", "identity": "linear", "linear": "linear"}
+
+
 def init_weight_(weight: torch.Tensor, scheme: str, nonlinearity: str = "relu") -> torch.Tensor:
     if scheme == "zeros":
         return nn.init.zeros_(weight)
@@ -40,11 +45,11 @@ def init_weight_(weight: torch.Tensor, scheme: str, nonlinearity: str = "relu") 
         return nn.init.xavier_uniform_(weight)
     if scheme == "xavier_normal":
         return nn.init.xavier_normal_(weight)
-    gain_for = "relu" if nonlinearity not in ("tanh", "sigmoid", "selu", "linear") else nonlinearity
+    gain_for = _HE_GAIN.get(nonlinearity, "relu")
     if scheme == "he_normal":
-        return nn.init.kaiming_normal_(weight, nonlinearity=gain_for if gain_for != "selu" else "linear")
+        return nn.init.kaiming_normal_(weight, nonlinearity=gain_for)
     if scheme == "he_uniform":
-        return nn.init.kaiming_uniform_(weight, nonlinearity=gain_for if gain_for != "selu" else "linear")
+        return nn.init.kaiming_uniform_(weight, nonlinearity=gain_for)
     if scheme == "sparse":
         return sparse_rows_(weight)
     raise ValueError(f"unknown init scheme {scheme!r}; choose one of {', '.join(INITS)}")

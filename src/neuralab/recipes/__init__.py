@@ -1,7 +1,10 @@
 """Recipes, one file per family; importing this package registers them all (one import per line)."""
 
+import neuralab.recipes.activations
+import neuralab.recipes.approximation
 import neuralab.recipes.cnn
 import neuralab.recipes.foundations
+import neuralab.recipes.initialization
 import neuralab.recipes.mlp
 import neuralab.recipes.optimization
 import neuralab.recipes.rl  # noqa: F401

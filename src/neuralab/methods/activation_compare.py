@@ -1,0 +1,160 @@
+"""ReLU against tanh and sigmoid on one network (Glorot, Bordes, Bengio, "Deep sparse rectifier neural
+networks", 2011; curriculum F6, notes 002 section 2.4).
+
+Every step trains each variant on the same batch; at the end of each epoch every variant's test accuracy
+is recorded, which gives the epochs each activation needs to reach `threshold`. For the ReLU variants
+the method also reports the share of active units at initialisation (about half: pre-activations are
+symmetric about 0) and the share of dead units, which output 0 for every training example and so get
+no gradient again. An extra ReLU net trained with a far too large learning rate shows units dying.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from neuralab.config import field
+from neuralab.data.tensors import SupervisedData
+from neuralab.errors import UserError
+from neuralab.methods.base import RunContext
+from neuralab.methods.optim import OPTIMIZERS, make_optimizer
+from neuralab.methods.variants import Lockstep, accuracy, seeded_model, variant_config
+from neuralab.nn.activations import ACTIVATIONS
+from neuralab.nn.diagnostics import ActivationRecorder, dead_relu_fraction
+from neuralab.registry import register_method
+
+HIGH_LR = "relu-high-lr"  # name of the variant trained with `dead_lr`
+
+
+@dataclass(frozen=True)
+class ActivationCompareConfig:
+    activations: tuple[str, ...] = field(("relu", "tanh", "sigmoid"),
+                                         "Hidden activations compared on the same net, seed and batches.")
+    optimizer: str = field("sgd", "Optimiser of every variant (torch.optim).", choices=OPTIMIZERS)
+    lr: float = field(0.05, "Learning rate of every variant.", gt=0)
+    threshold: float = field(0.9, "Test accuracy whose first epoch is reported for each activation.", gt=0, le=1)
+    dead_lr: float = field(2.0, "Learning rate of the extra ReLU net that shows dying units; 0 leaves it out.",
+                           ge=0)
+
+
+@torch.no_grad()
+def active_fraction(model: nn.Module, x: torch.Tensor) -> float:
+    """Share of (example, unit) pairs with a non-zero activation output, averaged over the hidden layers."""
+    with ActivationRecorder(model) as rec:
+        model(x)
+    fractions = [1.0 - s["zero_fraction"] for s in rec.stats.values()]
+    return sum(fractions) / len(fractions)
+
+
+@register_method("activation-compare", config=ActivationCompareConfig)
+class ActivationCompare:
+    def __init__(self, cfg: ActivationCompareConfig, model: nn.Module, data: SupervisedData,
+                 ctx: RunContext) -> None:
+        unknown = [a for a in cfg.activations if a not in ACTIVATIONS]
+        if not cfg.activations or unknown:
+            raise UserError(f"--method.activations: unknown {', '.join(unknown) or '(none given)'}; "
+                            f"choose from {', '.join(ACTIVATIONS)}")
+        self.cfg, self.data, self.done = cfg, data, False
+        self.activation = {a: a for a in cfg.activations}
+        if cfg.dead_lr > 0:
+            self.activation[HIGH_LR] = "relu"
+        models = {name: seeded_model(type(model), variant_config(model, "activation-compare", activation=act),
+                                     ctx.seed, ctx.device)
+                  for name, act in self.activation.items()}
+        lrs = {name: cfg.dead_lr if name == HIGH_LR else cfg.lr for name in models}
+        optimizers = {name: make_optimizer(cfg.optimizer, m.parameters(), lrs[name]) for name, m in models.items()}
+        self.lr = lrs
+        self.variants = Lockstep(models, optimizers, F.cross_entropy)
+        self.active_at_init = {name: active_fraction(m, data.x_train) for name, m in models.items()
+                               if self.activation[name] == "relu"}
+        self.steps = 0
+        # Entry i is measured after epoch i (entry 0 at initialisation).
+        self.test_acc: dict[str, list[float]] = {name: [] for name in models}
+        self.dead: dict[str, list[float]] = {name: [] for name in self.active_at_init}
+        self._record()
+
+    def step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, Any]:
+        metrics = self.variants.step(*batch)
+        self.steps += 1
+        if self.steps % self.data.steps_per_epoch == 0:
+            self._record()
+        return metrics
+
+    def _record(self) -> None:
+        x, y = self.data.split("test")
+        for name, model in self.variants.models.items():
+            self.test_acc[name].append(accuracy(model, x, y))
+            if name in self.dead:
+                self.dead[name].append(dead_relu_fraction(model, self.data.x_train))
+
+    def epochs_to_threshold(self, name: str) -> int | None:
+        """First epoch after which the test accuracy reached the threshold, or None."""
+        return next((i for i, acc in enumerate(self.test_acc[name]) if acc >= self.cfg.threshold), None)
+
+    def evaluate(self) -> dict[str, float]:
+        x, y = self.data.split("test")
+        metrics = {}
+        for name, model in self.variants.models.items():
+            metrics[f"{name}/acc"] = accuracy(model, x, y)
+            reached = self.epochs_to_threshold(name)
+            if reached is not None:
+                metrics[f"{name}/epochs_to_threshold"] = float(reached)
+            if name in self.active_at_init:
+                metrics[f"{name}/active_at_init"] = self.active_at_init[name]
+                metrics[f"{name}/dead"] = dead_relu_fraction(model, self.data.x_train)
+        return metrics
+
+    def report(self, run_dir: Path | None = None) -> str:
+        m = self.evaluate()
+        epochs = len(next(iter(self.test_acc.values()))) - 1
+        lines = [f"Test accuracy threshold {self.cfg.threshold:g}, {self.cfg.optimizer}, {epochs} epochs.", "",
+                 f"| variant | activation | lr | epochs to {self.cfg.threshold:g} | final test acc | "
+                 "active at init | dead at init | dead after training |",
+                 "|---|---|---|---|---|---|---|---|"]
+        for name in self.variants.models:
+            reached = self.epochs_to_threshold(name)
+            active = f"{m[name + '/active_at_init']:.3f}" if name in self.active_at_init else "-"
+            dead0 = f"{self.dead[name][0]:.3f}" if name in self.dead else "-"
+            dead = f"{m[name + '/dead']:.3f}" if name in self.dead else "-"
+            lines.append(f"| {name} | {self.activation[name]} | {self.lr[name]:g} | "
+                         f"{reached if reached is not None else f'not within {epochs}'} | "
+                         f"{m[name + '/acc']:.3f} | {active} | {dead0} | {dead} |")
+        return "\n".join(lines)
+
+    def plot(self, plots_dir: Path) -> list[Path]:
+        from neuralab.viz.curves import save_figure
+
+        colors = dict(zip(self.test_acc, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
+        fig, (acc_ax, dead_ax) = plt.subplots(1, 2, figsize=(10, 3.6))
+        for name, accs in self.test_acc.items():
+            acc_ax.plot(range(len(accs)), accs, label=f"{name} (lr {self.lr[name]:g})", marker="o", ms=2,
+                        color=colors.get(name))
+        acc_ax.axhline(self.cfg.threshold, color="grey", ls="--", lw=1)
+        acc_ax.set(xlabel="epoch", ylabel="test accuracy", title="Same net, same batches", ylim=(0, 1))
+        acc_ax.legend()
+        for name, dead in self.dead.items():
+            dead_ax.plot(range(len(dead)), dead, label=f"{name} (lr {self.lr[name]:g})", marker="o", ms=2,
+                         color=colors.get(name))
+        dead_ax.set(xlabel="epoch", ylabel="share of dead ReLUs", title="Dead units (0 on every training example)",
+                    ylim=(0, 1))
+        dead_ax.legend()
+        for ax in (acc_ax, dead_ax):
+            ax.grid(alpha=0.3)
+        return [save_figure(fig, plots_dir / "activations.png")]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"variants": self.variants.state_dict(), "steps": self.steps, "test_acc": self.test_acc,
+                "dead": self.dead, "active_at_init": self.active_at_init}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.variants.load_state_dict(state["variants"])
+        self.steps = int(state["steps"])
+        self.test_acc = {k: list(v) for k, v in state["test_acc"].items()}
+        self.dead = {k: list(v) for k, v in state["dead"].items()}
+        self.active_at_init = dict(state["active_at_init"])

@@ -1,0 +1,121 @@
+"""Universal approximation in practice: one hidden layer of growing width fits a 1-D function (Hornik,
+Stinchcombe, White, "Multilayer feedforward networks are universal approximators", 1989; Cybenko,
+"Approximation by superpositions of a sigmoidal function", 1989; curriculum F4, notes 002 section 2.8).
+
+One MLP with a single hidden layer per width is trained on the same points by mean squared error; the
+error on a dense test grid (largest absolute error, or RMS) is compared with `epsilon`. The theorem says
+some width reaches any epsilon for a continuous function on an interval; it says nothing about how easily
+gradient descent finds those weights, which is what this sweep measures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from neuralab.config import field
+from neuralab.data.tensors import SupervisedData
+from neuralab.errors import UserError
+from neuralab.methods.base import RunContext
+from neuralab.methods.optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
+from neuralab.methods.variants import Lockstep, seeded_model, variant_config
+from neuralab.registry import register_method
+
+
+@dataclass(frozen=True)
+class WidthSweepConfig:
+    widths: tuple[int, ...] = field((1, 2, 4, 8, 16, 32, 64), "Hidden units of each one-hidden-layer net.")
+    optimizer: str = field("adam", "Optimiser of every width (torch.optim).", choices=OPTIMIZERS)
+    lr: float = field(0.03, "Learning rate (peak rate for onecycle).", gt=0)
+    schedule: str = field("cosine", "Learning-rate schedule over the run.", choices=SCHEDULES)
+    epsilon: float = field(0.05, "Target error on the test grid.", gt=0)
+    error: str = field("max", "Error compared with epsilon: max (largest |f - net|) or rms.", choices=("max", "rms"))
+
+
+@register_method("width-sweep", config=WidthSweepConfig)
+class WidthSweep:
+    def __init__(self, cfg: WidthSweepConfig, model: nn.Module, data: SupervisedData, ctx: RunContext) -> None:
+        if not cfg.widths or min(cfg.widths) < 1:
+            raise UserError("--method.widths: give one or more positive widths, e.g. 1,2,4,8")
+        self.cfg, self.data, self.done = cfg, data, False
+        models = {f"w{w}": seeded_model(type(model), variant_config(model, "width-sweep", hidden=(w,)), ctx.seed,
+                                        ctx.device)
+                  for w in cfg.widths}
+        optimizers = {k: make_optimizer(cfg.optimizer, m.parameters(), cfg.lr) for k, m in models.items()}
+        schedules = {k: make_schedule(cfg.schedule, opt, ctx.total_steps, cfg.lr) for k, opt in optimizers.items()}
+        self.variants = Lockstep(models, optimizers, F.mse_loss, schedules)
+
+    def step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, Any]:
+        return self.variants.step(*batch)
+
+    @torch.no_grad()
+    def errors(self) -> dict[int, tuple[float, float]]:
+        """Per width: (largest absolute error, RMS error) on the test grid."""
+        x, y = self.data.split("test")
+        out = {}
+        for w, model in zip(self.cfg.widths, self.variants.models.values(), strict=True):
+            diff = (model(x) - y).abs()
+            out[w] = (float(diff.max()), float(diff.pow(2).mean().sqrt()))
+        return out
+
+    def evaluate(self) -> dict[str, float]:
+        errs = self.errors()
+        pick = 0 if self.cfg.error == "max" else 1
+        metrics = {}
+        for w, (max_err, rms_err) in errs.items():
+            metrics[f"w{w}/max_err"], metrics[f"w{w}/rms_err"] = max_err, rms_err
+        metrics["fit/best_error"] = min(e[pick] for e in errs.values())
+        reached = [w for w, e in errs.items() if e[pick] <= self.cfg.epsilon]
+        if reached:
+            metrics["fit/smallest_width"] = float(min(reached))
+        return metrics
+
+    def report(self, run_dir: Path | None = None) -> str:
+        errs, m = self.errors(), self.evaluate()
+        pick = 0 if self.cfg.error == "max" else 1
+        smallest = m.get("fit/smallest_width")
+        lines = [f"{self.data.meta.source}: one hidden layer, {self.cfg.error} error target {self.cfg.epsilon:g}; "
+                 f"smallest width reaching it: {int(smallest) if smallest else 'none'}.", "",
+                 "| hidden units | parameters | max error | RMS error | within epsilon |", "|---|---|---|---|---|"]
+        for w, model in zip(self.cfg.widths, self.variants.models.values(), strict=True):
+            params = sum(p.numel() for p in model.parameters())
+            ok = "yes" if errs[w][pick] <= self.cfg.epsilon else "no"
+            lines.append(f"| {w} | {params} | {errs[w][0]:.4f} | {errs[w][1]:.4f} | {ok} |")
+        return "\n".join(lines)
+
+    @torch.no_grad()
+    def plot(self, plots_dir: Path) -> list[Path]:
+        from neuralab.viz.curves import save_figure
+
+        errs = self.errors()
+        x, y = self.data.split("test")
+        fig, (err_ax, fit_ax) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+        widths = list(errs)
+        for i, label in enumerate(("max error", "RMS error")):
+            err_ax.plot(widths, [errs[w][i] for w in widths], marker="o", label=label)
+        err_ax.axhline(self.cfg.epsilon, color="grey", ls="--", lw=1, label=f"epsilon {self.cfg.epsilon:g}")
+        err_ax.set_xscale("log", base=2)
+        err_ax.set_xticks(widths, [str(w) for w in widths])
+        err_ax.set(yscale="log", xlabel="hidden units", ylabel="error on the test grid", title="Error against width")
+        err_ax.legend()
+        xs = x[:, 0].cpu()
+        fit_ax.plot(xs, y[:, 0].cpu(), color="black", lw=2.5, label="target")
+        for w, model in zip(widths, self.variants.models.values(), strict=True):
+            fit_ax.plot(xs, model(x)[:, 0].cpu(), lw=1, label=f"{w} unit{'s' if w > 1 else ''}")
+        fit_ax.set(xlabel="x", ylabel="f(x)", title=f"Fits of {self.data.meta.source}")
+        fit_ax.legend(fontsize=7, ncol=2)
+        for ax in (err_ax, fit_ax):
+            ax.grid(alpha=0.3, which="both")
+        return [save_figure(fig, plots_dir / "approximation.png")]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"variants": self.variants.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.variants.load_state_dict(state["variants"])
