@@ -32,8 +32,8 @@ class SupervisedDataConfig:
     test_fraction: float = field(0.2, "Share of `path` data held out as the test set.", gt=0, le=0.9)
     val_fraction: float = field(0.0, "Share of the training set held out for validation.", ge=0, le=0.9)
     train_limit: int = field(0, "Use only this many training examples (0: all).", ge=0)
-    normalize: str = field("standardize", "Input scaling: none, scale (pixels to [0,1]) or standardize "
-                                          "(zero mean, unit variance from the training set).",
+    normalize: str = field("standardize", "Input scaling: none, scale (to [0, 1]: pixels / 255, features by "
+                                          "min-max) or standardize (zero mean, unit variance from the training set).",
                            choices=("none", "scale", "standardize"))
 
     def __post_init__(self) -> None:
@@ -63,18 +63,24 @@ class SyntheticConfig(SupervisedDataConfig):
 
 def _normalise(x_train: torch.Tensor, others: list[torch.Tensor | None], how: str, pixels: bool,
                per_feature: bool):
-    """Scale pixels to [0, 1] then optionally standardise with training statistics."""
+    """Input normalisation (notes 002 section 2.7) with training-set statistics only.
+
+    Pixels are first divided by 255. "scale" then rescales features to [0, 1] with the training min and
+    max (pixels already are), "standardize" gives zero mean and unit variance. Returns the tensors and the
+    (mean, std, pixel_scale) that `predict` applies to new inputs: x' = (x / pixel_scale - mean) / std.
+    """
+    if how == "none":
+        return [x_train.float()] + [None if o is None else o.float() for o in others], 0.0, 1.0, 1.0
     scale = 255.0 if pixels else 1.0
     xs = [x_train.float() / scale] + [None if o is None else o.float() / scale for o in others]
-    if how == "none":
-        xs = [x_train.float()] + [None if o is None else o.float() for o in others]
-        return xs, 0.0, 1.0, 1.0
-    if how == "scale":
+    if how == "scale" and pixels:
         return xs, 0.0, 1.0, scale
-    if per_feature:
-        mean, std = xs[0].mean(0), xs[0].std(0).clamp_min(1e-8)
+    dims = {"dim": 0} if per_feature else {}
+    if how == "scale":  # min-max rescaling of feature columns
+        low = xs[0].amin(**dims)
+        mean, std = low, (xs[0].amax(**dims) - low).clamp_min(1e-8)
     else:
-        mean, std = xs[0].mean(), xs[0].std().clamp_min(1e-8)
+        mean, std = xs[0].mean(**dims), xs[0].std(**dims).clamp_min(1e-8)
     xs = [None if x is None else (x - mean) / std for x in xs]
     to_json = (lambda t: t.tolist()) if per_feature else (lambda t: float(t))
     return xs, to_json(mean), to_json(std), scale
