@@ -104,3 +104,13 @@ def test_report_gives_per_class_recall_and_precision_from_the_confusion_matrix(f
         assert precision == pytest.approx(cm[k, k] / max(cm[:, k].sum(), 1), abs=5e-4)
         assert f1 == pytest.approx(0 if precision + recall == 0 else 2 * precision * recall / (precision + recall),
                                    abs=2e-3)
+
+
+def test_vanishing_gradients_first_step_shows_sigmoid_gradients_vanish_but_not_relu_or_batch_norm():
+    recipe = RECIPES.get("vanishing-gradients")
+    run = build(recipe, resolve(recipe, {"run": {"device": "cpu"}}))
+    metrics = run.method.step(run.data.next_batch())
+    depth = len(run.method.variants["relu"].model.cfg.hidden)
+    assert all(len(n["init"]) == depth + 1 for n in run.method.norms.values())  # every Linear layer
+    assert metrics["sigmoid/first_last_ratio"] < 1e-6
+    assert metrics["relu/first_last_ratio"] > 0.1 and metrics["sigmoid_bn/first_last_ratio"] > 0.1

@@ -7,6 +7,7 @@ import json
 
 import torch
 
+from neuralab import checkpoint
 from neuralab.data.sources import DigitsConfig, build_digits
 from neuralab.engine import build, fit, resolve
 from neuralab.registry import RECIPES
@@ -90,3 +91,44 @@ def test_early_stopping_watches_the_validation_split_when_there_is_one(tmp_path)
     val, test = [r["val/loss"] for r in evals], [r["test/loss"] for r in evals]
     assert min(val[-3:]) >= min(val[:-3])  # the last `patience` evaluations did not improve val/loss
     assert test[-1] == min(test)  # while test/loss was still improving
+
+
+def build_compare(**method):
+    recipe = RECIPES.get("regularization-compare")
+    return build(recipe, resolve(recipe, {"run": {"device": "cpu"}, "method": method}))
+
+
+def test_compare_variants_start_from_the_same_weights_and_differ_only_in_their_regulariser():
+    run = build_compare()
+    variants = run.method.variants
+    first = [m.weight for m in variants["none"].model.modules() if isinstance(m, torch.nn.Linear)]
+    for name, v in variants.items():
+        linears = [m.weight for m in v.model.modules() if isinstance(m, torch.nn.Linear)]
+        assert all(torch.equal(a, b) for a, b in zip(first, linears, strict=True)), name
+    assert variants["l2"].cfg.l2 > 0 and variants["none"].cfg.l2 == 0
+    assert variants["dropout"].model.cfg.dropout > 0 and variants["batch_norm"].model.cfg.batch_norm
+
+
+def test_compare_resumes_exactly_from_its_checkpoint(tmp_path):
+    a = build_compare(patience=1)
+    for _ in range(3):
+        a.method.step(a.data.next_batch())
+    checkpoint.save(tmp_path, 3, a.method.state_dict())
+    b = build_compare(patience=1)
+    b.method.load_state_dict(checkpoint.load(tmp_path)[1])
+    torch.manual_seed(1)
+    next_a = a.method.step(a.data.next_batch())
+    torch.manual_seed(1)  # dropout draws from the global generator, which the engine saves
+    next_b = b.method.step(b.data.next_batch())
+    assert next_a == next_b and a.method.evaluate() == b.method.evaluate()
+    assert a.method.stop["stopped"] == b.method.stop["stopped"]
+
+
+def test_compare_refuses_data_without_a_validation_split():
+    import pytest
+
+    from neuralab.errors import UserError
+
+    recipe = RECIPES.get("regularization-compare")
+    with pytest.raises(UserError, match="val_fraction"):
+        build(recipe, resolve(recipe, {"run": {"device": "cpu"}, "data": {"val_fraction": 0}}))
