@@ -168,8 +168,8 @@ class RegularizationCompare:
             return {}
         metrics = {}
         for name, row in rows.items():
-            metrics.update({f"{name}/train_acc": row["train_acc"], f"{name}/test_acc": row["test_acc"],
-                            f"{name}/gap": row["gap"]})
+            metrics.update({f"{name}/{k}": row[k] for k in ("train_acc", "test_acc", "gap", "train_loss",
+                                                             "test_loss")})
         techniques = [n for n in TECHNIQUES[1:] if n in rows]
         acc_gap, loss_gap = rows["none"]["gap"], rows["none"]["loss_gap"]
         metrics["compare/closing_acc_gap"] = sum(rows[n]["gap"] <= acc_gap - self.cfg.acc_margin for n in techniques)
