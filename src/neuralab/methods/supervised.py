@@ -1,18 +1,30 @@
-"""Supervised learning by backpropagation: mini-batch gradient descent on a loss (curriculum F3, F5, F7)."""
+"""Supervised learning by backpropagation: mini-batch gradient descent on a loss (curriculum F3, F5, F7).
+
+Rumelhart, Hinton, Williams, "Learning representations by back-propagating errors", 1986. One step:
+augment the batch, forward, data loss plus explicit weight penalties, backward, clip gradients, optimiser
+step, max-norm projection (the regularisers of curriculum F11 live in `regularization.py` and
+`augment.py`). Optional diagnostics (F12) log per-layer gradient norms and activation statistics; a
+finished classification run reports per-class precision, recall and F1 and draws its confusion matrix (F13).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from neuralab.config import field
 from neuralab.data.tensors import SupervisedData
+from neuralab.methods.augment import Augmenter
 from neuralab.methods.base import RunContext
 from neuralab.methods.optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
+from neuralab.methods.regularization import clip_gradients_, max_norm_, weight_penalty
+from neuralab.nn.diagnostics import ActivationRecorder, dead_relu_fraction, gradient_norms
 from neuralab.registry import register_method
 
 LOSSES = ("cross_entropy", "bce", "mse")
@@ -28,6 +40,21 @@ class SupervisedConfig:
     loss: str = field("cross_entropy", "cross_entropy (classes), bce (one sigmoid output) or mse.",
                       choices=LOSSES)
     eval_batch_size: int = field(2000, "Examples per forward pass when evaluating.", ge=1)
+    l1: float = field(0.0, "L1 penalty l1 * sum|w| added to the loss over the weights (not biases); drives "
+                           "weights to exactly 0. With l2 it is the elastic net.", ge=0)
+    l2: float = field(0.0, "L2 penalty l2/2 * sum w^2 added to the loss over the weights (not biases), unlike "
+                           "weight_decay which the optimiser applies to every parameter.", ge=0)
+    max_norm: float = field(0.0, "After each update, rescale every unit's incoming weight vector to L2 norm <= "
+                                 "this (the notes suggest 3-4); 0 disables.", ge=0)
+    clip_grad_norm: float = field(0.0, "Rescale the gradients so their joint L2 norm is at most this; 0 disables.",
+                                  ge=0)
+    clip_grad_value: float = field(0.0, "Clip every gradient entry to [-v, v]; 0 disables.", ge=0)
+    augment: tuple[str, ...] = field((), "Training-batch augmentations, comma list applied in order: shift "
+                                         "(up to 10% of the side), rotate (up to 15 degrees), crop (pad 1/8 of "
+                                         "the side, random window), flip (left-right, p 0.5), noise (Gaussian, "
+                                         "std 0.1). All but noise need images.")
+    diagnostics: bool = field(False, "Log per-layer gradient norms and activation mean/std (diag/...) with the "
+                                     "train metrics, and the dead-ReLU fraction at each evaluation.")
 
 
 def _loss(name: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -42,76 +69,174 @@ def _loss(name: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def _correct(name: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
     if y.dtype.is_floating_point:
         return None  # regression: no accuracy
+    return (_predict(name, out) == y).sum()
+
+
+def _predict(name: str, out: torch.Tensor) -> torch.Tensor:
+    """Class labels from outputs: the sign of a single logit, else the argmax."""
     if name == "bce" or out.shape[-1] == 1:
-        return ((out.squeeze(-1) > 0).long() == y).sum()
-    return (out.argmax(-1) == y).sum()
+        return (out.squeeze(-1) > 0).long()
+    return out.argmax(-1)
+
+
+@torch.no_grad()
+def forward_all(model: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """The model's outputs for all of `x`, `batch_size` examples per pass (the model's mode is kept)."""
+    return torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+@torch.no_grad()
+def evaluate_split(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str,
+                   batch_size: int) -> dict[str, float]:
+    """Mean loss (and accuracy for class labels) of `model` in evaluation mode on (x, y)."""
+    was_training = model.training
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    for i in range(0, len(x), batch_size):
+        out, yb = model(x[i:i + batch_size]), y[i:i + batch_size]
+        loss_sum += float(_loss(loss, out, yb)) * len(yb)
+        c = _correct(loss, out, yb)
+        correct += 0 if c is None else int(c)
+    model.train(was_training)
+    metrics = {"loss": loss_sum / len(x)}
+    if not y.dtype.is_floating_point:
+        metrics["acc"] = correct / len(x)
+    return metrics
 
 
 @register_method("supervised", config=SupervisedConfig)
 class Supervised:
     def __init__(self, cfg: SupervisedConfig, model: nn.Module, data: SupervisedData, ctx: RunContext) -> None:
         self.cfg, self.model, self.data, self.ctx = cfg, model, data, ctx
-        self.optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum,
-                                        cfg.weight_decay)
+        self.params = list(model.parameters())
+        self.optimizer = make_optimizer(cfg.optimizer, self.params, cfg.lr, cfg.momentum, cfg.weight_decay)
         self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps, cfg.lr)
+        self.augmenter = (Augmenter(cfg.augment, tuple(data.meta.input_shape), ctx.seed, ctx.device)
+                          if cfg.augment else None)
+        # Hooks only when asked for: without diagnostics the forward pass carries no extra work.
+        self.recorder = ActivationRecorder(model) if cfg.diagnostics else None
         self.done = False
 
     def step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, Any]:
         x, y = batch
         self.model.train()
+        if self.augmenter is not None:
+            x = self.augmenter(x)
         with self.ctx.autocast():
             out = self.model(x)
             loss = _loss(self.cfg.loss, out, y)
+        metrics = {"train/loss": loss.detach()}
+        objective = loss
+        if self.cfg.l1 or self.cfg.l2:
+            penalty = weight_penalty(self.model, self.cfg.l1, self.cfg.l2)
+            objective = loss + penalty
+            metrics["train/penalty"] = penalty.detach()
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        objective.backward()
+        if self.recorder is not None:
+            metrics.update(self._step_diagnostics())  # gradients as backprop made them, before clipping
+        clip_gradients_(self.params, self.cfg.clip_grad_norm, self.cfg.clip_grad_value)
         self.optimizer.step()
+        if self.cfg.max_norm:
+            max_norm_(self.model, self.cfg.max_norm)
         if self.schedule is not None:
             self.schedule.step()
-        metrics = {"train/loss": loss.detach()}
         correct = _correct(self.cfg.loss, out.detach(), y)
         if correct is not None:
             metrics["train/acc"] = correct / len(y)
         return metrics
 
+    def _step_diagnostics(self) -> dict[str, float]:
+        """Gradient norm of every weight and mean/std of every activation layer on this batch."""
+        metrics = {f"diag/grad_norm/{name.removesuffix('.weight')}": v
+                   for name, v in gradient_norms(self.model).items()}
+        for layer, stats in self.recorder.stats.items():
+            metrics[f"diag/act_mean/{layer}"] = stats["mean"]
+            metrics[f"diag/act_std/{layer}"] = stats["std"]
+        return metrics
+
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
-        self.model.eval()
         metrics = {}
         for split in ("val", "test"):
             pair = self.data.split(split)
-            if pair is None:
-                continue
-            x, y = pair
-            loss_sum, correct = 0.0, 0
-            for i in range(0, len(x), self.cfg.eval_batch_size):
-                yb = y[i:i + self.cfg.eval_batch_size]
+            if pair is not None:
                 with self.ctx.autocast():
-                    out = self.model(x[i:i + self.cfg.eval_batch_size])
-                    loss_sum += float(_loss(self.cfg.loss, out, yb)) * len(yb)
-                c = _correct(self.cfg.loss, out, yb)
-                correct += 0 if c is None else int(c)
-            metrics[f"{split}/loss"] = loss_sum / len(x)
-            if not y.dtype.is_floating_point:
-                metrics[f"{split}/acc"] = correct / len(x)
+                    split_metrics = evaluate_split(self.model, *pair, self.cfg.loss, self.cfg.eval_batch_size)
+                metrics.update({f"{split}/{k}": v for k, v in split_metrics.items()})
+        if self.recorder is not None:
+            self.model.eval()  # dead means silent for every example, with the weights as they predict
+            metrics["diag/dead_relu"] = dead_relu_fraction(self.model, self.data.x_train[:self.cfg.eval_batch_size])
         self.model.train()
         return metrics
 
     @torch.no_grad()
     def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
         self.model.eval()
-        out = torch.cat([self.model(x[i:i + self.cfg.eval_batch_size])
-                         for i in range(0, len(x), self.cfg.eval_batch_size)])
+        out = forward_all(self.model, x, self.cfg.eval_batch_size)
         if self.cfg.loss == "bce" or out.shape[-1] == 1:
             p = torch.sigmoid(out.squeeze(-1))
             return torch.stack([1 - p, p], -1)
         return out.softmax(-1)
 
+    def _test_labels(self) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
+        """(true, predicted, class names) on the test set, or None for regression."""
+        x, y = self.data.split("test")
+        if y.dtype.is_floating_point:
+            return None
+        self.model.eval()
+        pred = _predict(self.cfg.loss, forward_all(self.model, x, self.cfg.eval_batch_size))
+        self.model.train()
+        names = list(self.data.meta.class_names) or [str(i) for i in range(int(y.max()) + 1)]
+        return y.cpu().numpy(), pred.cpu().numpy(), names
+
+    def confusion(self) -> np.ndarray | None:
+        """Test-set confusion matrix (K, K): row = true class, column = predicted class; None for regression."""
+        from sklearn.metrics import confusion_matrix
+
+        labels = self._test_labels()
+        if labels is None:
+            return None
+        y, pred, names = labels
+        return confusion_matrix(y, pred, labels=list(range(len(names))))
+
+    def report(self, run_dir: Path | None = None) -> str:
+        """Per-class precision, recall and F1 on the test set as a markdown table ("" for regression)."""
+        from sklearn.metrics import precision_recall_fscore_support
+
+        labels = self._test_labels()
+        if labels is None:
+            return ""
+        y, pred, names = labels
+        idx = list(range(len(names)))
+        p, r, f, n = precision_recall_fscore_support(y, pred, labels=idx, zero_division=0)
+        mp, mr, mf, _ = precision_recall_fscore_support(y, pred, labels=idx, average="macro", zero_division=0)
+        lines = [f"Per-class metrics on the test set ({len(y)} examples):", "",
+                 "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+        lines += [f"| {names[i]} | {p[i]:.3f} | {r[i]:.3f} | {f[i]:.3f} | {n[i]} |" for i in idx]
+        lines.append(f"| macro average | {mp:.3f} | {mr:.3f} | {mf:.3f} | {len(y)} |")
+        return "\n".join(lines)
+
+    def plot(self, plots_dir: Path) -> list[Path]:
+        """plots/confusion.png for classifiers; plots/diagnostics.png when diagnostics were logged."""
+        from neuralab.viz.diagnostics import plot_confusion, plot_layer_diagnostics
+
+        made = []
+        cm = self.confusion()
+        if cm is not None:
+            made.append(plot_confusion(cm, list(self.data.meta.class_names), plots_dir / "confusion.png"))
+        diag = plot_layer_diagnostics(plots_dir.parent / "metrics.jsonl", plots_dir / "diagnostics.png")
+        return made + ([diag] if diag else [])
+
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "schedule": None if self.schedule is None else self.schedule.state_dict()}
+                "schedule": None if self.schedule is None else self.schedule.state_dict(),
+                "augment": None if self.augmenter is None else self.augmenter.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.schedule is not None:
             self.schedule.load_state_dict(state["schedule"])
+        if self.augmenter is not None:
+            self.augmenter.load_state_dict(state["augment"])

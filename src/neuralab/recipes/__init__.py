@@ -3,8 +3,10 @@
 import neuralab.recipes.activations
 import neuralab.recipes.approximation
 import neuralab.recipes.cnn
+import neuralab.recipes.diagnostics
 import neuralab.recipes.foundations
 import neuralab.recipes.initialization
 import neuralab.recipes.mlp
 import neuralab.recipes.optimization
+import neuralab.recipes.regularization
 import neuralab.recipes.rl  # noqa: F401

@@ -25,7 +25,7 @@ def plot_curves(run_dir: Path, title: str = "") -> Path | None:
     series: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
         for key, value in row.items():
-            if "/" in key and isinstance(value, int | float):
+            if "/" in key and isinstance(value, int | float) and not key.startswith("diag/"):  # own plot
                 split, name = key.split("/", 1)
                 series[name][split].append((row["step"], value))
     if not series:

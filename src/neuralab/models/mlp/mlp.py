@@ -22,7 +22,11 @@ class MLPConfig:
     hidden: tuple[int, ...] = field((256, 128), "Units of each hidden layer, e.g. 256,128.")
     num_classes: int = field(10, "Outputs: classes (or 1 for a single sigmoid/regression output).", ge=1)
     activation: str = field("relu", "Hidden-layer activation.", choices=tuple(ACTIVATIONS))
-    dropout: float = field(0.0, "Drop probability after each hidden layer (inverted dropout).", ge=0, le=0.95)
+    dropout: float = field(0.0, "Probability of DROPPING each hidden unit in training (inverted dropout: kept "
+                                "units are scaled by 1/(1-p), so evaluation uses the weights as they are).",
+                           ge=0, le=0.95)
+    batch_norm: bool = field(False, "Batch-normalise each hidden layer's pre-activations (batch statistics in "
+                                    "training, running averages in evaluation).")
     bias: bool = field(True, "Give every layer a bias.")
     init: str = field("default", "Weight initialisation scheme (biases start at 0 unless default).", choices=INITS)
 
@@ -31,7 +35,10 @@ class MLPConfig:
                 example_input=lambda c: torch.randn(3, c.in_features),
                 paper="Rumelhart, Hinton, Williams 1986, Learning representations by back-propagating errors")
 class MLP(nn.Module):
-    """(B, ...) -> flatten -> [Linear -> activation -> dropout] * len(hidden) -> Linear -> (B, num_classes)."""
+    """(B, ...) -> flatten -> [Linear -> batch norm -> activation -> dropout] * len(hidden) -> Linear -> (B, K).
+
+    Batch norm (Ioffe & Szegedy 2015) and dropout (Srivastava et al. 2014) are present only when enabled.
+    """
 
     def __init__(self, cfg: MLPConfig) -> None:
         super().__init__()
@@ -40,6 +47,8 @@ class MLP(nn.Module):
         width = cfg.in_features
         for h in cfg.hidden:
             layers += [nn.Linear(width, h * width_factor(cfg.activation), bias=cfg.bias), make(cfg.activation)]
+            if cfg.batch_norm:  # between the Linear and its activation
+                layers.insert(-1, nn.BatchNorm1d(layers[-2].out_features))
             if cfg.dropout:
                 layers.append(nn.Dropout(cfg.dropout))
             width = h
