@@ -1,3 +1,3 @@
 """Recipes, one file per family; importing this package registers them all."""
 
-from neuralab.recipes import cnn, mlp  # noqa: F401
+from neuralab.recipes import cnn, mlp, search  # noqa: F401
