@@ -66,7 +66,8 @@ def open_storage(url: str, heartbeat: int) -> Any:
     import sqlalchemy.exc
 
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-    for attempt in range(8):
+    attempt = 0
+    while True:
         try:
             return optuna.storages.RDBStorage(
                 url, engine_kwargs=kwargs, heartbeat_interval=heartbeat,
@@ -76,10 +77,11 @@ def open_storage(url: str, heartbeat: int) -> Any:
         except sqlalchemy.exc.SQLAlchemyError as exc:
             # two processes creating one database's tables at once: the loser finds them on a retry
             message = str(exc).splitlines()[0]
-            if attempt == 7 or not any(w in message for w in ("already exists", "UNIQUE constraint", "locked")):
+            attempt += 1
+            racing = any(w in message for w in ("already exists", "UNIQUE constraint", "locked"))
+            if attempt == 8 or not racing:
                 raise UserError(f"--storage {url}: {message}") from None
-            time.sleep(0.25 * (attempt + 1))
-    raise AssertionError("unreachable")
+            time.sleep(0.25 * attempt)
 
 
 def grid_space(specs: Sequence[ParamSpec], points: int) -> dict[str, list[Any]]:
@@ -211,6 +213,7 @@ def _write(result: SearchResult, specs: Sequence[ParamSpec], out: Path) -> Searc
 def plot_search(result: SearchResult, specs: Sequence[ParamSpec], path: Path) -> Path:
     """The metric against the trial number (with the best so far) and against each searched field."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     from neuralab.viz.curves import save_figure
 
@@ -228,6 +231,7 @@ def plot_search(result: SearchResult, specs: Sequence[ParamSpec], path: Path) ->
         ax.step(xs, running, where="post", color="C3", label="best so far")
         ax.legend()
     ax.set_xlabel("trial")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(metric)
     ax.set_title(f"{metric} per trial")
     for ax, spec in zip(axes[0][1:], specs, strict=True):
