@@ -1,4 +1,4 @@
-"""`neuralab` command line: list, info, flops, train, eval, plot, predict.
+"""`neuralab` command line: list, info, flops, train, eval, plot, predict, cv, ensemble, search.
 
 User mistakes end with one line on stderr and exit code 2; bugs keep their traceback.
 """
@@ -207,6 +207,115 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _experiment_setup(args: argparse.Namespace, extra: list[str], prefix: str) -> tuple[Any, dict, Path, Any]:
+    """The recipe, its overrides, the output folder (default runs/PREFIX-RECIPE-TIME) and a progress printer."""
+    from neuralab.engine import default_run_dir
+    from neuralab.registry import RECIPES
+
+    recipe = RECIPES.get(args.recipe)
+    overrides = _parse_overrides(extra)
+    out = Path(args.out) if args.out else default_run_dir(f"{prefix}-{recipe.name}")
+    log = None if args.quiet else (lambda line: print(line, flush=True))
+    return recipe, overrides, out, log
+
+
+def cmd_cv(args: argparse.Namespace, extra: list[str]) -> int:
+    from neuralab.engine import resolve
+    from neuralab.evaluation.cross_validation import cross_validate, nested_cross_validate
+    from neuralab.search.space import parse_params
+
+    recipe, overrides, out, log = _experiment_setup(args, extra, "cv")
+    if args.param and not args.nested:
+        raise UserError("--param: candidate values are chosen by nested cross-validation; add --nested")
+    if args.nested:
+        if not args.param:
+            raise UserError("--nested: give the values to choose among, e.g. --param lr=1e-3,1e-2")
+        specs = parse_params(args.param, resolve(recipe, overrides))
+        result = nested_cross_validate(recipe, overrides, specs, folds=args.folds, inner_folds=args.inner_folds,
+                                       out=out, metric=args.metric, direction=args.direction, log=log)
+    else:
+        result = cross_validate(recipe, overrides, folds=args.folds, out=out, metric=args.metric,
+                                direction=args.direction, log=log)
+    print(result.report)
+    print(f"tables: {', '.join(map(str, result.files))}")
+    return 0
+
+
+def cmd_ensemble(args: argparse.Namespace, extra: list[str]) -> int:
+    from neuralab.engine import resolve
+    from neuralab.evaluation.ensemble import train_ensemble
+
+    recipe, overrides, out, log = _experiment_setup(args, extra, "ensemble")
+    if args.members < 1:
+        raise UserError(f"--members {args.members}: an ensemble needs at least one member")
+    base = resolve(recipe, overrides)["run"].seed
+    result = train_ensemble(recipe, overrides, seeds=[base + i for i in range(args.members)], how=args.combine,
+                            out=out, log=log)
+    print(result.report)
+    print(f"tables: {', '.join(map(str, result.files))}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace, extra: list[str]) -> int:
+    from neuralab.engine import resolve
+    from neuralab.search.space import parse_params
+    from neuralab.search.study import run_search
+
+    recipe, overrides, out, log = _experiment_setup(args, extra, "search")
+    sections = resolve(recipe, overrides)
+    specs = parse_params(args.param, sections)
+    result = run_search(recipe, specs, overrides, trials=args.trials, sampler=args.sampler, out=out,
+                        grid_points=args.grid_points, storage=args.storage, study_name=args.study,
+                        metric=args.metric, direction=args.direction, seed=sections["run"].seed,
+                        heartbeat=args.heartbeat, log=log)
+    print(result.report)
+    print(f"results: {', '.join(map(str, result.files))}")
+    return 0
+
+
+EXPERIMENT_COMMANDS = {"cv": cmd_cv, "ensemble": cmd_ensemble, "search": cmd_search}
+
+
+def _add_experiment_parsers(sub: Any) -> None:
+    """cv, ensemble, search: each takes a recipe and, like train, --section.field VALUE overrides."""
+    from neuralab.search.space import SYNTAX
+
+    def common(s: argparse.ArgumentParser) -> None:
+        s.add_argument("recipe")
+        s.add_argument("--out", help="output folder for the runs and tables (default runs/COMMAND-RECIPE-TIME)")
+        s.add_argument("--quiet", action="store_true", help="no line per finished run")
+
+    s = sub.add_parser("cv", help="stratified k-fold cross-validation on the recipe's training set; --nested "
+                                  "also chooses among --param values")
+    common(s)
+    s.add_argument("--folds", type=int, default=5, help="number of (outer) folds")
+    s.add_argument("--nested", action="store_true", help="choose among the --param values with inner folds")
+    s.add_argument("--inner-folds", type=int, default=3, help="inner folds per outer fold (with --nested)")
+    s.add_argument("--param", action="append", default=[], metavar="FIELD=A,B,...",
+                   help="candidate values of a config field, e.g. lr=1e-3,1e-2 (repeatable)")
+    s.add_argument("--metric", help="metric of each run to report (default: the recipe's, e.g. test/acc)")
+    s.add_argument("--direction", choices=("maximize", "minimize"), help="needed with a --metric of your own")
+    s = sub.add_parser("ensemble", help="train K members with different seeds and combine their predictions")
+    common(s)
+    s.add_argument("--members", type=int, default=5, help="number of members (seeds SEED, SEED+1, ...)")
+    s.add_argument("--combine", choices=("average", "vote"), default="average",
+                   help="average the class probabilities or take a majority vote")
+    s = sub.add_parser("search", help="hyper-parameter search with Optuna; one training run per trial")
+    common(s)
+    s.add_argument("--param", action="append", default=[], metavar="FIELD=KIND:...",
+                   help=f"a searched config field: {SYNTAX} (repeatable; a bare field means the one section "
+                        f"that has it)")
+    s.add_argument("--trials", type=int, help="total number of complete trials (default for grid: the whole grid)")
+    s.add_argument("--sampler", choices=("grid", "random", "tpe"), default="tpe")
+    s.add_argument("--grid-points", type=int, default=3, help="grid values per log/float/int range")
+    s.add_argument("--storage", help="database URL (e.g. sqlite:///study.db): resumable, shared by processes")
+    s.add_argument("--study", help="study name in the storage (default search-RECIPE)")
+    s.add_argument("--metric", help="metric to optimise (default: the recipe's, e.g. test/acc)")
+    s.add_argument("--direction", choices=("maximize", "minimize"), help="needed with a --metric of your own")
+    s.add_argument("--heartbeat", type=int, default=10,
+                   help="seconds between a running trial's heartbeats; a trial silent for twice this is retried")
+
+
 def make_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="neuralab", description="Train, evaluate and visualise the deep-learning curriculum.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -235,6 +344,7 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("run_dir")
     s.add_argument("inputs", nargs="+")
     s.add_argument("--top", type=int, default=3, help="probabilities shown per input")
+    _add_experiment_parsers(sub)
     return p
 
 
@@ -247,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
         args, extra = parser.parse_known_args(argv)
         if args.command == "train":
             return cmd_train(args, extra)
+        if args.command in EXPERIMENT_COMMANDS:
+            return EXPERIMENT_COMMANDS[args.command](args, extra)
         if extra:
             raise UserError(f"unexpected arguments: {' '.join(extra)}")
         return {"list": cmd_list, "info": cmd_info, "flops": cmd_flops, "eval": cmd_eval, "plot": cmd_plot,

@@ -9,4 +9,5 @@ import neuralab.recipes.initialization
 import neuralab.recipes.mlp
 import neuralab.recipes.optimization
 import neuralab.recipes.regularization
-import neuralab.recipes.rl  # noqa: F401
+import neuralab.recipes.rl
+import neuralab.recipes.search  # noqa: F401

@@ -1,0 +1,251 @@
+"""Hyper-parameter search on Optuna (Akiba, Sano, Yanase, Ohta, Koyama, "Optuna: A Next-generation
+Hyperparameter Optimization Framework", 2019).
+
+Each trial trains the recipe through the engine into OUT/trial-N with the trial's values as config overrides
+and returns one metric of the finished run. With a storage URL (sqlite:///study.db or any database URL Optuna
+accepts) the study lives in the database: the same command run again resumes it (complete trials are kept and
+not rerun; --trials is the total), and several processes or machines may work on one study at once. A
+process's heartbeat marks its running trial alive; the trial of a process that died is failed once its
+heartbeat is older than twice the interval, and its values are queued to run again.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from neuralab.engine import DivergedError, fit
+from neuralab.errors import UserError
+from neuralab.evaluation.cross_validation import Log, Target, target_metric
+from neuralab.evaluation.tables import cell, write_table
+from neuralab.recipes.recipe import Recipe
+from neuralab.search.optuna_setup import import_optuna, quiet
+from neuralab.search.space import ParamSpec, as_overrides, merge_overrides
+
+SAMPLERS = ("grid", "random", "tpe")
+POLL_SECONDS = 0.5  # how often a process that waits for other processes' last trials looks again
+
+
+@dataclass
+class TrialRow:
+    number: int
+    state: str
+    params: dict[str, Any]
+    value: float | None
+    run_dir: str
+
+
+@dataclass
+class SearchResult:
+    study: str
+    target: Target
+    rows: list[TrialRow]
+    report: str
+    files: list[Path]
+
+    @property
+    def complete(self) -> list[TrialRow]:
+        return [r for r in self.rows if r.state == "COMPLETE"]
+
+    @property
+    def best(self) -> TrialRow | None:
+        done = self.complete
+        if not done:
+            return None
+        pick = max if self.target.maximize else min
+        return pick(done, key=lambda r: r.value)
+
+
+def open_storage(url: str, heartbeat: int) -> Any:
+    """An Optuna RDB storage with a heartbeat; retried while another process is creating the same database."""
+    optuna = import_optuna()
+    import sqlalchemy.exc
+
+    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    attempt = 0
+    while True:
+        try:
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs=kwargs, heartbeat_interval=heartbeat,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback())
+        except (sqlalchemy.exc.ArgumentError, ImportError, ValueError) as exc:
+            raise UserError(f"--storage {url}: {str(exc).splitlines()[0]}") from None
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            # two processes creating one database's tables at once: the loser finds them on a retry
+            message = str(exc).splitlines()[0]
+            attempt += 1
+            racing = any(w in message for w in ("already exists", "UNIQUE constraint", "locked"))
+            if attempt == 8 or not racing:
+                raise UserError(f"--storage {url}: {message}") from None
+            time.sleep(0.25 * attempt)
+
+
+def grid_space(specs: Sequence[ParamSpec], points: int) -> dict[str, list[Any]]:
+    if points < 2:
+        raise UserError(f"--grid-points {points}: a range needs at least 2 grid points")
+    return {s.key: s.grid(points) for s in specs}
+
+
+def make_sampler(kind: str, specs: Sequence[ParamSpec], grid_points: int, seed: int | None) -> Any:
+    optuna = import_optuna()
+    if kind == "grid":
+        return optuna.samplers.GridSampler(grid_space(specs, grid_points), seed=seed)
+    if kind == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if kind == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    raise UserError(f"--sampler {kind}: use {', '.join(SAMPLERS)}")
+
+
+def _check_study(study: Any, record: dict[str, Any], name: str) -> None:
+    """A resumed study must search the same recipe, fields, ranges and metric as the command."""
+    stored = study.user_attrs
+    for key, value in record.items():
+        if key in stored and stored[key] != value:
+            raise UserError(f"--study {name}: it was created with {key} {stored[key]}, not {value}; "
+                            f"choose another --study")
+        if key not in stored:
+            study.set_user_attr(key, value)
+
+
+def _full(study: Any, n_trials: int, sampler: Any, optuna: Any) -> bool:
+    """True when the study has `n_trials` complete trials (or a finished grid).
+
+    While the remaining places are held by other processes' running trials, wait for them: one of them may
+    fail and leave its place to this process.
+    """
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING)
+    while True:
+        optuna.storages.fail_stale_trials(study)
+        counted = study.get_trials(deepcopy=False, states=states)
+        complete = sum(t.state == states[0] for t in counted)
+        if complete >= n_trials:
+            return True
+        if isinstance(sampler, optuna.samplers.GridSampler) and sampler.is_exhausted(study):
+            return True
+        if len(counted) < n_trials:
+            return False
+        time.sleep(POLL_SECONDS)
+
+
+def run_search(recipe: Recipe, specs: Sequence[ParamSpec], overrides: dict[str, dict[str, Any]], *,
+               trials: int | None, sampler: str, out: Path, grid_points: int = 3, storage: str | None = None,
+               study_name: str | None = None, metric: str | None = None, direction: str | None = None,
+               seed: int = 0, heartbeat: int = 10, log: Log | None = None) -> SearchResult:
+    """Search `specs` for the best `metric` of `recipe`; a results table and a plot go to OUT.
+
+    Without a storage the sampler is seeded with `seed`; with one, every process draws fresh values (a
+    shared seed would make parallel workers and resumed runs repeat each other's points).
+    """
+    optuna = import_optuna()
+    if not specs:
+        raise UserError("search: give at least one --param FIELD=KIND:... (see neuralab search --help)")
+    target = target_metric(recipe, metric, direction)
+    if sampler == "grid":
+        size = math.prod(len(v) for v in grid_space(specs, grid_points).values())
+        if trials is None:
+            trials = size
+        elif trials > size:
+            raise UserError(f"--trials {trials}: the grid has only {size} points; use --trials {size} or more "
+                            f"--grid-points")
+    if trials is None or trials < 1:
+        raise UserError("--trials: give the number of trials (at least 1)")
+    if heartbeat < 1:
+        raise UserError(f"--heartbeat {heartbeat}: must be at least 1 second")
+    name = study_name or f"search-{recipe.name}"
+    chosen = make_sampler(sampler, specs, grid_points, seed if storage is None else None)
+    with quiet(optuna):
+        study = optuna.create_study(
+            storage=open_storage(storage, heartbeat) if storage else None, sampler=chosen, study_name=name,
+            direction="maximize" if target.maximize else "minimize", load_if_exists=True)
+        _check_study(study, {"recipe": recipe.name, "params": [s.text for s in specs], "metric": target.metric,
+                             "direction": "maximize" if target.maximize else "minimize"}, name)
+        counted = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING)
+
+        def objective(trial: Any) -> float:
+            ahead = [t for t in study.get_trials(deepcopy=False, states=counted) if t.number < trial.number]
+            if len(ahead) >= trials:  # another process took the last place at the same moment
+                trial.set_user_attr("surplus", True)
+                study.stop()
+                raise optuna.TrialPruned("the study already has its trials")
+            values = {s.key: s.suggest(trial) for s in specs}
+            run_dir = out / f"trial-{trial.number}"
+            trial.set_user_attr("run_dir", str(run_dir))
+            run = fit(recipe, merge_overrides(overrides, as_overrides(values)), out=run_dir, progress=False)
+            if target.metric not in run.metrics:
+                raise UserError(f"--metric {target.metric}: {recipe.name} reports {', '.join(sorted(run.metrics))}")
+            return run.metrics[target.metric]
+
+        def after_trial(study: Any, trial: Any) -> None:
+            if log and not trial.user_attrs.get("surplus"):
+                shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                  for k, v in trial.params.items())
+                value = "" if trial.value is None else f" {target.metric} {trial.value:.4f}"
+                log(f"trial {trial.number} {trial.state.name.lower()}:{value} ({shown})")
+            if _full(study, trials, chosen, optuna):
+                study.stop()
+
+        if not _full(study, trials, chosen, optuna):
+            study.optimize(objective, n_trials=trials, callbacks=[after_trial], catch=(DivergedError,))
+        rows = [TrialRow(t.number, t.state.name, dict(t.params), t.value, t.user_attrs.get("run_dir", ""))
+                for t in study.get_trials(deepcopy=False) if not t.user_attrs.get("surplus")]
+    return _write(SearchResult(name, target, rows, "", []), specs, out)
+
+
+def _write(result: SearchResult, specs: Sequence[ParamSpec], out: Path) -> SearchResult:
+    keys = [s.key for s in specs]
+    metric = result.target.metric
+    header = ["trial", "state", *keys, metric]
+    rows = [[r.number, r.state.lower(), *(r.params.get(k) for k in keys), r.value] for r in result.rows]
+    best = result.best
+    footer = (f"{len(result.complete)} complete trials; best {metric} {best.value:.4f} at trial {best.number} "
+              f"({', '.join(f'{k}={cell(best.params[k])}' for k in keys)})" if best else "no complete trial")
+    result.files = list(write_table(out, "search", header, rows, footer))
+    result.files.append(plot_search(result, specs, out / "search.png"))
+    result.report = (out / "search.md").read_text().rstrip()
+    return result
+
+
+def plot_search(result: SearchResult, specs: Sequence[ParamSpec], path: Path) -> Path:
+    """The metric against the trial number (with the best so far) and against each searched field."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    from neuralab.viz.curves import save_figure
+
+    done = sorted(result.complete, key=lambda r: r.number)
+    fig, axes = plt.subplots(1, 1 + len(specs), figsize=(4.2 * (1 + len(specs)), 3.4), squeeze=False)
+    ax = axes[0][0]
+    metric = result.target.metric
+    if done:
+        xs, ys = [r.number for r in done], [r.value for r in done]
+        ax.scatter(xs, ys, s=18, label="trial")
+        running, best = [], None
+        for y in ys:
+            best = y if best is None else (max(best, y) if result.target.maximize else min(best, y))
+            running.append(best)
+        ax.step(xs, running, where="post", color="C3", label="best so far")
+        ax.legend()
+    ax.set_xlabel("trial")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} per trial")
+    for ax, spec in zip(axes[0][1:], specs, strict=True):
+        values = [r.params.get(spec.key) for r in done]
+        if spec.kind == "choice":
+            labels = [str(c) for c in spec.choices]
+            ax.scatter([labels.index(str(v)) for v in values], [r.value for r in done], s=18)
+            ax.set_xticks(range(len(labels)), labels)
+        else:
+            ax.scatter(values, [r.value for r in done], s=18)
+            if spec.kind == "log":
+                ax.set_xscale("log")
+        ax.set_xlabel(spec.key)
+        ax.set_title(f"{metric} vs {spec.name}")
+    for ax in axes[0]:
+        ax.grid(alpha=0.3)
+    return save_figure(fig, path)
