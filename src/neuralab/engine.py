@@ -142,6 +142,8 @@ def build(recipe: Recipe, sections: dict[str, Any], run_dir: Path | None = None,
         sections["model"] = _fit_model_to_data(sections["model"], data.meta, explicit_model or {})
     torch.manual_seed(run.seed)  # model init does not depend on how much randomness the data used
     model = entry.cls(sections["model"]).to(device)
+    if run.channels_last:  # conv outputs follow the weights' memory order
+        model = model.to(memory_format=torch.channels_last)
     steps_per_epoch = data.steps_per_epoch
     total = run.steps or max(1, math.ceil(run.epochs * steps_per_epoch))
     procs.check_data(data)

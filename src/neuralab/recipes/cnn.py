@@ -11,9 +11,12 @@ register(Recipe(
     summary="LeNet-5 (tanh, average pooling, 61,706 parameters) on MNIST; the notes claim 99%.",
     model="lenet5", method="supervised", data="mnist",
     model_config=LeNet5Config(),
-    method_config=SupervisedConfig(optimizer="adam", lr=3e-3, schedule="onecycle"),
-    data_config=MnistConfig(batch_size=128),
-    run=RunConfig(epochs=8, log_every=50),
+    # Random shifts of up to 2.8 px (LeCun et al. also trained on distorted digits) take the net from a
+    # 98.9% plateau to 99.1-99.2%; large batches in channels-last order are what oneDNN runs fastest on
+    # 2 cores (benchmarks/lenet5_loop.py).
+    method_config=SupervisedConfig(optimizer="adam", lr=6e-3, schedule="onecycle", augment=("shift",)),
+    data_config=MnistConfig(batch_size=512),
+    run=RunConfig(epochs=15, log_every=50, channels_last=True),
     expect={"test/acc": (">=", 0.99)},
 ))
 
