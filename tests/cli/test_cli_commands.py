@@ -20,7 +20,7 @@ def test_info_shows_paper_fields_and_parameter_count():
     r = run_cli("info", "lenet5-mnist")
     assert r.returncode == 0
     assert "LeCun" in r.stdout and "parameters: 61,706" in r.stdout
-    assert "--method.lr (float, default 0.003)" in r.stdout and "--data.path" in r.stdout
+    assert "--method.lr (float, default 0.006)" in r.stdout and "--data.path" in r.stdout
 
 
 @pytest.mark.parametrize("args, words", [
