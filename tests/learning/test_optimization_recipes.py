@@ -102,3 +102,18 @@ def test_second_order_refuses_a_non_convex_model_and_unknown_solvers(tmp_path):
         neuralab.train("second-order-logreg", {"method": {"solvers": "newton,adam"}}, out=tmp_path / "a")
     with pytest.raises(UserError, match="every training label falls in one class"):
         neuralab.train("second-order-logreg", {"method": {"positive_from": 10}}, out=tmp_path / "b")
+
+
+def test_lbfgs_supervised_resumes_bit_identically_from_a_checkpoint(tmp_path):
+    """L-BFGS keeps its curvature history in the optimiser state; a resumed run must continue it exactly."""
+    import torch
+
+    import neuralab
+
+    short = {"run": {"steps": 6, "eval_every": 3, "checkpoint_every": 3}}
+    whole = neuralab.train("lbfgs-digits", short, out=tmp_path / "whole")
+    neuralab.train("lbfgs-digits", {"run": {"steps": 3, "eval_every": 3}}, out=tmp_path / "half")
+    resumed = neuralab.train("lbfgs-digits", {"run": {"steps": 6}}, out=tmp_path / "half", resume=True)
+    for (k, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
+    assert whole.metrics["train/loss"] < 0.5

@@ -16,6 +16,9 @@ import torch
 from neuralab.errors import UserError
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw")
+# Quasi-Newton (Liu and Nocedal 1989), meant for full batches: its step re-evaluates the loss through a
+# closure during the strong-Wolfe line search, so only methods that pass a closure offer it.
+QUASI_NEWTON = ("lbfgs",)
 SCHEDULES = ("none", "step", "exponential", "cosine", "onecycle")
 
 # Common starting points, not tuned per task: plain SGD needs a larger step than momentum (whose
@@ -31,13 +34,17 @@ def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float, m
                    weight_decay: float = 0.0) -> torch.optim.Optimizer:
     """A torch optimiser by name; `weight_decay` is an L2 term in the gradient except for adamw (decoupled)."""
     params = list(params)
+    if name == "lbfgs":
+        if weight_decay:
+            raise UserError("lbfgs has no weight_decay; use the l2 penalty of the loss instead")
+        return torch.optim.LBFGS(params, lr=lr, line_search_fn="strong_wolfe")
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
     if name in ("momentum", "nesterov"):
         return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=name == "nesterov",
                                weight_decay=weight_decay)
     if name not in _ADAPTIVE:
-        raise UserError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
+        raise UserError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS + QUASI_NEWTON)}")
     return _ADAPTIVE[name](params, lr=lr, weight_decay=weight_decay)
 
 

@@ -20,9 +20,10 @@ from torch import nn
 
 from neuralab.config import field
 from neuralab.data.tensors import SupervisedData
+from neuralab.errors import UserError
 from neuralab.methods.augment import Augmenter
 from neuralab.methods.base import RunContext
-from neuralab.methods.optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
+from neuralab.methods.optim import OPTIMIZERS, QUASI_NEWTON, SCHEDULES, make_optimizer, make_schedule
 from neuralab.methods.regularization import clip_gradients_, max_norm_, weight_penalty
 from neuralab.nn.diagnostics import ActivationRecorder, dead_relu_fraction, gradient_norms
 from neuralab.registry import register_method
@@ -32,7 +33,9 @@ LOSSES = ("cross_entropy", "bce", "mse")
 
 @dataclass(frozen=True)
 class SupervisedConfig:
-    optimizer: str = field("adam", "Optimiser from torch.optim.", choices=OPTIMIZERS)
+    optimizer: str = field("adam", "Optimiser from torch.optim (lbfgs: full-batch L-BFGS with a strong-Wolfe "
+                                   "line search; set --data.batch_size to the training-set size).",
+                           choices=OPTIMIZERS + QUASI_NEWTON)
     lr: float = field(1e-3, "Learning rate (peak rate for onecycle).", gt=0)
     momentum: float = field(0.9, "Momentum for the momentum and nesterov optimisers.", ge=0, le=1)
     weight_decay: float = field(0.0, "L2 penalty coefficient applied by the optimiser.", ge=0)
@@ -122,26 +125,37 @@ class Supervised:
         self.model.train()
         if self.augmenter is not None:
             x = self.augmenter(x)
-        with self.ctx.autocast():
-            out = self.model(x)
-            loss = _loss(self.cfg.loss, out, y)
-        metrics = {"train/loss": loss.detach()}
-        objective = loss
-        if self.cfg.l1 or self.cfg.l2:
-            penalty = weight_penalty(self.model, self.cfg.l1, self.cfg.l2)
-            objective = loss + penalty
-            metrics["train/penalty"] = penalty.detach()
-        self.optimizer.zero_grad(set_to_none=True)
-        objective.backward()
-        if self.recorder is not None:
-            metrics.update(self._step_diagnostics())  # gradients as backprop made them, before clipping
-        clip_gradients_(self.params, self.cfg.clip_grad_norm, self.cfg.clip_grad_value)
-        self.optimizer.step()
+        first: dict[str, Any] = {}
+
+        def closure() -> torch.Tensor:
+            """Forward, loss (+ penalty), backward, clipping. L-BFGS calls it again during its line search;
+            the metrics report the step's first evaluation, at the weights the step started from."""
+            with self.ctx.autocast():
+                out = self.model(x)
+                loss = _loss(self.cfg.loss, out, y)
+            objective = loss
+            if self.cfg.l1 or self.cfg.l2:
+                penalty = weight_penalty(self.model, self.cfg.l1, self.cfg.l2)
+                objective = loss + penalty
+            self.optimizer.zero_grad(set_to_none=True)
+            objective.backward()
+            if not first:
+                first["metrics"] = {"train/loss": loss.detach()}
+                if self.cfg.l1 or self.cfg.l2:
+                    first["metrics"]["train/penalty"] = penalty.detach()
+                if self.recorder is not None:  # gradients as backprop made them, before clipping
+                    first["metrics"].update(self._step_diagnostics())
+                first["out"] = out.detach()
+            clip_gradients_(self.params, self.cfg.clip_grad_norm, self.cfg.clip_grad_value)
+            return objective
+
+        self.optimizer.step(closure)
         if self.cfg.max_norm:
             max_norm_(self.model, self.cfg.max_norm)
         if self.schedule is not None:
             self.schedule.step()
-        correct = _correct(self.cfg.loss, out.detach(), y)
+        metrics = first["metrics"]
+        correct = _correct(self.cfg.loss, first["out"], y)
         if correct is not None:
             metrics["train/acc"] = correct / len(y)
         return metrics
@@ -237,6 +251,10 @@ class Supervised:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.schedule is not None:
+            planned = state["schedule"].get("total_steps")
+            if planned is not None and planned != getattr(self.schedule, "total_steps", planned):
+                raise UserError(f"--resume: the {self.cfg.schedule} schedule was planned for {planned} steps; "
+                                "keep --run.steps/--run.epochs as they were, or start a new run")
             self.schedule.load_state_dict(state["schedule"])
         if self.augmenter is not None:
             self.augmenter.load_state_dict(state["augment"])

@@ -27,3 +27,15 @@ register(Recipe(
     run=RunConfig(epochs=20, log_every=10),
     expect={"test/acc": (">=", 0.95)},
 ))
+
+register(Recipe(
+    name="lbfgs-digits", family="mlp", curriculum="F10",
+    summary="64-64-10 tanh MLP on the whole digits training set per step, trained by L-BFGS (strong-Wolfe line "
+            "search): a second-order-style optimiser on a network.",
+    model="mlp", method="supervised", data="digits",
+    model_config=MLPConfig(hidden=(64,), activation="tanh"),
+    method_config=SupervisedConfig(optimizer="lbfgs", lr=1.0, l2=1e-3),
+    data_config=DigitsConfig(batch_size=4096, image_size=8),  # more than the 1437 training digits: full batch
+    run=RunConfig(steps=60, eval_every=10, log_every=5, threads=1),
+    expect={"test/acc": (">=", 0.95)},
+))
