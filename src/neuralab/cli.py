@@ -77,20 +77,35 @@ def _print_layers(entry: Any, cfg: Any, model: Any) -> None:
     print(f"  {'total':<{width}}  {'':<10} {sum(r.params for r in rows):>10,} {sum(r.macs for r in rows):>12,}")
 
 
+def _recipe_model(recipe: Any) -> tuple[dict[str, Any], Any, str]:
+    """(sections, model, note): the model as the recipe trains it, its input size and classes taken from
+    the data; with the data unavailable, the default sizes and a note saying so."""
+    from neuralab.engine import build, resolve
+    from neuralab.errors import DataError
+    from neuralab.registry import MODELS
+
+    try:
+        run = build(recipe, resolve(recipe, {"run": {"device": "cpu"}}))
+        return run.sections, run.model, ""
+    except DataError as exc:
+        sections = recipe.sections()
+        note = f"  (data not available, so the model is shown with its default sizes: {exc})"
+        return sections, MODELS.get(recipe.model).cls(sections["model"]), note
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from neuralab.registry import MODELS, RECIPES
 
     if args.name in RECIPES.names():
         r = RECIPES.get(args.name)
         entry = MODELS.get(r.model)
-        sections = r.sections()
-        model = entry.cls(sections["model"])
+        sections, model, sized = _recipe_model(r)
         print(f"{r.name}: {r.summary}")
         print(f"  family {r.family}; curriculum {r.curriculum}; model {r.model}; method {r.method}; data {r.data}")
         if entry.paper:
             print(f"  paper: {entry.paper}")
         print(f"  expects: {', '.join(f'{k} {op} {v}' for k, (op, v) in r.expect.items()) or 'nothing'}")
-        print(f"  parameters: {sum(p.numel() for p in model.parameters()):,}")
+        print(f"  parameters: {sum(p.numel() for p in model.parameters()):,}{sized}")
         _print_layers(entry, sections["model"], model)
         for section in ("run", "model", "method", "data"):
             _print_fields(section, sections[section])
@@ -113,15 +128,16 @@ def cmd_flops(args: argparse.Namespace) -> int:
 
     if args.name in RECIPES.names():
         r = RECIPES.get(args.name)
-        entry, cfg = MODELS.get(r.model), r.sections()["model"]
-        default = getattr(r.sections()["data"], "batch_size", 1)
+        sections, model, _ = _recipe_model(r)
+        entry, cfg = MODELS.get(r.model), sections["model"]
+        default = getattr(sections["data"], "batch_size", 1)
     else:
         entry = MODELS.get(args.name)
         cfg, default = entry.config(), 1
+        model = entry.cls(cfg)
     batch = default if args.batch is None else args.batch
     if batch < 1:
         raise UserError(f"--batch must be >= 1, got {batch}")
-    model = entry.cls(cfg)
     example = entry.example_input(cfg)[:1]
     x = example.expand(batch, *example.shape[1:]).clone()  # (B, ...)
     # Classifiers get a cross-entropy loss; other models the mean square of their outputs.
