@@ -16,7 +16,7 @@ import torch
 
 from neuralab import checkpoint
 from neuralab.config import override
-from neuralab.data.tensors import DataMeta
+from neuralab.data.tensors import DataMeta, SupervisedData
 from neuralab.engine import Run, build, fit, load_config
 from neuralab.errors import UserError
 from neuralab.registry import MODELS, RECIPES
@@ -67,13 +67,18 @@ class LoadedRun:
         return predict_proba(x)
 
 
-def load(run_dir: str | Path) -> LoadedRun:
-    """Rebuild a run from its directory and load its newest checkpoint."""
+def load(run_dir: str | Path, *, with_data: bool = True) -> LoadedRun:
+    """Rebuild a run from its directory and load its newest checkpoint.
+
+    `with_data=False` skips reading the training data (for predicting, when that data may have moved):
+    the model and method are built from the shapes saved in config.json, and `evaluate` is unavailable.
+    """
     run_dir = Path(run_dir)
     recipe, sections, meta = load_config(run_dir)
     if checkpoint.latest_step(run_dir / "checkpoints") is None:
         raise UserError(f"{run_dir}: no checkpoint to load")
-    run = build(recipe, sections, run_dir)
+    data = None if with_data or not meta else SupervisedData.shape_only(DataMeta.from_dict(meta))
+    run = build(recipe, sections, run_dir, data=data)
     step, state = checkpoint.load(run_dir / "checkpoints")
     run.method.load_state_dict(state["method"])
     run.step = step

@@ -34,7 +34,7 @@ def _read_inputs(paths: list[str], meta) -> tuple[list[str], torch.Tensor]:
 
 
 def predict_files(run_dir: str | Path, inputs: list[str], top: int = 3) -> Iterator[str]:
-    loaded = load(run_dir)
+    loaded = load(run_dir, with_data=False)
     if loaded.meta is None or not loaded.meta.class_names:
         raise UserError(f"{run_dir}: this run has no class labels to predict")
     names, raw = _read_inputs(inputs, loaded.meta)

@@ -212,3 +212,19 @@ def test_eval_refuses_a_pickled_checkpoint(image_run, tmp_path):
     line = one_line_error(run_cli("eval", run))
     assert f"{weights.name}: not a readable safetensors file" in line and "refusing to load it" in line
     assert not marker.exists()
+
+
+def test_predict_needs_no_training_data(folder, tmp_path):
+    """A trained run predicts from config.json and its checkpoint alone, after its training folder is gone."""
+    data = tmp_path / "imgs"
+    shutil.copytree(folder, data)
+    run = tmp_path / "run"
+    assert run_cli("train", "mlp-digits", "--data.path", data, "--out", run, "--run.epochs", 3,
+                   "--quiet").returncode == 0
+    shutil.rmtree(data)
+    new = write_square(tmp_path / "light.png", 190, 256, seed=7, size=20)
+    result = run_cli("predict", run, new)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\t")[1] == "bright"
+    evaluated = run_cli("eval", run)  # evaluating does need the data, and says which file is missing
+    assert evaluated.returncode == 2 and str(data) in one_line_error(evaluated)

@@ -62,6 +62,14 @@ class SupervisedData:
         self.pos = 0
         self._order: torch.Tensor | None = None
 
+    @classmethod
+    def shape_only(cls, meta: DataMeta) -> SupervisedData:
+        """One all-zero example of the saved input shape per split: enough to rebuild a trained model and
+        its method for predicting, without the training data."""
+        x = torch.zeros(1, *meta.input_shape)
+        y = torch.zeros(1, dtype=torch.long) if meta.num_classes else torch.zeros(1, 1)
+        return cls((x, y), (x, y), meta, batch_size=1, seed=0)
+
     @property
     def device(self) -> torch.device:
         return self.x_train.device
