@@ -99,8 +99,3 @@ def load(directory: str | os.PathLike) -> tuple[int, dict[str, Any]]:
         raise UserError(f"{weights}: not a readable safetensors file ({exc}); refusing to load it") from None
     return int(meta["step"]), unflatten_state(meta["state"], tensors)
 
-
-def save_weights(path: str | os.PathLike, module: torch.nn.Module) -> None:
-    """Weights alone (for sharing a trained model), atomically."""
-    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-    write_atomic(path, lambda tmp: save_file(state, tmp))

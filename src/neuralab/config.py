@@ -46,10 +46,6 @@ class RunConfig:
                                        "which oneDNN and cuDNN convolutions run faster on.")
 
 
-def field_doc(cls_or_obj: Any, name: str) -> str:
-    return next(f.metadata.get("doc", "") for f in dataclasses.fields(cls_or_obj) if f.name == name)
-
-
 def describe(cfg: Any) -> list[tuple[str, str, Any, str]]:
     """(name, type, default/current value, doc) for every field of a config dataclass."""
     hints = typing.get_type_hints(type(cfg))
