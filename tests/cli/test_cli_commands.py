@@ -70,3 +70,10 @@ def test_seed_changes_result_and_same_seed_repeats(tmp_path):
         return json.loads((out / "summary.json").read_text())["metrics"]["train/loss"]
 
     assert final(1, "a") == final(1, "b") != final(2, "c")
+
+
+def test_progress_lines_show_loss_metric_and_eta_when_not_a_terminal(tmp_path):
+    r = run_cli("train", "mlp-digits", "--out", tmp_path / "run", "--run.epochs", "2")
+    assert r.returncode == 0, r.stderr
+    last = [line for line in r.stderr.splitlines() if line.startswith("mlp-digits step")][-1]
+    assert "step 46/46 (100%)" in last and "train/loss" in last and "test/acc" in last and "eta" in last
