@@ -25,6 +25,8 @@ from neuralab.data.tensors import SupervisedData
 from neuralab.errors import UserError
 from neuralab.methods.base import RunContext
 from neuralab.methods.optim import DEFAULT_LR, OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
+from neuralab.methods.supervised import evaluate_split
+from neuralab.methods.variants import Lockstep
 from neuralab.registry import register_method
 
 
@@ -48,19 +50,6 @@ class OptimizerComparisonConfig:
     eval_batch_size: int = field(2000, "Examples per forward pass when evaluating.", ge=1)
 
 
-@torch.no_grad()
-def _loss_and_acc(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of `model` on (x, y), `batch` examples at a time."""
-    model.eval()
-    loss, correct = 0.0, 0
-    for i in range(0, len(x), batch):
-        out = model(x[i:i + batch])
-        loss += float(F.cross_entropy(out, y[i:i + batch], reduction="sum"))
-        correct += int((out.argmax(-1) == y[i:i + batch]).sum())
-    model.train()
-    return loss / len(x), correct / len(x)
-
-
 @register_method("optimizer-comparison", config=OptimizerComparisonConfig)
 class OptimizerComparison:
     def __init__(self, cfg: OptimizerComparisonConfig, model: nn.Module, data: SupervisedData,
@@ -73,12 +62,13 @@ class OptimizerComparison:
         self.names = list(cfg.optimizers)
         self.lr = {name: getattr(cfg, f"lr_{name}") for name in self.names}
         self.models = {name: copy.deepcopy(model) for name in self.names}  # identical starting weights
-        self.optimizers = {
+        optimizers = {
             name: make_optimizer(name, self.models[name].parameters(), self.lr[name], cfg.momentum,
                                  cfg.adamw_weight_decay if name == "adamw" else 0.0)
             for name in self.names}
-        self.schedules = {name: make_schedule(cfg.schedule, opt, ctx.total_steps, self.lr[name])
-                          for name, opt in self.optimizers.items()}
+        schedules = {name: make_schedule(cfg.schedule, opt, ctx.total_steps, self.lr[name])
+                     for name, opt in optimizers.items()}
+        self.lockstep = Lockstep(self.models, optimizers, F.cross_entropy, schedules)
         self.steps = 0
         self.ema = {name: 0.0 for name in self.names}
         self.smoothed: dict[str, list[float]] = {name: [] for name in self.names}  # one entry per step
@@ -89,15 +79,8 @@ class OptimizerComparison:
         self.steps += 1
         s = self.cfg.smoothing
         metrics = {}
-        for name in self.names:
-            model, opt = self.models[name], self.optimizers[name]
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if self.schedules[name] is not None:
-                self.schedules[name].step()
-            value = loss.item()
+        for name, loss in self.lockstep.step(x, y).items():
+            name, value = name.removesuffix("/loss"), loss.item()
             self.ema[name] = s * self.ema[name] + (1 - s) * value
             smoothed = self.ema[name] / (1 - s**self.steps)
             self.smoothed[name].append(smoothed)
@@ -113,8 +96,8 @@ class OptimizerComparison:
             for split in ("train", "val", "test"):
                 pair = self.data.split(split)
                 if pair is not None:
-                    loss, acc = _loss_and_acc(model, *pair, self.cfg.eval_batch_size)
-                    metrics[f"{name}/{split}_loss"], metrics[f"{name}/{split}_acc"] = loss, acc
+                    result = evaluate_split(model, *pair, "cross_entropy", self.cfg.eval_batch_size)
+                    metrics[f"{name}/{split}_loss"], metrics[f"{name}/{split}_acc"] = result["loss"], result["acc"]
             if self.reached[name] is not None:
                 metrics[f"{name}/steps_to_threshold"] = float(self.reached[name])
         accs = [metrics[f"{name}/test_acc"] for name in self.names]
@@ -155,17 +138,11 @@ class OptimizerComparison:
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "models": {name: m.state_dict() for name, m in self.models.items()},
-            "optimizers": {name: o.state_dict() for name, o in self.optimizers.items()},
-            "schedules": {name: None if s is None else s.state_dict() for name, s in self.schedules.items()},
+            "variants": self.lockstep.state_dict(),
             "steps": self.steps, "ema": self.ema, "smoothed": self.smoothed, "reached": self.reached}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        for name in self.names:
-            self.models[name].load_state_dict(state["models"][name])
-            self.optimizers[name].load_state_dict(state["optimizers"][name])
-            if self.schedules[name] is not None:
-                self.schedules[name].load_state_dict(state["schedules"][name])
+        self.lockstep.load_state_dict(state["variants"])
         self.steps = int(state["steps"])
         self.ema = {k: float(v) for k, v in state["ema"].items()}
         self.smoothed = {k: [float(x) for x in v] for k, v in state["smoothed"].items()}

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from neuralab.errors import UserError
+from neuralab.methods.supervised import evaluate_split
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -36,13 +37,9 @@ def seeded_model(cls: type, cfg: Any, seed: int, device: torch.device) -> nn.Mod
         return cls(cfg).to(device)
 
 
-@torch.no_grad()
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 2000) -> float:
-    """Share of examples whose arg-max output is the label (the model is put back in training mode)."""
-    model.eval()
-    correct = sum(int((model(x[i:i + batch]).argmax(-1) == y[i:i + batch]).sum()) for i in range(0, len(x), batch))
-    model.train()
-    return correct / len(x)
+    """Share of examples whose arg-max output is the label, in evaluation mode."""
+    return evaluate_split(model, x, y, "cross_entropy", batch)["acc"]
 
 
 class Lockstep:
