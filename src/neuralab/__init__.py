@@ -1,6 +1,24 @@
-"""neuralab: correct, readable, fast reference implementations of the deep-learning curriculum."""
+"""neuralab: correct, readable, fast reference implementations of the deep-learning curriculum.
 
-from neuralab.api import create_model, list_recipes, load, train
+The API functions load on first use, so `import neuralab` and the command line's `--help`, `list` and
+`--version` answer without importing torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["create_model", "list_recipes", "load", "train"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from neuralab import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'neuralab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -17,7 +17,7 @@ import torch
 from neuralab import checkpoint
 from neuralab.config import override
 from neuralab.data.tensors import DataMeta, SupervisedData
-from neuralab.engine import Run, build, fit, load_config
+from neuralab.engine import Run, build, fit, load_config, saved_total_steps
 from neuralab.errors import UserError
 from neuralab.registry import MODELS, RECIPES
 
@@ -78,7 +78,7 @@ def load(run_dir: str | Path, *, with_data: bool = True) -> LoadedRun:
     if checkpoint.latest_step(run_dir / "checkpoints") is None:
         raise UserError(f"{run_dir}: no checkpoint to load")
     data = None if with_data or not meta else SupervisedData.shape_only(DataMeta.from_dict(meta))
-    run = build(recipe, sections, run_dir, data=data)
+    run = build(recipe, sections, run_dir, data=data, total_steps=saved_total_steps(run_dir))
     step, state = checkpoint.load(run_dir / "checkpoints")
     run.method.load_state_dict(state["method"])
     run.step = step

@@ -97,5 +97,9 @@ def load(directory: str | os.PathLike) -> tuple[int, dict[str, Any]]:
         tensors = load_file(str(weights))
     except (OSError, SafetensorError) as exc:  # e.g. a torch.save pickle put in its place: never unpickled
         raise UserError(f"{weights}: not a readable safetensors file ({exc}); refusing to load it") from None
+    # safetensors hands back tensors at 8-byte offsets; torch allocates 64-byte aligned memory. Kernels
+    # that peel unaligned heads (MKL's AVX2 paths among them) sum in another order on unaligned data, so a
+    # resumed run would drift in the last bits from the uninterrupted one: copy into fresh, aligned storage.
+    tensors = {k: v.clone() for k, v in tensors.items()}
     return int(meta["step"]), unflatten_state(meta["state"], tensors)
 

@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from neuralab.errors import UserError
+from neuralab.errors import Interrupted, UserError
 
-EXIT_USER, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 1, 130
+EXIT_USER, EXIT_INTERRUPTED = 2, 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -159,6 +159,9 @@ def _summary_lines(run: Any) -> list[str]:
         verdict = "reached" if c["ok"] else "NOT reached"
         value = "n/a" if c["value"] is None else f"{c['value']:.4f}"
         lines.append(f"expected {key} {c['op']} {c['target']}: measured {value} ({verdict})")
+    if not run.checks and run.recipe.expect:
+        lines.append(f"(trained on your data: {run.recipe.name}'s expected values are for its own data and are "
+                     "not checked)")
     return lines
 
 
@@ -187,10 +190,11 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from neuralab.api import load
     from neuralab.atomic import write_json_atomic
+    from neuralab.engine import on_user_data
 
     loaded = load(args.run_dir)
     metrics = loaded.evaluate()
-    checks = loaded.run.recipe.check(metrics)
+    checks = {} if on_user_data(loaded.run.sections) else loaded.run.recipe.check(metrics)
     write_json_atomic(Path(args.run_dir) / "eval.json", {"step": loaded.step, "metrics": metrics,
                                                          "expect": checks})
     print(f"{loaded.run.recipe.name} at step {loaded.step}")
@@ -218,6 +222,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from neuralab.predict import predict_files
 
+    if args.top < 1:
+        raise UserError(f"--top {args.top}: show at least one probability per input (--top 1 or more)")
     for line in predict_files(args.run_dir, args.inputs, top=args.top):
         print(line)
     return 0
@@ -365,8 +371,6 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from neuralab.engine import DivergedError, Interrupted
-
     argv = sys.argv[1:] if argv is None else argv
     try:
         parser = make_parser()
@@ -379,9 +383,6 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"unexpected arguments: {' '.join(extra)}")
         return {"list": cmd_list, "info": cmd_info, "flops": cmd_flops, "eval": cmd_eval, "plot": cmd_plot,
                 "predict": cmd_predict}[args.command](args)
-    except DivergedError as exc:
-        print(f"neuralab: {exc}", file=sys.stderr)
-        return EXIT_DIVERGED
     except UserError as exc:
         print(f"neuralab: error: {exc}", file=sys.stderr)
         return EXIT_USER

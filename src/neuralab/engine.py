@@ -12,7 +12,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +26,7 @@ from neuralab import acceleration, checkpoint, distributed
 from neuralab.atomic import write_json_atomic
 from neuralab.config import RunConfig, from_dict, override, to_dict, validate
 from neuralab.distributed import Processes
-from neuralab.errors import UserError
+from neuralab.errors import DivergedError, Interrupted, UserError
 from neuralab.methods.base import RunContext
 from neuralab.metrics import MetricsLog
 from neuralab.progress import Progress
@@ -32,6 +34,7 @@ from neuralab.recipes.recipe import Recipe
 from neuralab.registry import DATA, METHODS, MODELS, RECIPES
 
 SECTIONS = ("run", "model", "method", "data")
+MIN_USER_STEPS = 300  # fewest training steps on user data when the user sets no budget
 # Model config fields that the data decides (input shape, classes) and the DataMeta value behind each.
 DATA_FIELDS = {
     "in_features": lambda m: math.prod(m.input_shape),
@@ -39,14 +42,6 @@ DATA_FIELDS = {
     "image_size": lambda m: m.input_shape[-1] if len(m.input_shape) == 3 else None,
     "num_classes": lambda m: m.num_classes or None,
 }
-
-
-class DivergedError(UserError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
-
-
-class Interrupted(Exception):
-    """SIGINT arrived; a checkpoint was written."""
 
 
 @dataclass
@@ -62,10 +57,12 @@ class Run:
     step: int = 0
     metrics: dict[str, float] = dataclasses.field(default_factory=dict)
     procs: Processes = dataclasses.field(default_factory=Processes)  # this process's rank in data-parallel runs
+    total_steps: int = 0  # the length the run is planned for (schedules depend on it)
 
     @property
     def checks(self) -> dict[str, dict[str, Any]]:
-        return self.recipe.check(self.metrics)
+        """The recipe's expected metrics against the measured ones; none on the user's own data."""
+        return {} if on_user_data(self.sections) else self.recipe.check(self.metrics)
 
 
 def select_device(name: str) -> torch.device:
@@ -107,6 +104,10 @@ def _fit_model_to_data(model_cfg: Any, meta: Any, explicit: dict[str, Any]) -> A
     for name, from_meta in DATA_FIELDS.items():
         if name not in names:
             continue
+        if name in ("in_channels", "image_size") and len(meta.input_shape) != 3:
+            raise UserError(f"this recipe's model takes images (channels, height, width), but {meta.source} holds "
+                            f"rows of {math.prod(meta.input_shape)} features; train a recipe with an MLP on it "
+                            "(e.g. mlp-mnist), or give a folder of images")
         value = from_meta(meta)
         if value is None or value == getattr(model_cfg, name):
             continue
@@ -119,11 +120,34 @@ def _fit_model_to_data(model_cfg: Any, meta: Any, explicit: dict[str, Any]) -> A
     return override(model_cfg, changes, "model") if changes else model_cfg
 
 
+def on_user_data(sections: dict[str, Any]) -> bool:
+    """True when `--data.path` replaced the recipe's own data: its `expect` then does not apply."""
+    return bool(getattr(sections["data"], "path", None))
+
+
+def _budget_for_user_data(run: RunConfig, steps_per_epoch: int, explicit: dict[str, Any]) -> RunConfig:
+    """A recipe's epochs are set for its own data; on a small user data set they give a handful of steps.
+    Without an explicit --run.epochs/--run.steps, train at least MIN_USER_STEPS steps and say so."""
+    if run.steps or {"epochs", "steps"} & set(explicit):
+        return run
+    if math.ceil(run.epochs * steps_per_epoch) >= MIN_USER_STEPS:
+        return run
+    epochs = math.ceil(MIN_USER_STEPS / steps_per_epoch)
+    print(f"note: your data gives {steps_per_epoch} steps per epoch; training {epochs} epochs "
+          f"({epochs * steps_per_epoch} steps) instead of {run.epochs:g}. Set --run.epochs or --run.steps to choose.",
+          file=sys.stderr)
+    return override(run, {"epochs": epochs}, "run")
+
+
 def build(recipe: Recipe, sections: dict[str, Any], run_dir: Path | None = None,
-          explicit_model: dict[str, Any] | None = None, data: Any = None, procs: Processes | None = None) -> Run:
+          explicit: dict[str, dict[str, Any]] | None = None, data: Any = None,
+          procs: Processes | None = None, total_steps: int | None = None) -> Run:
     """Seed, then build data (unless given, e.g. one fold of a cross-validation), model and method.
 
-    With `procs` of a data-parallel group the method trains the model through DDP.
+    `explicit` holds the overrides of a new run ({section: {field: value}}): sizes the user set are not
+    taken from the data, and a budget the user set is kept; None rebuilds a saved run as its config says.
+    With `procs` of a data-parallel group the method trains the model through DDP. `total_steps` is the
+    length a saved run was planned for (its schedule depends on it), when the data at hand cannot tell.
     """
     run: RunConfig = sections["run"]
     procs = procs or Processes(device=select_device(run.device))
@@ -139,18 +163,20 @@ def build(recipe: Recipe, sections: dict[str, Any], run_dir: Path | None = None,
     data = data.to(device)
     entry = MODELS.get(recipe.model)
     if hasattr(data, "meta"):
-        sections["model"] = _fit_model_to_data(sections["model"], data.meta, explicit_model or {})
+        sections["model"] = _fit_model_to_data(sections["model"], data.meta, (explicit or {}).get("model", {}))
+    if explicit is not None and on_user_data(sections):
+        sections["run"] = run = _budget_for_user_data(run, data.steps_per_epoch, explicit.get("run", {}))
     torch.manual_seed(run.seed)  # model init does not depend on how much randomness the data used
     model = entry.cls(sections["model"]).to(device)
     if run.channels_last:  # conv outputs follow the weights' memory order
         model = model.to(memory_format=torch.channels_last)
     steps_per_epoch = data.steps_per_epoch
-    total = run.steps or max(1, math.ceil(run.epochs * steps_per_epoch))
+    total = total_steps or run.steps or max(1, math.ceil(run.epochs * steps_per_epoch))
     procs.check_data(data)
     ctx = RunContext(total_steps=total, device=device, seed=run.seed, run_dir=run_dir, amp=run.amp)
     method = METHODS.get(recipe.method).build(sections["method"], procs.wrap(model), data, ctx)
     return Run(recipe=recipe, run_dir=run_dir, sections=sections, model=model, method=method, data=data,
-               procs=procs)
+               procs=procs, total_steps=total)
 
 
 def _rng_state() -> dict[str, Any]:
@@ -174,11 +200,16 @@ def default_run_dir(recipe: str) -> Path:
     return Path("runs") / f"{recipe}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def save_config(run_dir: Path, recipe: Recipe, sections: dict[str, Any], data: Any) -> None:
-    meta = data.meta.to_dict() if hasattr(data, "meta") else {}
-    write_json_atomic(run_dir / "config.json", {
-        "recipe": recipe.name, "sections": {k: to_dict(v) for k, v in sections.items()},
-        "data_meta": meta, "torch": torch.__version__})
+def save_config(run: Run) -> None:
+    meta = run.data.meta.to_dict() if hasattr(run.data, "meta") else {}
+    write_json_atomic(run.run_dir / "config.json", {
+        "recipe": run.recipe.name, "sections": {k: to_dict(v) for k, v in run.sections.items()},
+        "total_steps": run.total_steps, "data_meta": meta, "torch": torch.__version__})
+
+
+def saved_total_steps(run_dir: Path) -> int | None:
+    """The number of steps a saved run was planned for (None for runs saved before it was recorded)."""
+    return json.loads((run_dir / "config.json").read_text()).get("total_steps")
 
 
 def load_config(run_dir: Path) -> tuple[Recipe, dict[str, Any], dict[str, Any]]:
@@ -223,15 +254,16 @@ def fit(recipe: Recipe | str, overrides: dict[str, dict[str, Any]] | None = None
         if cfg.compile:
             acceleration.check_compile(procs.device)
         run_dir = Path(out) if out else Path(procs.same_text(str(default_run_dir(recipe.name))))
+        _check_run_dir(run_dir)
         if not resume and checkpoint.latest_step(run_dir / "checkpoints") is not None:
             raise UserError(f"{run_dir} already holds a run; add --resume to continue it or choose another --out")
-        run = build(recipe, sections, run_dir, explicit_model=(overrides or {}).get("model"), data=data,
+        run = build(recipe, sections, run_dir, explicit=None if resume else (overrides or {}), data=data,
                     procs=procs)
         if cfg.compile:
             run.model.compile()  # in place: the method's reference and the checkpoint keys stay the same
         if procs.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
-            save_config(run_dir, recipe, run.sections, run.data)
+            save_config(run)
         run = _loop(run, resume, progress)
         procs.wait_for_all()
         return run
@@ -240,12 +272,23 @@ def fit(recipe: Recipe | str, overrides: dict[str, dict[str, Any]] | None = None
         procs.close()
 
 
+def _check_run_dir(run_dir: Path) -> None:
+    """Refuse a run directory that cannot be created, before anything is built or written."""
+    for path in (run_dir, *run_dir.parents):
+        if path.exists():
+            if not path.is_dir():
+                raise UserError(f"--out {run_dir}: {path} is a file, not a folder; choose another --out")
+            if not os.access(path, os.W_OK | os.X_OK):
+                raise UserError(f"--out {run_dir}: cannot write in {path}; choose another --out")
+            return
+
+
 def _loop(run: Run, resume: bool, progress: bool) -> Run:
     cfg: RunConfig = run.sections["run"]
     recipe, method, data, run_dir, procs = run.recipe, run.method, run.data, run.run_dir, run.procs
     ckpt_dir = run_dir / "checkpoints"
     steps_per_epoch = data.steps_per_epoch
-    total = cfg.steps or max(1, math.ceil(cfg.epochs * steps_per_epoch))
+    total = run.total_steps
     eval_every = cfg.eval_every or steps_per_epoch
     ckpt_every = cfg.checkpoint_every or eval_every
     log = MetricsLog(run_dir) if procs.is_main else _NoLog()
@@ -304,9 +347,11 @@ def _loop(run: Run, resume: bool, progress: bool) -> Run:
             step = state["step"]
             for k, v in metrics.items():
                 if not math.isfinite(v):
-                    raise DivergedError(f"{recipe.name}: {k} became {v} at step {step}; stopped. The last good "
-                                        f"checkpoint (step {checkpoint.latest_step(ckpt_dir) or 0}) is kept in "
-                                        f"{ckpt_dir}; try a smaller learning rate")
+                    good = checkpoint.latest_step(ckpt_dir)
+                    kept = (f"the last good checkpoint (step {good}) is kept in {ckpt_dir}" if good is not None
+                            else "no checkpoint had been written yet")
+                    raise DivergedError(f"{recipe.name}: {k} became {v} at step {step}; stopped, {kept}. "
+                                        "Try a smaller learning rate")
                 state["sums"][k] = state["sums"].get(k, 0.0) + v
             state["count"] += 1
             if step % cfg.log_every == 0 or step == total or done:

@@ -15,3 +15,11 @@ class DataError(UserError):
 
 class UnsafeFileError(UserError):
     """A file that would run code if loaded (a pickle asking for something other than plain arrays)."""
+
+
+class DivergedError(UserError):
+    """The loss became NaN or infinite (usually too large a learning rate); the last good checkpoint is kept."""
+
+
+class Interrupted(Exception):
+    """SIGINT arrived during training; a checkpoint was written."""

@@ -7,6 +7,7 @@ so no per-model code is needed elsewhere.
 from __future__ import annotations
 
 import difflib
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -19,8 +20,9 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """A name -> entry mapping that refuses duplicates and suggests close names on a miss."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, group: str) -> None:
         self.kind = kind
+        self.group = group  # which modules register entries: "recipes" or "components"
         self._entries: dict[str, T] = {}
 
     def add(self, name: str, entry: T) -> None:
@@ -29,7 +31,7 @@ class Registry(Generic[T]):
         self._entries[name] = entry
 
     def get(self, name: str) -> T:
-        _load_all()
+        _load(self.group)
         if name not in self._entries:
             close = difflib.get_close_matches(name, list(self._entries), n=3, cutoff=0.5)
             hint = f"; did you mean {', '.join(close)}?" if close else "; see `neuralab list`"
@@ -37,11 +39,11 @@ class Registry(Generic[T]):
         return self._entries[name]
 
     def names(self) -> list[str]:
-        _load_all()
+        _load(self.group)
         return sorted(self._entries)
 
     def items(self) -> list[tuple[str, T]]:
-        _load_all()
+        _load(self.group)
         return sorted(self._entries.items())
 
 
@@ -64,10 +66,11 @@ class ComponentEntry:
     config: type
 
 
-MODELS: Registry[ModelEntry] = Registry("model")
-METHODS: Registry[ComponentEntry] = Registry("method")
-DATA: Registry[ComponentEntry] = Registry("data source")
-RECIPES: Registry[Any] = Registry("recipe")
+# Recipes are declarations that import no torch; the components they name load on first use.
+MODELS: Registry[ModelEntry] = Registry("model", "components")
+METHODS: Registry[ComponentEntry] = Registry("method", "components")
+DATA: Registry[ComponentEntry] = Registry("data source", "components")
+RECIPES: Registry[Any] = Registry("recipe", "recipes")
 
 
 def register_model(name: str, *, family: str, config: type, example_input: Callable[[Any], Any],
@@ -97,16 +100,18 @@ def register_data(name: str, *, config: type) -> Callable[[T], T]:
     return wrap
 
 
-_loaded = False
+_GROUPS = {
+    "recipes": ("neuralab.recipes",),
+    "components": ("neuralab.data", "neuralab.methods", "neuralab.models", "neuralab.experiments",
+                   "neuralab.search.objective", "neuralab.search.random_vs_grid"),
+}
+_loaded: set[str] = set()
 
 
-def _load_all() -> None:
-    """Import every module that registers something (once): models, methods, data, recipes."""
-    global _loaded
-    if _loaded:
+def _load(group: str) -> None:
+    """Import (once) every module that registers entries of `group`."""
+    if group in _loaded:
         return
-    _loaded = True
-    import neuralab.data  # noqa: F401
-    import neuralab.methods  # noqa: F401
-    import neuralab.models  # noqa: F401
-    import neuralab.recipes  # noqa: F401
+    _loaded.add(group)
+    for module in _GROUPS[group]:
+        importlib.import_module(module)

@@ -85,9 +85,16 @@ def test_nan_loss_stops_with_step_and_keeps_last_good_checkpoint(tmp_path):
     out = tmp_path / "run"
     r = run_cli("train", "mlp-digits", "--quiet", "--out", out, "--method.optimizer", "sgd",
                 "--method.lr", "1e6", "--method.schedule", "none", "--run.checkpoint_every", "1")
-    assert r.returncode == 1, r.stderr
-    assert "at step" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2, r.stderr  # a user-caused stop, like every other mistake
+    assert "at step" in r.stderr and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     bad_step = int(r.stderr.split("at step ")[1].split(";")[0])
     good = json.loads((out / "checkpoints" / "latest.json").read_text())["step"]
     assert good == bad_step - 1
     assert all(torch.isfinite(t).all() for t in final_tensors(out).values() if t.is_floating_point())
+
+
+def test_nan_loss_before_any_checkpoint_says_there_is_none(tmp_path):
+    r = run_cli("train", "mlp-digits", "--quiet", "--out", tmp_path / "run", "--method.lr", "1e30",
+                "--method.optimizer", "sgd")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "no checkpoint had been written yet" in r.stderr and "step 0" not in r.stderr

@@ -95,7 +95,7 @@ def test_second_order_resumes_exactly(tmp_path):
 
 
 def test_second_order_refuses_a_non_convex_model_and_unknown_solvers(tmp_path):
-    data = DATA.get("digits").build(RECIPES.get("second-order-logreg").data_config, 0)
+    data = DATA.get("digits").build(RECIPES.get("second-order-logreg").sections()["data"], 0)
     with pytest.raises(UserError, match="needs the logistic-regression model"):
         SecondOrderCompare(SecondOrderConfig(), MLP(MLPConfig(in_features=64)), data, None)
     with pytest.raises(UserError, match="--method.solvers: unknown adam"):

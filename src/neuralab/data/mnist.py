@@ -23,7 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
 
+from neuralab.atomic import write_atomic
 from neuralab.data.download import cache_dir, download
 from neuralab.data.idx import read_idx
 from neuralab.data.safe_pickle import load_arrays_pickle
@@ -120,6 +123,27 @@ SETS = {
 }
 
 
+def _packaged_via_cache(spec: ImageSet, path: Path) -> tuple[Split, Split] | None:
+    """The packaged copy, decoded once into uncompressed tensors in the cache (a gzipped pickle takes seconds
+    to read; the safetensors file is memory-mapped in milliseconds)."""
+    if path.is_file():
+        try:
+            t = load_file(str(path))
+            return (t["x_train"], t["y_train"]), (t["x_test"], t["y_test"])
+        except (OSError, SafetensorError, KeyError):
+            path.unlink(missing_ok=True)  # a damaged cache file is rebuilt from the package
+    found = spec.packaged()
+    if found is not None:
+        (xtr, ytr), (xte, yte) = found
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, lambda tmp: save_file({"x_train": xtr, "y_train": ytr, "x_test": xte,
+                                                      "y_test": yte}, tmp))
+        except OSError:
+            pass  # a read-only cache only costs speed
+    return found
+
+
 def load(spec: str | ImageSet, root: str | Path | None = None, *, mirror: str | None = None
          ) -> tuple[Split, Split]:
     """(train, test) as uint8 images (N, 28, 28) and int64 labels, from the first source that has them."""
@@ -134,7 +158,7 @@ def load(spec: str | ImageSet, root: str | Path | None = None, *, mirror: str | 
     cached = cache_dir() / spec.name
     found = from_idx_folder(cached)
     if found is None and spec.packaged is not None and not os.environ.get("NEURALAB_NO_PACKAGED"):
-        found = spec.packaged()
+        found = _packaged_via_cache(spec, cached / "packaged.safetensors")
     if found is None:
         base = (mirror or os.environ.get("NEURALAB_DATA_MIRROR") or spec.url).rstrip("/")
         try:

@@ -232,6 +232,14 @@ class LBFGS(_TorchSolver):
 
     torch evaluates the objective at the start of every `step()` call, a point its line search has
     already evaluated; the closure remembers the last point so that repeat is neither recomputed nor counted.
+
+    Near the optimum the decrease a step promises, about |g|^2 / L, falls below what float64 resolves of
+    f (eps |f|): the strong-Wolfe search then finds no acceptable point and leaves theta where it was, and
+    every later call would repeat the same search forever. Whether that happens at |g| = 1e-9 or 1e-10
+    depends on the last bits of f, which differ between CPUs (AVX2 or AVX-512 kernels sum in other
+    orders). So a step that does not move takes the unit quasi-Newton step instead, without a line
+    search: at that distance from the optimum it is the superlinearly convergent step (as Newton's
+    backtracking accepts a full step within rounding of f).
     """
 
     name = "lbfgs"
@@ -246,6 +254,17 @@ class LBFGS(_TorchSolver):
         # bounds the evaluations of one step() call, line search included: 1 at the start + up to 25 there.
         return torch.optim.LBFGS([self.param], lr=1.0, max_iter=1, max_eval=26, history_size=self.history_size,
                                  tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")
+
+    def _step(self) -> None:
+        before = self.param.detach().clone()
+        super()._step()
+        if torch.equal(before, self.param.detach()):  # the line search could not resolve a decrease
+            group = self.optimizer.param_groups[0]
+            group["line_search_fn"] = None
+            try:
+                super()._step()
+            finally:
+                group["line_search_fn"] = "strong_wolfe"
 
     def _closure(self) -> torch.Tensor:
         point = self.param.detach()

@@ -1,9 +1,6 @@
 """Universal approximation recipe (curriculum F4; notes 002 section 2.8)."""
 
 from neuralab.config import RunConfig
-from neuralab.data.function1d import Function1DConfig
-from neuralab.methods.width_sweep import WidthSweepConfig
-from neuralab.models.mlp.mlp import MLPConfig
 from neuralab.recipes.recipe import Recipe, register
 
 register(Recipe(
@@ -11,9 +8,7 @@ register(Recipe(
     summary="One hidden layer of 1..64 tanh units fits sin on [-pi, pi]; max error per width against "
             "epsilon 0.05 (--data.function abs|x2sin|gauss|step, --method.epsilon).",
     model="mlp", method="width-sweep", data="function1d",
-    model_config=MLPConfig(hidden=(64,), num_classes=1, activation="tanh"),
-    method_config=WidthSweepConfig(),
-    data_config=Function1DConfig(),
+    model_config=dict(hidden=(64,), num_classes=1, activation="tanh"),
     run=RunConfig(steps=1000, log_every=50, eval_every=250, threads=1),
     expect={"fit/smallest_width": ("<=", 16)},
     mode="min",

@@ -1,21 +1,17 @@
 """Convolutional-network recipes (curriculum C2)."""
 
 from neuralab.config import RunConfig
-from neuralab.data.sources import DigitsConfig, MnistConfig
-from neuralab.methods.supervised import SupervisedConfig
-from neuralab.models.cnn.lenet5 import LeNet5Config
 from neuralab.recipes.recipe import Recipe, register
 
 register(Recipe(
     name="lenet5-mnist", family="cnn", curriculum="C2",
     summary="LeNet-5 (tanh, average pooling, 61,706 parameters) on MNIST; the notes claim 99%.",
     model="lenet5", method="supervised", data="mnist",
-    model_config=LeNet5Config(),
     # Random shifts of up to 2.8 px (LeCun et al. also trained on distorted digits) take the net from a
     # 98.9% plateau to 99.1-99.2%; large batches in channels-last order are what oneDNN runs fastest on
     # 2 cores (benchmarks/lenet5_loop.py).
-    method_config=SupervisedConfig(optimizer="adam", lr=6e-3, schedule="onecycle", augment=("shift",)),
-    data_config=MnistConfig(batch_size=512),
+    method_config=dict(optimizer="adam", lr=6e-3, schedule="onecycle", augment=("shift",)),
+    data_config=dict(batch_size=512),
     run=RunConfig(epochs=15, log_every=50, channels_last=True),
     expect={"test/acc": (">=", 0.99)},
 ))
@@ -24,9 +20,8 @@ register(Recipe(
     name="lenet5-digits", family="cnn", curriculum="C2", fast_variant_of="lenet5-mnist",
     summary="LeNet-5 on scikit-learn's 8x8 digits upscaled to 28x28: a seconds-long demo of the same net.",
     model="lenet5", method="supervised", data="digits",
-    model_config=LeNet5Config(),
-    method_config=SupervisedConfig(optimizer="adam", lr=3e-3, schedule="onecycle"),
-    data_config=DigitsConfig(batch_size=64),
+    method_config=dict(optimizer="adam", lr=3e-3, schedule="onecycle"),
+    data_config=dict(batch_size=64),
     run=RunConfig(epochs=15, log_every=10),
     expect={"test/acc": (">=", 0.95)},
 ))

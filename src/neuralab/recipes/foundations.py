@@ -2,14 +2,6 @@
 worked backpropagation example of seed 000."""
 
 from neuralab.config import RunConfig
-from neuralab.data.sources import SyntheticConfig
-from neuralab.data.worked_example import WorkedExampleConfig
-from neuralab.methods.delta_rule import DeltaRuleConfig
-from neuralab.methods.manual_backprop import ManualBackpropConfig
-from neuralab.methods.perceptron import PerceptronConfig
-from neuralab.methods.supervised import SupervisedConfig
-from neuralab.models.linear.threshold_unit import ThresholdUnitConfig
-from neuralab.models.mlp.mlp import MLPConfig
 from neuralab.recipes.recipe import Recipe, register
 
 # Rosenblatt's online rule: one truth-table row per step (4 steps an epoch) in a seeded shuffled order,
@@ -19,9 +11,8 @@ for gate in ("and", "or"):
         name=f"perceptron-{gate}", family="foundations", curriculum="F1",
         summary=f"Perceptron (sign unit, Rosenblatt's rule, no autograd) on {gate.upper()}: converges, 100%.",
         model="threshold-unit", method="perceptron", data="synthetic",
-        model_config=ThresholdUnitConfig(),
-        method_config=PerceptronConfig(lr=1.0),
-        data_config=SyntheticConfig(kind=gate, batch_size=1, normalize="none"),
+        method_config=dict(lr=1.0),
+        data_config=dict(kind=gate, batch_size=1, normalize="none"),
         run=RunConfig(epochs=100, log_every=4, checkpoint_every=40),
         expect={"test/acc": (">=", 1.0), "train/converged": ("==", 1)},
     ))
@@ -30,9 +21,8 @@ register(Recipe(
     name="perceptron-xor", family="foundations", curriculum="F1",
     summary="Perceptron on XOR: never converges (not linearly separable); the pocket keeps the best 75%.",
     model="threshold-unit", method="perceptron", data="synthetic",
-    model_config=ThresholdUnitConfig(),
-    method_config=PerceptronConfig(lr=1.0, pocket=True),
-    data_config=SyntheticConfig(kind="xor", batch_size=1, normalize="none"),
+    method_config=dict(lr=1.0, pocket=True),
+    data_config=dict(kind="xor", batch_size=1, normalize="none"),
     run=RunConfig(epochs=100, log_every=4, checkpoint_every=40),
     expect={"test/acc": (">=", 0.75), "train/converged": ("==", 0)},
 ))
@@ -45,9 +35,9 @@ for gate, acc in (("and", (">=", 1.0)), ("or", (">=", 1.0)), ("xor", ("<=", 0.75
         summary=f"Adaline (Widrow-Hoff delta rule) on {gate.upper()}: reaches the least-squares solution"
                 + ("." if gate != "xor" else ", which cannot classify XOR."),
         model="threshold-unit", method="adaline", data="synthetic",
-        model_config=ThresholdUnitConfig(init="random", init_scale=0.5),
-        method_config=DeltaRuleConfig(lr=0.1, tol=1e-7),
-        data_config=SyntheticConfig(kind=gate, batch_size=4, normalize="none"),
+        model_config=dict(init="random", init_scale=0.5),
+        method_config=dict(lr=0.1, tol=1e-7),
+        data_config=dict(kind=gate, batch_size=4, normalize="none"),
         run=RunConfig(epochs=1000, eval_every=50, log_every=10, checkpoint_every=500),
         expect={"train/lstsq_distance": ("<=", 1e-4), "test/acc": acc},
         monitor="train/lstsq_distance", mode="min",
@@ -57,9 +47,9 @@ register(Recipe(
     name="mlp-xor", family="foundations", curriculum="F3",
     summary="2-2-1 sigmoid MLP learns XOR by backpropagation (full-batch gradient descent); 18 of seeds 0-19 do.",
     model="mlp", method="supervised", data="synthetic",
-    model_config=MLPConfig(in_features=2, hidden=(2,), num_classes=1, activation="sigmoid"),
-    method_config=SupervisedConfig(optimizer="sgd", lr=1.0, loss="bce"),
-    data_config=SyntheticConfig(kind="xor", batch_size=4, normalize="standardize"),
+    model_config=dict(in_features=2, hidden=(2,), num_classes=1, activation="sigmoid"),
+    method_config=dict(optimizer="sgd", lr=1.0, loss="bce"),
+    data_config=dict(kind="xor", batch_size=4, normalize="standardize"),
     run=RunConfig(steps=3000, eval_every=100, log_every=100, checkpoint_every=1000, threads=1),
     expect={"test/acc": (">=", 1.0)},
 ))
@@ -69,10 +59,10 @@ register(Recipe(
     name="backprop-example", family="foundations", curriculum="F3",
     summary="The slides' worked example: 2-2-1 linear net, prediction 0.191, one step of hand-derived backprop.",
     model="mlp", method="manual-backprop", data="worked-example",
-    model_config=MLPConfig(in_features=2, hidden=(2,), num_classes=1, activation="identity", bias=False),
-    method_config=ManualBackpropConfig(lr=0.05, init={"net.1.weight": [[0.11, 0.21], [0.12, 0.08]],
+    model_config=dict(in_features=2, hidden=(2,), num_classes=1, activation="identity", bias=False),
+    method_config=dict(lr=0.05, init={"net.1.weight": [[0.11, 0.21], [0.12, 0.08]],
                                                       "net.3.weight": [[0.14, 0.15]]}),
-    data_config=WorkedExampleConfig(x=(2.0, 3.0), y=(1.0,)),
+    data_config=dict(x=(2.0, 3.0), y=(1.0,)),
     run=RunConfig(steps=1, log_every=1),
     expect={"example/prediction_before": ("==", 0.191), "example/se_before": ("==", 0.6545),
             "example/new_prediction": ("==", 0.2557)},

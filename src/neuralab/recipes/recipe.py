@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from neuralab.config import RunConfig
+from neuralab.config import RunConfig, override
 from neuralab.registry import DATA, METHODS, MODELS, RECIPES
 
 OPS = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, "==": lambda a, b: a == b}
@@ -21,9 +21,11 @@ class Recipe:
     model: str
     method: str
     data: str
-    model_config: Any = None  # None: the model's defaults
-    method_config: Any = None
-    data_config: Any = None
+    # Changes to the registered component's default config, as {field: value}: a recipe file stays a
+    # declaration that imports no torch, so `neuralab list` answers at once; they are checked on resolve.
+    model_config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    method_config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    data_config: dict[str, Any] = dataclasses.field(default_factory=dict)
     run: RunConfig = RunConfig()
     expect: dict[str, tuple[str, float]] = dataclasses.field(default_factory=dict)
     monitor: str = ""  # metric for early stopping and "best"; defaults to the first `expect` key
@@ -34,9 +36,9 @@ class Recipe:
         """The four config sections with defaults filled in."""
         return {
             "run": self.run,
-            "model": self.model_config or MODELS.get(self.model).config(),
-            "method": self.method_config or METHODS.get(self.method).config(),
-            "data": self.data_config or DATA.get(self.data).config(),
+            "model": override(MODELS.get(self.model).config(), self.model_config, "model"),
+            "method": override(METHODS.get(self.method).config(), self.method_config, "method"),
+            "data": override(DATA.get(self.data).config(), self.data_config, "data"),
         }
 
     @property

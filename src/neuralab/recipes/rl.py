@@ -7,20 +7,17 @@ table is noisy enough that its greedy policy sometimes walks into a wall forever
 """
 
 from neuralab.config import RunConfig
-from neuralab.data.envs import DiscreteEnvConfig
-from neuralab.methods.tabular import TabularConfig
-from neuralab.models.tabular.qtable import QTableConfig
 from neuralab.recipes.recipe import Recipe, register
 
-CLIFF = DiscreteEnvConfig(env="CliffWalking-v1", episodes_per_block=50, max_episode_steps=500, eval_max_steps=200)
-TD = TabularConfig(alpha=0.1, gamma=1.0, epsilon=0.1, epsilon_decay=1.0)
+CLIFF = dict(env="CliffWalking-v1", episodes_per_block=50, max_episode_steps=500, eval_max_steps=200)
+TD = dict(alpha=0.1, gamma=1.0, epsilon=0.1, epsilon_decay=1.0)
 
 register(Recipe(
     name="qlearning-cliffwalking", family="rl", curriculum="R2",
     summary="Tabular Q-learning with epsilon-greedy on CliffWalking: the greedy path runs along the cliff "
             "edge (optimal return -13).",
     model="qtable", method="q-learning", data="gym-discrete",
-    model_config=QTableConfig(n_states=48, n_actions=4), method_config=TD, data_config=CLIFF,
+    model_config=dict(n_states=48, n_actions=4), method_config=TD, data_config=CLIFF,
     run=RunConfig(epochs=20, log_every=1),
     expect={"eval/return": (">=", -13.0)},
 ))
@@ -30,7 +27,7 @@ register(Recipe(
     summary="Tabular SARSA with epsilon-greedy on CliffWalking: on-policy, it learns a safer path away "
             "from the cliff edge.",
     model="qtable", method="sarsa", data="gym-discrete",
-    model_config=QTableConfig(n_states=48, n_actions=4), method_config=TD, data_config=CLIFF,
+    model_config=dict(n_states=48, n_actions=4), method_config=TD, data_config=CLIFF,
     run=RunConfig(epochs=20, log_every=1),
     expect={"eval/return": (">=", -17.0)},
 ))
