@@ -58,13 +58,10 @@ class LoadedRun:
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """Class probabilities (N, K) for already preprocessed inputs."""
-        predict_proba = getattr(self.run.method, "predict_proba", None)
-        if predict_proba is None:
-            raise UserError(f"{self.run.recipe.name}: this kind of run does not predict class probabilities")
         expected = tuple(self.meta.input_shape)
         if tuple(x.shape[1:]) != expected:
             raise UserError(f"inputs of shape {tuple(x.shape[1:])} do not match the model's {expected}")
-        return predict_proba(x)
+        return self.run.method.predict_proba(x)
 
 
 def load(run_dir: str | Path, *, with_data: bool = True) -> LoadedRun:

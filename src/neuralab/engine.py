@@ -25,9 +25,9 @@ import torch
 from neuralab import acceleration, checkpoint, distributed
 from neuralab.atomic import write_json_atomic
 from neuralab.config import RunConfig, from_dict, override, to_dict, validate
+from neuralab.contracts import DataSource, Method, RunContext
 from neuralab.distributed import Processes
 from neuralab.errors import DivergedError, Interrupted, UserError
-from neuralab.methods.base import RunContext
 from neuralab.metrics import MetricsLog
 from neuralab.progress import Progress
 from neuralab.recipes.recipe import Recipe
@@ -35,13 +35,6 @@ from neuralab.registry import DATA, METHODS, MODELS, RECIPES
 
 SECTIONS = ("run", "model", "method", "data")
 MIN_USER_STEPS = 300  # fewest training steps on user data when the user sets no budget
-# Model config fields that the data decides (input shape, classes) and the DataMeta value behind each.
-DATA_FIELDS = {
-    "in_features": lambda m: math.prod(m.input_shape),
-    "in_channels": lambda m: m.input_shape[0] if len(m.input_shape) == 3 else None,
-    "image_size": lambda m: m.input_shape[-1] if len(m.input_shape) == 3 else None,
-    "num_classes": lambda m: m.num_classes or None,
-}
 
 
 @dataclass
@@ -52,8 +45,8 @@ class Run:
     run_dir: Path | None
     sections: dict[str, Any]
     model: torch.nn.Module
-    method: Any
-    data: Any
+    method: Method
+    data: DataSource
     step: int = 0
     metrics: dict[str, float] = dataclasses.field(default_factory=dict)
     procs: Processes = dataclasses.field(default_factory=Processes)  # this process's rank in data-parallel runs
@@ -95,29 +88,6 @@ def resolve(recipe: Recipe, overrides: dict[str, dict[str, Any]] | None = None) 
     for section in SECTIONS:
         validate(sections[section], section)
     return sections
-
-
-def _fit_model_to_data(model_cfg: Any, meta: Any, explicit: dict[str, Any]) -> Any:
-    """Take input shape and number of classes from the data; refuse an explicit value that contradicts it."""
-    names = {f.name for f in dataclasses.fields(model_cfg)}
-    changes = {}
-    for name, from_meta in DATA_FIELDS.items():
-        if name not in names:
-            continue
-        if name in ("in_channels", "image_size") and len(meta.input_shape) != 3:
-            raise UserError(f"this recipe's model takes images (channels, height, width), but {meta.source} holds "
-                            f"rows of {math.prod(meta.input_shape)} features; train a recipe with an MLP on it "
-                            "(e.g. mlp-mnist), or give a folder of images")
-        value = from_meta(meta)
-        if value is None or value == getattr(model_cfg, name):
-            continue
-        if name == "num_classes" and value == 2 and getattr(model_cfg, name) == 1:
-            continue  # one sigmoid output is a two-class classifier (loss bce)
-        if name in explicit:
-            raise UserError(f"--model.{name} {explicit[name]} does not match the data ({meta.source}: "
-                            f"{name} = {value})")
-        changes[name] = value
-    return override(model_cfg, changes, "model") if changes else model_cfg
 
 
 def on_user_data(sections: dict[str, Any]) -> bool:
@@ -162,19 +132,20 @@ def build(recipe: Recipe, sections: dict[str, Any], run_dir: Path | None = None,
         data = DATA.get(recipe.data).build(sections["data"], run.seed)
     data = data.to(device)
     entry = MODELS.get(recipe.model)
-    if hasattr(data, "meta"):
-        sections["model"] = _fit_model_to_data(sections["model"], data.meta, (explicit or {}).get("model", {}))
+    if data.meta is not None:
+        sections["model"] = entry.sizing(sections["model"], data.meta, (explicit or {}).get("model", {}))
     if explicit is not None and on_user_data(sections):
         sections["run"] = run = _budget_for_user_data(run, data.steps_per_epoch, explicit.get("run", {}))
     torch.manual_seed(run.seed)  # model init does not depend on how much randomness the data used
-    model = entry.cls(sections["model"]).to(device)
-    if run.channels_last:  # conv outputs follow the weights' memory order
-        model = model.to(memory_format=torch.channels_last)
+    model = entry.cls(sections["model"])
     steps_per_epoch = data.steps_per_epoch
     total = total_steps or run.steps or max(1, math.ceil(run.epochs * steps_per_epoch))
     procs.check_data(data)
-    ctx = RunContext(total_steps=total, device=device, seed=run.seed, run_dir=run_dir, amp=run.amp)
-    method = METHODS.get(recipe.method).build(sections["method"], procs.wrap(model), data, ctx)
+    ctx = RunContext(total_steps=total, device=device, seed=run.seed, run_dir=run_dir, amp=run.amp,
+                     channels_last=run.channels_last, compile=run.compile, procs=procs if procs.active else None)
+    trained = ctx.prepare(model)
+    model = trained.module if procs.active else trained  # the plain network (checkpoints, predictions)
+    method = METHODS.get(recipe.method).build(sections["method"], trained, data, ctx)
     return Run(recipe=recipe, run_dir=run_dir, sections=sections, model=model, method=method, data=data,
                procs=procs, total_steps=total)
 
@@ -201,7 +172,7 @@ def default_run_dir(recipe: str) -> Path:
 
 
 def save_config(run: Run) -> None:
-    meta = run.data.meta.to_dict() if hasattr(run.data, "meta") else {}
+    meta = run.data.meta.to_dict() if run.data.meta is not None else {}
     write_json_atomic(run.run_dir / "config.json", {
         "recipe": run.recipe.name, "sections": {k: to_dict(v) for k, v in run.sections.items()},
         "total_steps": run.total_steps, "data_meta": meta, "torch": torch.__version__})
@@ -259,8 +230,6 @@ def fit(recipe: Recipe | str, overrides: dict[str, dict[str, Any]] | None = None
             raise UserError(f"{run_dir} already holds a run; add --resume to continue it or choose another --out")
         run = build(recipe, sections, run_dir, explicit=None if resume else (overrides or {}), data=data,
                     procs=procs)
-        if cfg.compile:
-            run.model.compile()  # in place: the method's reference and the checkpoint keys stay the same
         if procs.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
             save_config(run)
@@ -408,8 +377,8 @@ def _finish(run: Run, stopped_early: bool) -> None:
 
     summary = {"recipe": run.recipe.name, "step": run.step, "stopped_early": stopped_early,
                "metrics": run.metrics, "expect": run.checks}
-    report = getattr(run.method, "report", None)
-    if report is not None:
-        summary["report"] = report(run.run_dir)
+    report = run.method.report(run.run_dir)
+    if report:
+        summary["report"] = report
     write_json_atomic(run.run_dir / "summary.json", summary)
     plot_run(run.run_dir, run.method)

@@ -55,6 +55,7 @@ class ModelEntry:
     config: type
     example_input: Callable[[Any], Any]
     paper: str
+    sizing: Callable[..., Any]  # (config, data meta, explicit overrides) -> config sized by the data
 
 
 @dataclass(frozen=True)
@@ -74,11 +75,12 @@ RECIPES: Registry[Any] = Registry("recipe", "recipes")
 
 
 def register_model(name: str, *, family: str, config: type, example_input: Callable[[Any], Any],
-                   paper: str = "") -> Callable[[type], type]:
-    """Class decorator: `cls(config)` builds the model, `example_input(config)` feeds it."""
+                   sizing: Callable[..., Any], paper: str = "") -> Callable[[type], type]:
+    """Class decorator: `cls(config)` builds the model, `example_input(config)` feeds it, `sizing` (a rule of
+    `neuralab.models.sizing`) fits its config to the data."""
 
     def wrap(cls: type) -> type:
-        MODELS.add(name, ModelEntry(name, family, cls, config, example_input, paper))
+        MODELS.add(name, ModelEntry(name, family, cls, config, example_input, paper, sizing))
         return cls
 
     return wrap

@@ -14,8 +14,8 @@ import torch
 from safetensors.torch import load_file
 
 from neuralab.acceleration import check_amp
+from neuralab.contracts import RunContext
 from neuralab.errors import UserError
-from neuralab.methods.base import RunContext
 from neuralab.models.mlp.mlp import MLP, MLPConfig
 from tests.conftest import cli_env, run_cli
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from neuralab.contracts import RunContext
 from neuralab.engine import resolve
 from neuralab.errors import UserError
-from neuralab.methods.base import RunContext
 from neuralab.registry import RECIPES
 from neuralab.search.objective import LowEffectiveDimension, LowEffectiveDimensionConfig
 from neuralab.search.optuna_setup import import_optuna

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from neuralab.contracts import RunContext
 from neuralab.data.envs import DiscreteEnvConfig, DiscreteEnvStream, Episode, grid_layout
 from neuralab.errors import UserError
-from neuralab.methods.base import RunContext
 from neuralab.methods.tabular import QLearning, Sarsa, TabularConfig, epsilon_greedy
 from neuralab.models.tabular.qtable import QTable, QTableConfig
 from neuralab.viz.gridworld import render_ascii

@@ -93,6 +93,8 @@ class Episode:
 class DiscreteEnvStream:
     """One gymnasium environment with Discrete observation and action spaces, one episode per `next_batch`."""
 
+    meta = None  # a stream of episodes: no inputs or classes to size a model from
+
     def __init__(self, cfg: DiscreteEnvConfig, seed: int) -> None:
         self.cfg, self.seed = cfg, seed
         self.env = make_env(cfg.env, cfg.max_episode_steps)

@@ -21,9 +21,9 @@ from torch import nn
 
 import neuralab.viz  # noqa: F401  (selects the Agg backend)
 from neuralab.config import field
+from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
 from neuralab.errors import UserError
-from neuralab.methods.base import RunContext
 from neuralab.methods.optim import OPTIMIZERS
 from neuralab.methods.supervised import Supervised, SupervisedConfig, evaluate_split
 from neuralab.models.mlp.mlp import MLP, MLPConfig
@@ -85,7 +85,7 @@ def _same_start(net: nn.Module, base: nn.Module) -> nn.Module:
 
 
 @register_method("regularization-compare", config=RegularizationCompareConfig)
-class RegularizationCompare:
+class RegularizationCompare(Method):
     """Each step: one epoch of every variant on the same shuffled batches, then a measurement of each."""
 
     def __init__(self, cfg: RegularizationCompareConfig, model: nn.Module, data: SupervisedData,

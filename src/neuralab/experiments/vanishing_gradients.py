@@ -22,8 +22,8 @@ from torch import nn
 
 import neuralab.viz  # noqa: F401  (selects the Agg backend)
 from neuralab.config import field
+from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
-from neuralab.methods.base import RunContext
 from neuralab.methods.optim import OPTIMIZERS
 from neuralab.methods.supervised import Supervised, SupervisedConfig, evaluate_split
 from neuralab.models.mlp.mlp import MLP
@@ -43,7 +43,7 @@ class VanishingGradientsConfig:
 
 
 @register_method("vanishing-gradients", config=VanishingGradientsConfig)
-class VanishingGradients:
+class VanishingGradients(Method):
     """Each step: one update of every variant on the same batch, recording each layer's gradient norm."""
 
     def __init__(self, cfg: VanishingGradientsConfig, model: nn.Module, data: SupervisedData,

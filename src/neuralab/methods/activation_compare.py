@@ -20,9 +20,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuralab.config import field
+from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
 from neuralab.errors import UserError
-from neuralab.methods.base import RunContext
 from neuralab.methods.optim import OPTIMIZERS, make_optimizer
 from neuralab.methods.variants import Lockstep, accuracy, seeded_model, variant_config
 from neuralab.nn.activations import ACTIVATIONS
@@ -53,7 +53,7 @@ def active_fraction(model: nn.Module, x: torch.Tensor) -> float:
 
 
 @register_method("activation-compare", config=ActivationCompareConfig)
-class ActivationCompare:
+class ActivationCompare(Method):
     def __init__(self, cfg: ActivationCompareConfig, model: nn.Module, data: SupervisedData,
                  ctx: RunContext) -> None:
         unknown = [a for a in cfg.activations if a not in ACTIVATIONS]

@@ -21,8 +21,8 @@ from typing import Any
 import torch
 
 from neuralab.config import field
+from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
-from neuralab.methods.base import RunContext
 from neuralab.methods.perceptron import check_unit, signed_targets, threshold_accuracy
 from neuralab.models.linear.threshold_unit import ThresholdUnit
 from neuralab.registry import register_method
@@ -45,7 +45,7 @@ def least_squares(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, float
 
 
 @register_method("adaline", config=DeltaRuleConfig)
-class Adaline:
+class Adaline(Method):
     def __init__(self, cfg: DeltaRuleConfig, model: ThresholdUnit, data: SupervisedData, ctx: RunContext) -> None:
         check_unit(model, data, "adaline")
         self.cfg, self.model, self.data = cfg, model, data

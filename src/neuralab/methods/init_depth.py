@@ -21,9 +21,9 @@ import torch
 from torch import nn
 
 from neuralab.config import field
+from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
 from neuralab.errors import UserError
-from neuralab.methods.base import RunContext
 from neuralab.methods.variants import seeded_model, variant_config
 from neuralab.nn.activations import ACTIVATIONS, make
 from neuralab.nn.init import INITS
@@ -62,7 +62,7 @@ def bounds(activation: str) -> tuple[float, float] | None:
 
 
 @register_method("init-depth", config=InitDepthConfig)
-class InitDepth:
+class InitDepth(Method):
     def __init__(self, cfg: InitDepthConfig, model: nn.Module, data: SupervisedData, ctx: RunContext) -> None:
         bad = [s for s in cfg.schemes if s not in INITS or s == "zeros"]
         bad += [a for a in cfg.activations if a not in ACTIVATIONS]

@@ -22,9 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuralab.config import field
+from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
 from neuralab.errors import UserError
-from neuralab.methods.base import RunContext
 from neuralab.methods.optim import OPTIMIZERS, make_optimizer
 from neuralab.methods.variants import Lockstep, accuracy, seeded_model, variant_config
 from neuralab.nn.init import INITS
@@ -51,7 +51,7 @@ def distinct_units(weight: torch.Tensor) -> int:
 
 
 @register_method("init-symmetry", config=InitSymmetryConfig)
-class InitSymmetry:
+class InitSymmetry(Method):
     def __init__(self, cfg: InitSymmetryConfig, model: nn.Module, data: SupervisedData, ctx: RunContext) -> None:
         unknown = [s for s in cfg.schemes if s not in INITS]
         if not cfg.schemes or unknown:

@@ -27,9 +27,9 @@ import torch
 from torch import nn
 
 from neuralab.config import field
+from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
 from neuralab.errors import UserError
-from neuralab.methods.base import RunContext
 from neuralab.models.mlp.mlp import MLP
 from neuralab.registry import register_method
 
@@ -119,7 +119,7 @@ class ManualBackpropConfig:
 
 
 @register_method("manual-backprop", config=ManualBackpropConfig)
-class ManualBackprop:
+class ManualBackprop(Method):
     """Gradient descent on E = 1/2 mean_b sum_k (y - yhat)^2 with the hand-derived gradients of `backward`."""
 
     def __init__(self, cfg: ManualBackpropConfig, model: MLP, data: SupervisedData, ctx: RunContext) -> None:

@@ -21,9 +21,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuralab.config import field
+from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
 from neuralab.errors import UserError
-from neuralab.methods.base import RunContext
 from neuralab.methods.optim import DEFAULT_LR, OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
 from neuralab.methods.supervised import evaluate_split
 from neuralab.methods.variants import Lockstep
@@ -51,7 +51,7 @@ class OptimizerComparisonConfig:
 
 
 @register_method("optimizer-comparison", config=OptimizerComparisonConfig)
-class OptimizerComparison:
+class OptimizerComparison(Method):
     def __init__(self, cfg: OptimizerComparisonConfig, model: nn.Module, data: SupervisedData,
                  ctx: RunContext) -> None:
         unknown = [o for o in cfg.optimizers if o not in OPTIMIZERS]

@@ -28,9 +28,9 @@ from typing import Any
 import torch
 
 from neuralab.config import field
+from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
 from neuralab.errors import UserError
-from neuralab.methods.base import RunContext
 from neuralab.models.linear.threshold_unit import ThresholdUnit
 from neuralab.registry import register_method
 
@@ -64,7 +64,7 @@ def check_unit(model: torch.nn.Module, data: Any, method: str) -> None:
 
 
 @register_method("perceptron", config=PerceptronConfig)
-class Perceptron:
+class Perceptron(Method):
     def __init__(self, cfg: PerceptronConfig, model: ThresholdUnit, data: SupervisedData, ctx: RunContext) -> None:
         check_unit(model, data, "perceptron")
         self.cfg, self.model, self.data = cfg, model, data

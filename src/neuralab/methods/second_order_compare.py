@@ -27,9 +27,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuralab.config import field
+from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
 from neuralab.errors import UserError
-from neuralab.methods.base import RunContext
 from neuralab.methods.second_order import (
     LBFGS,
     GradientDescent,
@@ -79,7 +79,7 @@ def logistic_objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor, l2: f
 
 
 @register_method("second-order", config=SecondOrderConfig)
-class SecondOrderCompare:
+class SecondOrderCompare(Method):
     def __init__(self, cfg: SecondOrderConfig, model: nn.Module, data: SupervisedData, ctx: RunContext) -> None:
         unknown = [s for s in cfg.solvers if s not in SOLVERS]
         if not cfg.solvers or unknown or len(set(cfg.solvers)) != len(cfg.solvers):

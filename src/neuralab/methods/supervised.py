@@ -19,10 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuralab.config import field
+from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
 from neuralab.errors import UserError
 from neuralab.methods.augment import Augmenter
-from neuralab.methods.base import RunContext
 from neuralab.methods.optim import OPTIMIZERS, QUASI_NEWTON, SCHEDULES, make_optimizer, make_schedule
 from neuralab.methods.regularization import clip_gradients_, max_norm_, weight_penalty
 from neuralab.nn.diagnostics import ActivationRecorder, dead_relu_fraction, gradient_norms
@@ -108,7 +108,7 @@ def evaluate_split(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str
 
 
 @register_method("supervised", config=SupervisedConfig)
-class Supervised:
+class Supervised(Method):
     def __init__(self, cfg: SupervisedConfig, model: nn.Module, data: SupervisedData, ctx: RunContext) -> None:
         self.cfg, self.model, self.data, self.ctx = cfg, model, data, ctx
         self.params = list(model.parameters())

@@ -29,9 +29,9 @@ import numpy as np
 import torch
 
 from neuralab.config import field
+from neuralab.contracts import Method, RunContext
 from neuralab.data.envs import DiscreteEnvStream, Episode, grid_layout
 from neuralab.errors import UserError
-from neuralab.methods.base import RunContext
 from neuralab.models.tabular.qtable import QTable
 from neuralab.registry import register_method
 
@@ -72,7 +72,7 @@ def epsilon_greedy(row: np.ndarray, epsilon: float, u: np.ndarray) -> int:
     return int(best[int(u[1] * len(best))])
 
 
-class TabularTD:
+class TabularTD(Method):
     """Shared episode loop; subclasses set `on_policy` (SARSA) or not (Q-learning)."""
 
     on_policy: bool

@@ -20,9 +20,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuralab.config import field
+from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
 from neuralab.errors import UserError
-from neuralab.methods.base import RunContext
 from neuralab.methods.optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
 from neuralab.methods.variants import Lockstep, seeded_model, variant_config
 from neuralab.registry import register_method
@@ -39,7 +39,7 @@ class WidthSweepConfig:
 
 
 @register_method("width-sweep", config=WidthSweepConfig)
-class WidthSweep:
+class WidthSweep(Method):
     def __init__(self, cfg: WidthSweepConfig, model: nn.Module, data: SupervisedData, ctx: RunContext) -> None:
         if not cfg.widths or min(cfg.widths) < 1:
             raise UserError("--method.widths: give one or more positive widths, e.g. 1,2,4,8")

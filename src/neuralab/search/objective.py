@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from neuralab.config import field
+from neuralab.models import sizing
 from neuralab.registry import register_model
 
 
@@ -22,7 +23,7 @@ class LowEffectiveDimensionConfig:
     y_weight: float = field(0.01, "Weight of the hyper-parameter that barely matters (y).", ge=0)
 
 
-@register_model("low-effective-dimension", family="search", config=LowEffectiveDimensionConfig,
+@register_model("low-effective-dimension", family="search", config=LowEffectiveDimensionConfig, sizing=sizing.unsized,
                 example_input=lambda cfg: torch.rand(3, 2) - 0.5,
                 paper="Bergstra, Bengio 2012, Random Search for Hyper-Parameter Optimization")
 class LowEffectiveDimension(nn.Module):

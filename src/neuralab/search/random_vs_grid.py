@@ -22,8 +22,8 @@ from typing import Any
 import torch
 
 from neuralab.config import field
+from neuralab.contracts import Method, RunContext
 from neuralab.errors import UserError
-from neuralab.methods.base import RunContext
 from neuralab.registry import register_data, register_method
 from neuralab.search.optuna_setup import import_optuna, quiet
 
@@ -37,6 +37,8 @@ class RandomOptimaConfig:
 
 class RandomOptima:
     """A stream of optima (x*, y*) ~ U[0, 1]^2; the i-th comes from a generator seeded by (seed, i)."""
+
+    meta = None  # a stream of optima: no inputs or classes to size a model from
 
     def __init__(self, cfg: RandomOptimaConfig, seed: int) -> None:
         self.repetitions, self.seed, self.pos = cfg.repetitions, seed, 0
@@ -71,7 +73,7 @@ class GridVsRandomConfig:
 
 
 @register_method("grid-vs-random", config=GridVsRandomConfig)
-class GridVsRandom:
+class GridVsRandom(Method):
     def __init__(self, cfg: GridVsRandomConfig, model: torch.nn.Module, data: RandomOptima, ctx: RunContext) -> None:
         side = math.isqrt(cfg.budget)
         if side * side != cfg.budget:

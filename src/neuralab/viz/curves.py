@@ -147,7 +147,6 @@ def plot_curves(run_dir: Path, title: str | None = None) -> Path | None:
 def plot_run(run_dir: Path, method: Any = None) -> list[Path]:
     """All plots of a run: the learning curves, plus whatever the method draws (`method.plot(dir)`)."""
     made = [p for p in [plot_curves(run_dir)] if p]
-    extra = getattr(method, "plot", None)
-    if extra is not None:
-        made += extra(run_dir / "plots")
+    if method is not None:
+        made += method.plot(run_dir / "plots")
     return made

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from neuralab.config import field
+from neuralab.models import sizing
 from neuralab.nn.activations import ACTIVATIONS, make
 from neuralab.nn.init import INITS, apply_init
 from neuralab.registry import register_model
@@ -30,7 +31,7 @@ class LeNet5Config:
     init: str = field("default", "Weight initialisation scheme (biases start at 0 unless default).", choices=INITS)
 
 
-@register_model("lenet5", family="cnn", config=LeNet5Config,
+@register_model("lenet5", family="cnn", config=LeNet5Config, sizing=sizing.images,
                 example_input=lambda c: torch.randn(2, c.in_channels, c.image_size, c.image_size),
                 paper="LeCun, Bottou, Bengio, Haffner 1998, Gradient-based learning applied to document "
                       "recognition")

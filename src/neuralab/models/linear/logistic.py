@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from neuralab.config import field
+from neuralab.models import sizing
 from neuralab.registry import register_model
 
 
@@ -21,7 +22,7 @@ class LogisticRegressionConfig:
     in_features: int = field(64, "Inputs per example (images are flattened); set from the data.", ge=1)
 
 
-@register_model("logistic-regression", family="linear", config=LogisticRegressionConfig,
+@register_model("logistic-regression", family="linear", config=LogisticRegressionConfig, sizing=sizing.flat_inputs,
                 example_input=lambda c: torch.randn(3, c.in_features),
                 paper="Cox 1958, The regression analysis of binary sequences")
 class LogisticRegression(nn.Module):

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from neuralab.config import field
+from neuralab.models import sizing
 from neuralab.registry import register_model
 
 
@@ -24,7 +25,7 @@ class ThresholdUnitConfig:
     init_scale: float = field(0.1, "Half-width of the uniform range for init random.", gt=0)
 
 
-@register_model("threshold-unit", family="linear", config=ThresholdUnitConfig,
+@register_model("threshold-unit", family="linear", config=ThresholdUnitConfig, sizing=sizing.flat_inputs,
                 example_input=lambda c: torch.randn(3, c.in_features),
                 paper="Rosenblatt 1958, The perceptron: a probabilistic model for information storage and "
                       "organization in the brain")

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from neuralab.config import field
+from neuralab.models import sizing
 from neuralab.nn.activations import ACTIVATIONS, make, width_factor
 from neuralab.nn.init import INITS, apply_init
 from neuralab.registry import register_model
@@ -31,7 +32,7 @@ class MLPConfig:
     init: str = field("default", "Weight initialisation scheme (biases start at 0 unless default).", choices=INITS)
 
 
-@register_model("mlp", family="mlp", config=MLPConfig,
+@register_model("mlp", family="mlp", config=MLPConfig, sizing=sizing.flat_inputs,
                 example_input=lambda c: torch.randn(3, c.in_features),
                 paper="Rumelhart, Hinton, Williams 1986, Learning representations by back-propagating errors")
 class MLP(nn.Module):

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from neuralab.config import field
+from neuralab.models import sizing
 from neuralab.registry import register_model
 
 
@@ -25,7 +26,7 @@ class QTableConfig:
     init: float = field(0.0, "Initial value of every entry (optimistic values > 0 encourage exploration).")
 
 
-@register_model("qtable", family="rl", config=QTableConfig,
+@register_model("qtable", family="rl", config=QTableConfig, sizing=sizing.unsized,
                 example_input=lambda c: torch.arange(min(3, c.n_states)),
                 paper="Watkins 1989, Learning from Delayed Rewards; Sutton & Barto 2018, Reinforcement "
                       "Learning: An Introduction, ch. 6")

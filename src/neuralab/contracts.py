@@ -1,0 +1,109 @@
+"""The contracts between the engine and what it runs: a method (a learning rule), a data source and the run
+context that prepares every network a method trains.
+
+A method implements `step(batch) -> metrics`, `evaluate() -> metrics`, `state_dict()` and
+`load_state_dict()`; it owns its optimisers and its backward pass (or has none: Hebbian storage, CD-k,
+tabular updates). The optional hooks below have documented defaults, so the engine, the CLI and the API
+call them on every method without asking whether they exist.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import torch
+from torch import nn
+
+from neuralab.errors import UserError
+
+if TYPE_CHECKING:
+    from neuralab.data.tensors import DataMeta
+    from neuralab.distributed import Processes
+
+
+class DataSource(Protocol):
+    """What the engine asks of a data source: supervised tensors, a text stream or an environment stream.
+
+    `meta` describes inputs and classes for sources a model is sized from and predicts on (None for
+    environments). `state_dict`/`load_state_dict` hold the position in the stream, so a resumed run sees
+    exactly the batches it would have seen.
+    """
+
+    meta: DataMeta | None
+
+    @property
+    def steps_per_epoch(self) -> int: ...
+
+    def next_batch(self) -> Any: ...
+
+    def to(self, device: torch.device) -> DataSource: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a method needs to know about the run, and `prepare` for every network it trains."""
+
+    total_steps: int
+    device: torch.device
+    seed: int
+    run_dir: Path | None
+    amp: bool = False  # --run.amp: bfloat16 autocast around forward passes and losses
+    channels_last: bool = False  # --run.channels_last
+    compile: bool = False  # --run.compile
+    procs: Processes | None = field(default=None, compare=False)  # the data-parallel group, if any
+
+    def autocast(self) -> torch.autocast:
+        """Context for a method's forward pass and loss: bf16 autocast under --run.amp, else a no-op."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+
+    def prepare(self, net: nn.Module) -> nn.Module:
+        """`net` as the method should train it: on the run's device, in channels-last order and compiled when
+        asked, and wrapped for data-parallel training, whose gradients every rank then averages. A method
+        that trains several networks (generator and discriminator, online and target nets, actor and critic)
+        prepares each one; the returned module's state dict is the plain network's."""
+        net = net.to(self.device)
+        if self.channels_last:  # conv outputs follow the weights' memory order
+            net = net.to(memory_format=torch.channels_last)
+        if self.compile:
+            net.compile()  # in place: the references and the checkpoint keys stay the same
+        return net if self.procs is None else self.procs.wrap(net)
+
+
+class Method(ABC):
+    """A learning rule. Subclasses implement the four abstract methods and may override the hooks."""
+
+    done: bool = False  # set True to end training before the planned steps (a converged perceptron)
+
+    @abstractmethod
+    def step(self, batch: Any) -> dict[str, Any]:
+        """One training step on `batch`; returns namespaced metrics (`train/loss`, ...)."""
+
+    @abstractmethod
+    def evaluate(self) -> dict[str, Any]:
+        """Metrics of the current model (`test/acc`, `val/loss`, `eval/return`, ...)."""
+
+    @abstractmethod
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly: weights, optimiser, schedule, counters."""
+
+    @abstractmethod
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+    def report(self, run_dir: Path | None = None) -> str:
+        """A markdown table or text written to summary.json and printed at the end of a run; "" for none."""
+        return ""
+
+    def plot(self, plots_dir: Path) -> list[Path]:
+        """Plots of the method's own (beside the learning curves), written into `plots_dir`."""
+        return []
+
+    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
+        """Class probabilities (N, K) for preprocessed inputs (N, ...); methods that classify override it."""
+        raise UserError(f"{type(self).__name__}: this kind of run does not predict class probabilities")
