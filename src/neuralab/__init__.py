@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["create_model", "list_recipes", "load", "train"]
+__all__ = ["create_model", "list_models", "list_recipes", "load", "model_info", "train"]
 __version__ = "0.1.0"
 
 

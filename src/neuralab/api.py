@@ -90,4 +90,24 @@ def create_model(name: str, **config: Any) -> torch.nn.Module:
 
 
 def list_recipes(family: str | None = None) -> list[str]:
+    """Names of the registered recipes, all or one family's (`cnn`, `mlp`, `rl`, ...)."""
     return [name for name, r in RECIPES.items() if family is None or r.family == family]
+
+
+def list_models(family: str | None = None) -> list[str]:
+    """Names of the registered architectures, all or one family's, as `create_model` takes them."""
+    return [name for name, m in MODELS.items() if family is None or m.family == family]
+
+
+def model_info(name: str) -> dict[str, Any]:
+    """What a registered architecture is: family, paper, its config fields (default and doc), the shape of an
+    example input and its number of parameters at the default config."""
+    from neuralab.config import describe
+
+    entry = MODELS.get(name)
+    cfg = entry.config()
+    model = entry.cls(cfg)
+    return {"name": name, "family": entry.family, "paper": entry.paper,
+            "config": {field: {"type": tp, "default": value, "doc": doc} for field, tp, value, doc in describe(cfg)},
+            "example_input_shape": tuple(entry.example_input(cfg).shape),
+            "parameters": sum(p.numel() for p in model.parameters())}

@@ -44,6 +44,9 @@ def _parse_overrides(tokens: list[str]) -> dict[str, dict[str, Any]]:
 def cmd_list(args: argparse.Namespace) -> int:
     from neuralab.registry import RECIPES
 
+    if args.models:
+        return _list_models(args.family)
+
     rows = [(n, r) for n, r in RECIPES.items() if args.family is None or r.family == args.family]
     if not rows:
         families = sorted({r.family for _, r in RECIPES.items()})
@@ -52,6 +55,22 @@ def cmd_list(args: argparse.Namespace) -> int:
     for name, r in rows:
         expect = ", ".join(f"{k} {op} {v}" for k, (op, v) in r.expect.items())
         print(f"{name:<{width}}  {r.family:<10} {expect:<22} {r.summary}")
+    return 0
+
+
+def _list_models(family: str | None) -> int:
+    """Registered architectures: name, family, parameters at the default config, paper."""
+    from neuralab.api import list_models, model_info
+    from neuralab.registry import MODELS
+
+    names = list_models(family)
+    if not names:
+        families = sorted({m.family for _, m in MODELS.items()})
+        raise UserError(f"no models in family {family!r}; families: {', '.join(families)}")
+    width = max(len(n) for n in names)
+    for name in names:
+        info = model_info(name)
+        print(f"{name:<{width}}  {info['family']:<10} {info['parameters']:>10,} params  {info['paper']}")
     return 0
 
 
@@ -341,8 +360,9 @@ def _add_experiment_parsers(sub: Any) -> None:
 def make_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="neuralab", description="Train, evaluate and visualise the deep-learning curriculum.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    s = sub.add_parser("list", help="list recipes")
+    s = sub.add_parser("list", help="list recipes (or, with --models, architectures)")
     s.add_argument("--family", help="only this family (mlp, cnn, foundations, rl, ...)")
+    s.add_argument("--models", action="store_true", help="list the registered architectures instead of recipes")
     s = sub.add_parser("info", help="describe a recipe or model: paper, config fields, parameters")
     s.add_argument("name")
     s = sub.add_parser("flops", help="FLOPs of one training step of a recipe or model, by operation")

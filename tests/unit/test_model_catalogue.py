@@ -1,0 +1,40 @@
+"""`neuralab.list_models`, `neuralab.model_info` and `neuralab list --models`, over every registered model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import neuralab
+from neuralab.registry import MODELS
+from tests.conftest import run_cli
+
+
+def test_list_models_filters_by_family():
+    assert neuralab.list_models() == MODELS.names()
+    assert neuralab.list_models("cnn") == ["lenet5"]
+    assert set(neuralab.list_models("linear")) == {"logistic-regression", "threshold-unit"}
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_model_info_describes_what_create_model_builds(name):
+    info = neuralab.model_info(name)
+    model = neuralab.create_model(name)
+    assert info["parameters"] == sum(p.numel() for p in model.parameters())
+    assert set(info["config"]) == {f for f in vars(MODELS.get(name).config())}
+    assert all(field["doc"] for field in info["config"].values())  # every field documented
+    entry = MODELS.get(name)
+    example = entry.example_input(entry.config())
+    assert tuple(example.shape) == info["example_input_shape"]
+    with torch.no_grad():
+        assert model(example).shape[0] == example.shape[0]
+
+
+def test_cli_lists_models_with_their_parameters():
+    r = run_cli("list", "--models")
+    assert r.returncode == 0, r.stderr
+    rows = {line.split()[0]: line for line in r.stdout.splitlines()}
+    assert set(rows) == set(MODELS.names())
+    assert "61,706 params" in rows["lenet5"] and "LeCun" in rows["lenet5"]
+    bad = run_cli("list", "--models", "--family", "nope")
+    assert bad.returncode == 2 and "families: cnn" in bad.stderr
