@@ -58,6 +58,8 @@ class RunContext:
     channels_last: bool = False  # --run.channels_last
     compile: bool = False  # --run.compile
     procs: Processes | None = field(default=None, compare=False)  # the data-parallel group, if any
+    model_name: str = ""  # the recipe's registered model and its config sized by the data, from which
+    model_config: Any = None  # a method that trains variants or extra networks builds them
 
     def autocast(self) -> torch.autocast:
         """Context for a method's forward pass and loss: bf16 autocast under --run.amp, else a no-op."""

@@ -142,7 +142,8 @@ def build(recipe: Recipe, sections: dict[str, Any], run_dir: Path | None = None,
     total = total_steps or run.steps or max(1, math.ceil(run.epochs * steps_per_epoch))
     procs.check_data(data)
     ctx = RunContext(total_steps=total, device=device, seed=run.seed, run_dir=run_dir, amp=run.amp,
-                     channels_last=run.channels_last, compile=run.compile, procs=procs if procs.active else None)
+                     channels_last=run.channels_last, compile=run.compile, procs=procs if procs.active else None,
+                     model_name=recipe.model, model_config=sections["model"])
     trained = ctx.prepare(model)
     model = trained.module if procs.active else trained  # the plain network (checkpoints, predictions)
     method = METHODS.get(recipe.method).build(sections["method"], trained, data, ctx)
