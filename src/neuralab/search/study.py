@@ -286,7 +286,7 @@ def _final_line(final: FinalTest) -> str:
     trained_on = "the training part (validation kept for early stopping)" if final.kept_val else "train + val"
     done = (f"diverged: {final.note}" if final.value is None
             else f"{final.metric} {final.value:.4f} (the test set, read once)")
-    return f"trial {final.trial}'s values retrained on {trained_on} in {final.run_dir}: {done}"
+    return f"best values (trial {final.trial}) retrained on {trained_on} in {final.run_dir}: {done}"
 
 
 def _write(result: SearchResult, specs: Sequence[ParamSpec], out: Path) -> SearchResult:
