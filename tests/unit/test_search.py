@@ -211,7 +211,7 @@ def test_search_argument_errors(tmp_path):
     with pytest.raises(UserError, match="--metric test/loss: a search must not choose by the test set"):
         run_search(recipe, specs, TINY, trials=1, sampler="tpe", out=tmp_path, metric="test/loss",
                    direction="minimize")
-    with pytest.raises(UserError, match="--metric val/nope: mlp-digits reports"):
+    with pytest.raises(UserError, match="mlp-digits reports no val/nope to choose by; it reports test/acc"):
         run_search(recipe, specs, TINY, trials=1, sampler="tpe", out=tmp_path, metric="val/nope",
                    direction="maximize")
     with pytest.raises(UserError, match="--param data.val_fraction=0.1,0.3: every trial must be scored on the same"):

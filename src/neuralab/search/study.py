@@ -222,7 +222,8 @@ def run_search(recipe: Recipe, specs: Sequence[ParamSpec], overrides: dict[str, 
             trial.set_user_attr("run_dir", str(run_dir))
             run = fit(recipe, merge_overrides(trial_overrides, as_overrides(values)), out=run_dir, progress=False)
             if target.metric not in run.metrics:
-                raise UserError(f"--metric {target.metric}: {recipe.name} reports {', '.join(sorted(run.metrics))}")
+                raise UserError(f"{recipe.name} reports no {target.metric} to choose by; it reports "
+                                f"{', '.join(sorted(run.metrics))} (give one as --metric, with --direction)")
             return run.metrics[target.metric]  # the run also logs its test metrics; they are never read here
 
         def after_trial(study: Any, trial: Any) -> None:
