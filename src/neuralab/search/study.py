@@ -55,7 +55,7 @@ class FinalTest:
     metric: str
     value: float | None  # None: the refit diverged
     run_dir: Path
-    kept_val: bool  # trained without the validation part, which early stopping (run.patience) needs
+    kept_val: bool  # the validation part was kept out of training, for early stopping (run.patience)
     note: str = ""  # why there is no value
 
 
