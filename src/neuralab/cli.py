@@ -334,14 +334,16 @@ def _add_experiment_parsers(sub: Any) -> None:
     s.add_argument("--inner-folds", type=int, default=3, help="inner folds per outer fold (with --nested)")
     s.add_argument("--param", action="append", default=[], metavar="FIELD=A,B,...",
                    help="candidate values of a config field, e.g. lr=1e-3,1e-2 (repeatable)")
-    s.add_argument("--metric", help="metric of each run to report (default: the recipe's, e.g. test/acc)")
+    s.add_argument("--metric", help="metric of each fold's run (default: the recipe's); a run's test split is its "
+                                    "held-out fold, so test/acc is reported as held-out/acc (either name works)")
     s.add_argument("--direction", choices=("maximize", "minimize"), help="needed with a --metric of your own")
     s = sub.add_parser("ensemble", help="train K members with different seeds and combine their predictions")
     common(s)
     s.add_argument("--members", type=int, default=5, help="number of members (seeds SEED, SEED+1, ...)")
     s.add_argument("--combine", choices=("average", "vote"), default="average",
                    help="average the class probabilities or take a majority vote")
-    s = sub.add_parser("search", help="hyper-parameter search with Optuna; one training run per trial")
+    s = sub.add_parser("search", help="hyper-parameter search with Optuna; one training run per trial, scored on a "
+                                      "validation split; the best values are retrained and tested once")
     common(s)
     s.add_argument("--param", action="append", default=[], metavar="FIELD=KIND:...",
                    help=f"a searched config field: {SYNTAX} (repeatable; a bare field means the one section "
@@ -351,7 +353,8 @@ def _add_experiment_parsers(sub: Any) -> None:
     s.add_argument("--grid-points", type=int, default=3, help="grid values per log/float/int range")
     s.add_argument("--storage", help="database URL (e.g. sqlite:///study.db): resumable, shared by processes")
     s.add_argument("--study", help="study name in the storage (default search-RECIPE)")
-    s.add_argument("--metric", help="metric to optimise (default: the recipe's, e.g. test/acc)")
+    s.add_argument("--metric", help="validation metric to optimise (default: the recipe's own on the validation "
+                                    "split, e.g. val/acc for test/acc); a test metric is refused")
     s.add_argument("--direction", choices=("maximize", "minimize"), help="needed with a --metric of your own")
     s.add_argument("--heartbeat", type=int, default=10,
                    help="seconds between a running trial's heartbeats; a trial silent for twice this is retried")

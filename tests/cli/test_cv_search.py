@@ -25,8 +25,8 @@ def _rows(path):
 def test_cv_prints_and_writes_the_fold_table(tmp_path):
     r = run_cli("cv", "mlp-digits", "--folds", "2", "--out", tmp_path, *TINY)
     assert r.returncode == 0, r.stderr
-    assert "fold 1/2: test/acc" in r.stdout and "| fold | train | held out | test/acc |" in r.stdout
-    assert "test/acc over 2 folds: mean" in r.stdout
+    assert "fold 1/2: held-out/acc" in r.stdout and "| fold | train | held out | held-out/acc |" in r.stdout
+    assert "held-out/acc over 2 folds: mean" in r.stdout and "test/" not in r.stdout
     assert len(_rows(tmp_path / "cv.csv")) == 2 and (tmp_path / "cv.md").exists()
 
 
@@ -35,11 +35,12 @@ def test_nested_cv_reports_the_chosen_values(tmp_path):
     r = run_cli("cv", "mlp-digits", "--nested", "--folds", "2", "--inner-folds", "2", "--param", "lr=1e-3,1e-2",
                 "--out", tmp_path, "--quiet", "--run.steps", "2", "--run.device", "cpu")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.startswith("| outer fold | train | held out | method.lr | inner mean test/acc |")  # --quiet
+    assert r.stdout.startswith("| outer fold | train | held out | method.lr | inner mean held-out/acc | "
+                               "outer held-out/acc |")  # --quiet
     rows = _rows(tmp_path / "nested-cv.csv")
     assert len(rows) == 2 and {row["method.lr"] for row in rows} <= {"0.001", "0.01"}
     assert len(_rows(tmp_path / "inner-scores.csv")) == 4
-    assert "outer test/acc over 2 outer folds: mean" in r.stdout
+    assert "outer held-out/acc over 2 outer folds: mean" in r.stdout
 
 
 def test_ensemble_reports_members_and_gain(tmp_path):
@@ -49,12 +50,20 @@ def test_ensemble_reports_members_and_gain(tmp_path):
     assert [row["seed"] for row in _rows(tmp_path / "ensemble.csv")][:2] == ["0", "1"]
 
 
-def test_search_writes_table_and_plot(tmp_path):
+def test_search_chooses_on_validation_then_tests_once(tmp_path):
     r = run_cli("search", "mlp-digits", "--param", "lr=log:1e-3:1e-1", "--sampler", "grid", "--grid-points", "2",
                 "--out", tmp_path, *TINY)
     assert r.returncode == 0, r.stderr
-    assert "trial 0 complete: test/acc" in r.stdout and "2 complete trials; best test/acc" in r.stdout
-    assert len(_rows(tmp_path / "search.csv")) == 2 and (tmp_path / "search.png").stat().st_size > 5000
+    assert "trial 0 complete: val/acc" in r.stdout
+    assert "2 complete trials on a validation split (data.val_fraction 0.2); best val/acc" in r.stdout
+    rows = _rows(tmp_path / "search.csv")
+    best = max(rows, key=lambda row: float(row["val/acc"]))["trial"]
+    tested = [line for line in r.stdout.splitlines() if "test/acc" in line]
+    assert len(tested) == 2 and tested[0] == f"final: {tested[1]}"  # the progress line and the report's
+    assert tested[1].startswith(f"best values (trial {best}) retrained on train + val in "
+                                f"{tmp_path / f'final-trial-{best}'}: test/acc ")
+    assert tested[1].endswith("(the test set, read once)")
+    assert len(rows) == 2 and (tmp_path / "search.png").stat().st_size > 5000
 
 
 @pytest.mark.parametrize("args, words", [
@@ -67,8 +76,14 @@ def test_search_writes_table_and_plot(tmp_path):
     (["search", "mlp-digits", "--param", "lr=1e-3,1e-2", "--sampler", "bayes"], ["invalid choice: 'bayes'"]),
     (["search", "mlp-digits", "--param", "lr=1e-3,1e-2", "--trials", "1", "--storage", "nosuchdb://x"],
      ["--storage nosuchdb://x"]),
-    (["search", "mlp-digits", "--param", "lr=1e-3,1e-2", "--trials", "1", "--metric", "test/loss"],
+    (["search", "mlp-digits", "--param", "lr=1e-3,1e-2", "--trials", "1", "--metric", "val/loss"],
      ["--direction"]),
+    (["search", "mlp-digits", "--param", "lr=1e-3,1e-2", "--trials", "1", "--metric", "test/acc"],
+     ["--metric test/acc: a search must not choose by the test set", "--metric val/acc"]),
+    (["search", "mlp-digits", "--param", "lr=1e-3", "--trials", "2"], ["--trials 2: nothing varies"]),
+    (["search", "mlp-digits", "--param", "lr=1e-3,1e-2", "--sampler", "random", "--trials", "3"],
+     ["only 2 configurations, so some would be trained twice"]),
+    (["cv", "mlp-digits", "--run.patience", "2"], ["--run.patience 2: each fold's run would stop early"]),
     (["cv", "mlp-digits", "--param", "lr=1e-3,1e-2"], ["add --nested"]),
     (["cv", "mlp-digits", "--nested"], ["--nested: give the values"]),
     (["cv", "mlp-digits", "--folds", "1"], ["at least 2 folds"]),
@@ -122,6 +137,10 @@ def test_two_processes_share_one_sqlite_study(tmp_path):
     assert len({t.params["method.lr"] for t in complete}) == 4  # the processes drew different values
     ran = [line for out, _ in outputs for line in out.splitlines() if line.startswith("trial ")]
     assert sorted(ran) == sorted(set(ran)) and len(ran) == 4  # each trial ran in exactly one process
+    # the best values were retrained and tested once, in one process; the other read that run's score
+    finals = [[line for line in out.splitlines() if line.startswith("final: ")] for out, _ in outputs]
+    assert len(finals[0]) == len(finals[1]) == 1 and finals[0] == finals[1]
+    assert len(list((tmp_path / "out").glob("final-trial-*"))) == 1
     assert len(_rows(tmp_path / "out" / "search.csv")) >= 4
 
 

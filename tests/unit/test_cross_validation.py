@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import csv
+import json
 import statistics
 
 import numpy as np
 import pytest
 import torch
 
+from neuralab.data.tensors import DataMeta, SupervisedData
 from neuralab.errors import UserError
 from neuralab.evaluation.cross_validation import (
+    Target,
     cross_validate,
+    held_out_target,
     nested_cross_validate,
     stratified_folds,
     subset,
@@ -54,7 +58,17 @@ def test_subset_holds_out_the_fold_with_the_same_meta():
     fold = subset(data, train, held_out, batch_size=32, seed=0)
     assert fold.meta is data.meta and fold.batch_size == 32
     assert torch.equal(fold.x_test, data.x_train[torch.as_tensor(held_out)])
-    assert len(fold.x_train) + len(fold.x_test) == len(data.x_train)
+    assert len(fold.x_train) + len(fold.x_test) == len(data.x_train) and fold.x_val is None
+
+
+def test_a_folds_validation_split_comes_from_its_training_part_only():
+    x, y = torch.arange(40.0)[:, None], torch.arange(40) % 2  # each example's input is its index
+    data = SupervisedData((x, y), (x[:2], y[:2]), DataMeta("features", [1], 2, ["a", "b"]), batch_size=8, seed=0)
+    (train, held_out), *_ = stratified_folds(y, 4, seed=0)
+    fold = subset(data, train, held_out, batch_size=8, seed=0, val_fraction=0.25)
+    where = {name: set(getattr(fold, f"x_{name}")[:, 0].long().tolist()) for name in ("train", "val", "test")}
+    assert where["test"] == set(held_out.tolist()) and len(where["val"]) == round(0.25 * len(train))
+    assert where["train"] | where["val"] == set(train.tolist()) and not where["train"] & where["val"]
 
 
 def test_target_metric_defaults_and_errors():
@@ -62,6 +76,14 @@ def test_target_metric_defaults_and_errors():
     assert not target_metric(DIGITS, "test/loss", "minimize").maximize
     with pytest.raises(UserError, match="also give --direction"):
         target_metric(DIGITS, "test/loss", None)
+
+
+def test_cross_validation_names_the_held_out_fold_for_what_it_is():
+    # a fold's run scores its held-out fold as its test split: test/X is read and called held-out/X
+    assert held_out_target(DIGITS, None, None) == Target("test/acc", True, "held-out/acc")
+    assert held_out_target(DIGITS, "held-out/loss", "minimize") == held_out_target(DIGITS, "test/loss", "minimize")
+    assert held_out_target(DIGITS, "held-out/loss", "minimize").name == "held-out/loss"
+    assert held_out_target(DIGITS, "val/acc", "maximize").name == "val/acc"
 
 
 def test_cross_validate_scores_each_fold_and_summarises(tmp_path):
@@ -72,11 +94,26 @@ def test_cross_validate_scores_each_fold_and_summarises(tmp_path):
     assert all(0 <= f.score <= 1 for f in result.folds)
     with open(tmp_path / "cv.csv") as fh:
         rows = list(csv.DictReader(fh))
-    assert [float(r["test/acc"]) for r in rows] == result.scores
+    assert [float(r["held-out/acc"]) for r in rows] == result.scores and result.metric == "held-out/acc"
     assert result.mean == statistics.fmean(result.scores) and result.std == statistics.stdev(result.scores)
-    assert f"mean {result.mean:.4f} ± {result.std:.4f}" in result.report
-    for f in result.folds:  # the held-out fold is what each run reports as test/acc
-        assert f.run_dir == tmp_path / f"fold-{f.index}" and (f.run_dir / "summary.json").exists()
+    assert f"held-out/acc over 3 folds: mean {result.mean:.4f} ± {result.std:.4f}" in result.report
+    assert "test/" not in result.report
+    for f in result.folds:  # the held-out fold is what each run reports as its test/acc
+        assert f.run_dir == tmp_path / f"fold-{f.index}"
+        assert json.loads((f.run_dir / "summary.json").read_text())["metrics"]["test/acc"] == f.score
+
+
+def test_early_stopping_in_a_fold_needs_a_validation_split(tmp_path):
+    patient = {"run": {"steps": "2", "device": "cpu", "patience": "2"}}
+    with pytest.raises(UserError, match="--run.patience 2: each fold's run would stop early on its held-out fold"):
+        cross_validate(DIGITS, patient, folds=2, out=tmp_path / "a")
+    # with one, the folds still cover the whole training set; each run trains on its part less validation
+    patient["data"] = {"val_fraction": "0.25"}
+    result = cross_validate(DIGITS, patient, folds=2, out=tmp_path / "b")
+    whole = len(training_set(DIGITS, {})[1].x_train)
+    assert sum(f.n_held_out for f in result.folds) == whole
+    parts = [whole - f.n_held_out for f in result.folds]
+    assert [f.n_train for f in result.folds] == [n - round(0.25 * n) for n in parts]
 
 
 def test_nested_cv_chooses_the_candidate_that_learns(tmp_path):

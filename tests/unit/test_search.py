@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import numpy as np
 import pytest
 import torch
 
+from neuralab import checkpoint
 from neuralab.contracts import RunContext
-from neuralab.engine import resolve
+from neuralab.engine import fit, resolve
 from neuralab.errors import UserError
 from neuralab.registry import RECIPES
 from neuralab.search.objective import LowEffectiveDimension, LowEffectiveDimensionConfig
 from neuralab.search.optuna_setup import import_optuna
 from neuralab.search.random_vs_grid import GridVsRandom, GridVsRandomConfig, RandomOptima, RandomOptimaConfig
-from neuralab.search.space import candidates, parse_param, parse_params, split_top_level
-from neuralab.search.study import run_search
+from neuralab.search.selection import DEFAULT_VAL_FRACTION, counterpart, select_by
+from neuralab.search.space import candidates, parse_param, parse_params, space_size, split_top_level
+from neuralab.search.study import TrialRow, refit_and_test, run_search, trial_count
 
 TINY = {"run": {"steps": "2", "device": "cpu"}}
 
@@ -91,18 +94,83 @@ def test_missing_optuna_is_a_one_line_install_hint(monkeypatch):
         import_optuna()
 
 
-def test_grid_search_tries_every_point_once_and_writes_table_and_plot(tmp_path):
+def _run(run_dir):
+    """A finished run's config sections and final metrics."""
+    config = json.loads((run_dir / "config.json").read_text())["sections"]
+    return config, json.loads((run_dir / "summary.json").read_text())["metrics"]
+
+
+def test_grid_search_chooses_on_validation_and_tests_the_refit_once(tmp_path):
     recipe = RECIPES.get("mlp-digits")
     specs = parse_params(["lr=log:1e-3:1e-1", "model.hidden=8,16"], sections())
     result = run_search(recipe, specs, TINY, trials=None, sampler="grid", grid_points=2, out=tmp_path)
     assert len(result.complete) == 4  # 2 grid points of lr x 2 hidden sizes
     tried = {(round(r.params["method.lr"], 12), r.params["model.hidden"]) for r in result.rows}
     assert tried == {(round(lr, 12), h) for lr in (1e-3, 1e-1) for h in (8, 16)}
+    for row in result.rows:  # each trial holds out 20% of the training data and is scored by val/acc there
+        config, metrics = _run(tmp_path / f"trial-{row.number}")
+        assert config["data"]["val_fraction"] == DEFAULT_VAL_FRACTION
+        assert row.value == metrics["val/acc"] and "test/acc" in metrics  # logged by the run, never read
     assert result.best.value == max(r.value for r in result.rows)
+    # the best values, retrained on train + val, give the one test score of the search
+    final = result.final
+    assert final.trial == result.best.number and final.run_dir == tmp_path / f"final-trial-{final.trial}"
+    config, metrics = _run(final.run_dir)
+    assert config["data"]["val_fraction"] == 0 and not final.kept_val
+    assert config["method"]["lr"] == pytest.approx(result.best.params["method.lr"])
+    assert config["model"]["hidden"] == [result.best.params["model.hidden"]]
+    assert final.metric == "test/acc" and final.value == metrics["test/acc"]
+    assert result.report.count("test/acc") == 1 and f"test/acc {final.value:.4f} (the test set, read once)" in \
+        result.report.splitlines()[-1]
     csv_rows = (tmp_path / "search.csv").read_text().splitlines()
-    assert csv_rows[0] == "trial,state,method.lr,model.hidden,test/acc" and len(csv_rows) == 5
+    assert csv_rows[0] == "trial,state,method.lr,model.hidden,val/acc" and len(csv_rows) == 5
     assert (tmp_path / "search.png").stat().st_size > 5000
-    assert all((tmp_path / f"trial-{r.number}" / "summary.json").exists() for r in result.rows)
+
+
+def test_counterpart_names_the_other_split():
+    assert counterpart("test/acc", "test", "val") == "val/acc"
+    assert counterpart("worst/test_acc", "test", "val") == "worst/val_acc"
+    assert counterpart("val/loss", "val", "test") == "test/loss"
+    assert counterpart("eval/return", "test", "val") is None and counterpart("train/loss", "val", "test") is None
+    assert counterpart("acc", "test", "val") is None
+
+
+def test_selection_reads_validation_and_refuses_the_test_set():
+    recipe = RECIPES.get("mlp-digits")
+    default = select_by(recipe, sections(), {}, None, None)  # the recipe's test/acc becomes val/acc
+    assert (default.target.metric, default.target.maximize) == ("val/acc", True)
+    assert (default.test_metric, default.val_fraction) == ("test/acc", DEFAULT_VAL_FRACTION)
+    assert default.trial_overrides({"run": {"steps": "2"}}) == {"run": {"steps": "2"}, "data": {"val_fraction": "0.2"}}
+    own = {"data": {"val_fraction": "0.3"}}
+    assert select_by(recipe, resolve(recipe, own), own, "val/acc", None).val_fraction == 0.3  # the user's share
+    loss = select_by(recipe, sections(), {}, "val/loss", "minimize")
+    assert (loss.target.maximize, loss.test_metric) == (False, "test/loss")
+    with pytest.raises(UserError, match="--metric test/acc: a search must not choose by the test set.*--metric "
+                                        "val/acc"):
+        select_by(recipe, sections(), {}, "test/acc", "maximize")
+    with pytest.raises(UserError, match="also give --direction"):
+        select_by(recipe, sections(), {}, "val/loss", None)
+    zero = {"data": {"val_fraction": "0"}}
+    with pytest.raises(UserError, match="--data.val_fraction 0: a search chooses on a validation split"):
+        select_by(recipe, resolve(recipe, zero), zero, None, None)
+    rl = RECIPES.get("random-vs-grid")  # a metric without a test split: used as it is, nothing to test once
+    plain = select_by(rl, sections("random-vs-grid"), {}, None, None)
+    assert (plain.target.metric, plain.test_metric, plain.trial_overrides({})) == (rl.monitor_key, None, {})
+
+
+def test_a_search_that_varies_nothing_or_repeats_configurations_is_refused():
+    s = sections()
+    fixed = parse_params(["lr=1e-3"], s)
+    for sampler in ("tpe", "random", "grid"):
+        with pytest.raises(UserError, match="--trials 2: nothing varies .*lr=1e-3.*same configuration"):
+            trial_count(fixed, sampler, 2, 3)
+        assert trial_count(fixed, sampler, 1, 3) == 1
+    two_by_three = parse_params(["lr=1e-3,1e-2", "data.batch_size=int:16:18"], s)
+    assert space_size(two_by_three) == 6 and space_size(parse_params(["lr=log:1e-3:1e-1"], s)) is None
+    with pytest.raises(UserError, match="only 6 configurations, so some would be trained twice"):
+        trial_count(two_by_three, "tpe", 7, 3)
+    assert trial_count(two_by_three, "tpe", 6, 3) == 6
+    assert trial_count(parse_params(["lr=log:1e-3:1e-1"], s), "random", 50, 3) == 50
 
 
 def test_unseeded_search_is_reproducible_without_storage(tmp_path):
@@ -123,8 +191,10 @@ def test_a_stored_study_resumes_to_the_total_and_refuses_another_search(tmp_path
     assert [r.number for r in first.complete] == [0, 1] and [r.number for r in second.complete] == [0, 1, 2]
     assert second.rows[0].params == first.rows[0].params
     assert (tmp_path / "out" / "trial-0" / "summary.json").stat().st_mtime_ns == stamp  # not rerun
+    tested = (second.final.run_dir / "summary.json").stat().st_mtime_ns
     again = run_search(recipe, specs, TINY, trials=3, **kw)  # already complete: nothing to do
-    assert len(again.rows) == 3
+    assert len(again.rows) == 3 and again.final.value == second.final.value
+    assert (again.final.run_dir / "summary.json").stat().st_mtime_ns == tested  # the test set is not read again
     with pytest.raises(UserError, match="it was created with params"):
         run_search(recipe, parse_params(["lr=log:1e-3:1e-1"], sections()), TINY, trials=3, **kw)
 
@@ -137,10 +207,16 @@ def test_search_argument_errors(tmp_path):
     with pytest.raises(UserError, match="--trials"):
         run_search(recipe, specs, TINY, trials=None, sampler="tpe", out=tmp_path)
     with pytest.raises(UserError, match="also give --direction"):
-        run_search(recipe, specs, TINY, trials=1, sampler="tpe", out=tmp_path, metric="test/loss")
-    with pytest.raises(UserError, match="--metric test/nope: mlp-digits reports"):
-        run_search(recipe, specs, TINY, trials=1, sampler="tpe", out=tmp_path, metric="test/nope",
+        run_search(recipe, specs, TINY, trials=1, sampler="tpe", out=tmp_path, metric="val/loss")
+    with pytest.raises(UserError, match="--metric test/loss: a search must not choose by the test set"):
+        run_search(recipe, specs, TINY, trials=1, sampler="tpe", out=tmp_path, metric="test/loss",
+                   direction="minimize")
+    with pytest.raises(UserError, match="mlp-digits reports no val/nope to choose by; it reports test/acc"):
+        run_search(recipe, specs, TINY, trials=1, sampler="tpe", out=tmp_path, metric="val/nope",
                    direction="maximize")
+    with pytest.raises(UserError, match="--param data.val_fraction=0.1,0.3: every trial must be scored on the same"):
+        run_search(recipe, parse_params(["data.val_fraction=0.1,0.3"], sections()), TINY, trials=2,
+                   sampler="grid", out=tmp_path)
     with pytest.raises(UserError, match="--storage nosuchdb://x"):
         run_search(recipe, specs, TINY, trials=1, sampler="tpe", out=tmp_path, storage="nosuchdb://x")
 
@@ -186,3 +262,27 @@ def test_experiment_state_round_trips_and_budget_must_be_square(tmp_path):
     assert other.plot(tmp_path)[0].stat().st_size > 10000
     with pytest.raises(UserError, match="must be a square"):
         _experiment(budget=10)
+
+
+def test_with_early_stopping_the_refit_keeps_its_validation_split(tmp_path):
+    # without a validation split, early stopping would stop on the test split
+    recipe = RECIPES.get("mlp-digits")
+    overrides = {"run": {"steps": "2", "device": "cpu", "patience": "3"}, "data": {"val_fraction": "0.25"}}
+    result = run_search(recipe, parse_params(["lr=1e-3,1e-2"], sections()), overrides, trials=1, sampler="tpe",
+                        out=tmp_path)
+    config, metrics = _run(result.final.run_dir)
+    assert result.final.kept_val and config["data"]["val_fraction"] == 0.25 and "val/acc" in metrics
+    assert "retrained on the training part (validation kept for early stopping)" in result.report
+
+
+def test_a_refit_stopped_before_its_summary_resumes_from_its_checkpoint(tmp_path):
+    recipe = RECIPES.get("mlp-digits")
+    best = TrialRow(4, "COMPLETE", {"method.lr": 0.01}, 0.5, "")
+    selection = select_by(recipe, sections(), {}, None, None)
+    run_dir = tmp_path / "final-trial-4"
+    fit(recipe, {**TINY, "method": {"lr": "0.01"}, "data": {"val_fraction": "0"}}, out=run_dir, progress=False)
+    tested = _run(run_dir)[1]["test/acc"]
+    (run_dir / "summary.json").unlink()  # as if the process died after its last checkpoint
+    final = refit_and_test(recipe, TINY, best, selection, tmp_path)  # a fresh fit would refuse the folder
+    assert checkpoint.latest_step(run_dir / "checkpoints") == 2 and final.value == tested
+    assert _run(run_dir)[1]["test/acc"] == tested

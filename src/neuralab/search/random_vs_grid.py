@@ -8,7 +8,8 @@ trials on every x value to vary the irrelevant y, so random search lands closer 
 Each step of the recipe is one repetition: an optimum (x*, y*) drawn uniformly in the unit square is searched
 once with Optuna's GridSampler and once with its RandomSampler, B trials each, and the best value each finds
 is recorded. The grid sits at the cell centres (i + 1/2)/k, the placement that serves an optimum anywhere in
-the square best, so the grid gets its fairest chance.
+the square best, so the grid gets its fairest chance. f is exact and noise-free, so the best value a search
+finds is also that point's true value: there is no data to hold out and no test score to be optimistic about.
 """
 
 from __future__ import annotations

@@ -45,6 +45,15 @@ class ParamSpec:
     def key(self) -> str:
         return f"{self.section}.{self.name}"
 
+    @property
+    def count(self) -> int | None:
+        """How many distinct values the field may take; None for a continuous range."""
+        if self.kind == "choice":
+            return len(self.choices)
+        if self.kind == "int":
+            return int(self.high - self.low) + 1
+        return None
+
     def suggest(self, trial: Any) -> Any:
         """This field's value for an Optuna trial."""
         if self.kind in ("log", "float"):
@@ -184,6 +193,12 @@ def merge_overrides(base: dict[str, dict[str, Any]], extra: dict[str, dict[str, 
     for section, changes in extra.items():
         merged.setdefault(section, {}).update(changes)
     return merged
+
+
+def space_size(specs: Sequence[ParamSpec]) -> int | None:
+    """How many distinct configurations the specs allow; None when a continuous range makes them endless."""
+    counts = [s.count for s in specs]
+    return None if None in counts else math.prod(counts)
 
 
 def candidates(specs: Sequence[ParamSpec]) -> list[dict[str, Any]]:
