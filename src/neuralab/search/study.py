@@ -256,7 +256,7 @@ def refit_and_test(recipe: Recipe, overrides: dict[str, dict[str, Any]], best: T
     the system if a process dies), so the refit runs once: a later process reads its summary, and a refit
     that was killed resumes from its checkpoint.
     """
-    from filelock import FileLock  # a dependency of torch
+    from filelock import FileLock
 
     values = merge_overrides(overrides, as_overrides(best.params))
     kept_val = bool(resolve(recipe, values)["run"].patience)
