@@ -56,7 +56,7 @@ def test_optimizers_compare_is_deterministic_and_resumes_exactly(tmp_path):
 def test_optimizers_compare_rejects_unknown_or_repeated_optimizers(tmp_path):
     with pytest.raises(UserError, match="--method.optimizers: unknown adamax"):
         neuralab.train("optimizers-compare", {"method": {"optimizers": "sgd,adamax"}}, out=tmp_path / "a")
-    with pytest.raises(UserError, match="give each optimiser once"):
+    with pytest.raises(UserError, match="--method.optimizers: sgd given more than once"):
         neuralab.train("optimizers-compare", {"method": {"optimizers": "sgd,sgd"}}, out=tmp_path / "b")
 
 

@@ -23,6 +23,7 @@ import neuralab.viz  # noqa: F401  (selects the Agg backend)
 from neuralab.config import field
 from neuralab.data.tensors import SupervisedData
 from neuralab.errors import UserError
+from neuralab.methods.augment import AUGMENTATIONS
 from neuralab.methods.base import RunContext
 from neuralab.methods.optim import OPTIMIZERS
 from neuralab.methods.supervised import Supervised, SupervisedConfig, evaluate_split
@@ -46,7 +47,8 @@ class RegularizationCompareConfig:
     l1: float = field(1e-3, "L1 strength of the l1 and elastic variants (penalty l1 * sum|w|).", ge=0)
     max_norm: float = field(1.0, "Radius of the max-norm variant's per-unit weight ball.", gt=0)
     dropout: float = field(0.5, "Drop probability of the dropout variant (inverted dropout).", gt=0, le=0.95)
-    augment: tuple[str, ...] = field(("shift", "rotate"), "Augmentations of the augment variant.")
+    augment: tuple[str, ...] = field(("shift", "rotate"), "Augmentations of the augment variant.",
+                                     choices=AUGMENTATIONS, nonempty=True)
     patience: int = field(10, "Epochs without a better validation loss before the early-stopping variant stops "
                               "and goes back to its best epoch.", ge=1)
     underfit_l2: float = field(0.25, "L2 strength of the huge_l2 variant, chosen to underfit.", gt=0)

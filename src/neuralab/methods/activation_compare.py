@@ -21,7 +21,6 @@ from torch import nn
 
 from neuralab.config import field
 from neuralab.data.tensors import SupervisedData
-from neuralab.errors import UserError
 from neuralab.methods.base import RunContext
 from neuralab.methods.optim import OPTIMIZERS, make_optimizer
 from neuralab.methods.variants import Lockstep, accuracy, seeded_model, variant_config
@@ -35,7 +34,8 @@ HIGH_LR = "relu-high-lr"  # name of the variant trained with `dead_lr`
 @dataclass(frozen=True)
 class ActivationCompareConfig:
     activations: tuple[str, ...] = field(("relu", "tanh", "sigmoid"),
-                                         "Hidden activations compared on the same net, seed and batches.")
+                                         "Hidden activations compared on the same net, seed and batches.",
+                                         choices=ACTIVATIONS, nonempty=True, unique=True)
     optimizer: str = field("sgd", "Optimiser of every variant (torch.optim).", choices=OPTIMIZERS)
     lr: float = field(0.05, "Learning rate of every variant.", gt=0)
     threshold: float = field(0.9, "Test accuracy whose first epoch is reported for each activation.", gt=0, le=1)
@@ -56,10 +56,6 @@ def active_fraction(model: nn.Module, x: torch.Tensor) -> float:
 class ActivationCompare:
     def __init__(self, cfg: ActivationCompareConfig, model: nn.Module, data: SupervisedData,
                  ctx: RunContext) -> None:
-        unknown = [a for a in cfg.activations if a not in ACTIVATIONS]
-        if not cfg.activations or unknown:
-            raise UserError(f"--method.activations: unknown {', '.join(unknown) or '(none given)'}; "
-                            f"choose from {', '.join(ACTIVATIONS)}")
         self.cfg, self.data, self.done = cfg, data, False
         self.activation = {a: a for a in cfg.activations}
         if cfg.dead_lr > 0:

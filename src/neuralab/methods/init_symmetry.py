@@ -23,7 +23,6 @@ from torch import nn
 
 from neuralab.config import field
 from neuralab.data.tensors import SupervisedData
-from neuralab.errors import UserError
 from neuralab.methods.base import RunContext
 from neuralab.methods.optim import OPTIMIZERS, make_optimizer
 from neuralab.methods.variants import Lockstep, accuracy, seeded_model, variant_config
@@ -34,7 +33,8 @@ from neuralab.registry import register_method
 @dataclass(frozen=True)
 class InitSymmetryConfig:
     schemes: tuple[str, ...] = field(("zeros", "xavier_normal", "he_normal"),
-                                     "Initialisation schemes compared on the same net, seed and batches.")
+                                     "Initialisation schemes compared on the same net, seed and batches.",
+                                     choices=INITS, nonempty=True, unique=True)
     optimizer: str = field("adam", "Optimiser of every variant (torch.optim).", choices=OPTIMIZERS)
     lr: float = field(0.01, "Learning rate of every variant.", gt=0)
 
@@ -53,10 +53,6 @@ def distinct_units(weight: torch.Tensor) -> int:
 @register_method("init-symmetry", config=InitSymmetryConfig)
 class InitSymmetry:
     def __init__(self, cfg: InitSymmetryConfig, model: nn.Module, data: SupervisedData, ctx: RunContext) -> None:
-        unknown = [s for s in cfg.schemes if s not in INITS]
-        if not cfg.schemes or unknown:
-            raise UserError(f"--method.schemes: unknown {', '.join(unknown) or '(none given)'}; "
-                            f"choose from {', '.join(INITS)}")
         self.cfg, self.data, self.done = cfg, data, False
         models = {s: seeded_model(type(model), variant_config(model, "init-symmetry", init=s), ctx.seed, ctx.device)
                   for s in cfg.schemes}

@@ -22,7 +22,6 @@ from torch import nn
 
 from neuralab.config import field
 from neuralab.data.tensors import SupervisedData
-from neuralab.errors import UserError
 from neuralab.methods.base import RunContext
 from neuralab.methods.optim import DEFAULT_LR, OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
 from neuralab.methods.supervised import evaluate_split
@@ -32,7 +31,8 @@ from neuralab.registry import register_method
 
 @dataclass(frozen=True)
 class OptimizerComparisonConfig:
-    optimizers: tuple[str, ...] = field(OPTIMIZERS, "Optimisers to compare, each on its own copy of the model.")
+    optimizers: tuple[str, ...] = field(OPTIMIZERS, "Optimisers to compare, each on its own copy of the model.",
+                                        choices=OPTIMIZERS, nonempty=True, unique=True)
     lr_sgd: float = field(DEFAULT_LR["sgd"], "Learning rate of sgd.", gt=0)
     lr_momentum: float = field(DEFAULT_LR["momentum"], "Learning rate of momentum (heavy ball).", gt=0)
     lr_nesterov: float = field(DEFAULT_LR["nesterov"], "Learning rate of nesterov.", gt=0)
@@ -54,10 +54,6 @@ class OptimizerComparisonConfig:
 class OptimizerComparison:
     def __init__(self, cfg: OptimizerComparisonConfig, model: nn.Module, data: SupervisedData,
                  ctx: RunContext) -> None:
-        unknown = [o for o in cfg.optimizers if o not in OPTIMIZERS]
-        if not cfg.optimizers or unknown or len(set(cfg.optimizers)) != len(cfg.optimizers):
-            problem = f"unknown {', '.join(unknown)}" if unknown else "give each optimiser once"
-            raise UserError(f"--method.optimizers: {problem}; choose from {', '.join(OPTIMIZERS)}")
         self.cfg, self.data, self.done = cfg, data, False
         self.names = list(cfg.optimizers)
         self.lr = {name: getattr(cfg, f"lr_{name}") for name in self.names}

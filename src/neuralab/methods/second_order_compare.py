@@ -49,7 +49,8 @@ REFERENCE_TOL = 1e-12
 
 @dataclass(frozen=True)
 class SecondOrderConfig:
-    solvers: tuple[str, ...] = field(SOLVERS, "Solvers to compare, each from theta = 0.")
+    solvers: tuple[str, ...] = field(SOLVERS, "Solvers to compare, each from theta = 0.", choices=SOLVERS,
+                                     nonempty=True, unique=True)
     l2: float = field(1e-2, "Coefficient of the penalty l2/2 |theta|^2 (weights and bias); the problem's "
                             "strong convexity.", gt=0)
     positive_from: int = field(5, "Labels >= this form the positive class (digits 5-9 against 0-4).")
@@ -81,10 +82,6 @@ def logistic_objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor, l2: f
 @register_method("second-order", config=SecondOrderConfig)
 class SecondOrderCompare:
     def __init__(self, cfg: SecondOrderConfig, model: nn.Module, data: SupervisedData, ctx: RunContext) -> None:
-        unknown = [s for s in cfg.solvers if s not in SOLVERS]
-        if not cfg.solvers or unknown or len(set(cfg.solvers)) != len(cfg.solvers):
-            problem = f"unknown {', '.join(unknown)}" if unknown else "give each solver once"
-            raise UserError(f"--method.solvers: {problem}; choose from {', '.join(SOLVERS)}")
         if not isinstance(model, LogisticRegression):
             raise UserError("the second-order method needs the logistic-regression model (a convex problem); "
                             f"got {type(model).__name__}")

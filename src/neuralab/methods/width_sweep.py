@@ -21,7 +21,6 @@ from torch import nn
 
 from neuralab.config import field
 from neuralab.data.tensors import SupervisedData
-from neuralab.errors import UserError
 from neuralab.methods.base import RunContext
 from neuralab.methods.optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
 from neuralab.methods.variants import Lockstep, seeded_model, variant_config
@@ -30,7 +29,8 @@ from neuralab.registry import register_method
 
 @dataclass(frozen=True)
 class WidthSweepConfig:
-    widths: tuple[int, ...] = field((1, 2, 4, 8, 16, 32, 64), "Hidden units of each one-hidden-layer net.")
+    widths: tuple[int, ...] = field((1, 2, 4, 8, 16, 32, 64), "Hidden units of each one-hidden-layer net.", ge=1,
+                                     nonempty=True, unique=True)
     optimizer: str = field("adam", "Optimiser of every width (torch.optim).", choices=OPTIMIZERS)
     lr: float = field(0.03, "Learning rate (peak rate for onecycle).", gt=0)
     schedule: str = field("cosine", "Learning-rate schedule over the run.", choices=SCHEDULES)
@@ -41,8 +41,6 @@ class WidthSweepConfig:
 @register_method("width-sweep", config=WidthSweepConfig)
 class WidthSweep:
     def __init__(self, cfg: WidthSweepConfig, model: nn.Module, data: SupervisedData, ctx: RunContext) -> None:
-        if not cfg.widths or min(cfg.widths) < 1:
-            raise UserError("--method.widths: give one or more positive widths, e.g. 1,2,4,8")
         self.cfg, self.data, self.done = cfg, data, False
         models = {f"w{w}": seeded_model(type(model), variant_config(model, "width-sweep", hidden=(w,)), ctx.seed,
                                         ctx.device)
