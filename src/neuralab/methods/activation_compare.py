@@ -97,7 +97,7 @@ class ActivationCompare:
         x, y = self.data.split("test")
         metrics = {}
         for name, model in self.variants.models.items():
-            metrics[f"{name}/acc"] = accuracy(model, x, y)
+            metrics[f"{name}/test/acc"] = accuracy(model, x, y)
             reached = self.epochs_to_threshold(name)
             if reached is not None:
                 metrics[f"{name}/epochs_to_threshold"] = float(reached)
@@ -120,7 +120,7 @@ class ActivationCompare:
             dead = f"{m[name + '/dead']:.3f}" if name in self.dead else "-"
             lines.append(f"| {name} | {self.activation[name]} | {self.lr[name]:g} | "
                          f"{reached if reached is not None else f'not within {epochs}'} | "
-                         f"{m[name + '/acc']:.3f} | {active} | {dead0} | {dead} |")
+                         f"{m[name + '/test/acc']:.3f} | {active} | {dead0} | {dead} |")
         return "\n".join(lines)
 
     def plot(self, plots_dir: Path) -> list[Path]:

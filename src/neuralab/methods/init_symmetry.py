@@ -68,7 +68,7 @@ class InitSymmetry:
         metrics = {}
         for scheme, model in self.variants.models.items():
             weights = hidden_weights(model)
-            metrics[f"{scheme}/acc"] = accuracy(model, x, y)
+            metrics[f"{scheme}/test/acc"] = accuracy(model, x, y)
             # Fewest distinct units over the hidden layers: 1 means some layer acts as a single unit.
             metrics[f"{scheme}/distinct_units"] = float(min(distinct_units(w) for w in weights))
             metrics[f"{scheme}/max_abs_weight"] = max(float(w.abs().max()) for w in weights)
@@ -83,7 +83,7 @@ class InitSymmetry:
             weights = hidden_weights(model)
             counts = " / ".join(f"{distinct_units(w)} of {w.shape[0]}" for w in weights)
             spread = max(float((w - w[0]).abs().max()) for w in weights)
-            lines.append(f"| {scheme} | {m[scheme + '/acc']:.3f} | {counts} | {spread:.3g} | "
+            lines.append(f"| {scheme} | {m[scheme + '/test/acc']:.3f} | {counts} | {spread:.3g} | "
                          f"{m[scheme + '/max_abs_weight']:.3g} |")
         return "\n".join(lines)
 

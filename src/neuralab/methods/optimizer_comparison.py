@@ -76,13 +76,13 @@ class OptimizerComparison:
         s = self.cfg.smoothing
         metrics = {}
         for name, loss in self.lockstep.step(x, y).items():
-            name, value = name.removesuffix("/loss"), loss.item()
+            name, value = name.removesuffix("/train/loss"), loss.item()
             self.ema[name] = s * self.ema[name] + (1 - s) * value
             smoothed = self.ema[name] / (1 - s**self.steps)
             self.smoothed[name].append(smoothed)
             if self.reached[name] is None and smoothed <= self.cfg.threshold:
                 self.reached[name] = self.steps
-            metrics[f"{name}/loss"] = value
+            metrics[f"{name}/train/loss"] = value
         return metrics
 
     def evaluate(self) -> dict[str, float]:
@@ -93,11 +93,11 @@ class OptimizerComparison:
                 pair = self.data.split(split)
                 if pair is not None:
                     result = evaluate_split(model, *pair, "cross_entropy", self.cfg.eval_batch_size)
-                    metrics[f"{name}/{split}_loss"], metrics[f"{name}/{split}_acc"] = result["loss"], result["acc"]
+                    metrics[f"{name}/{split}/loss"], metrics[f"{name}/{split}/acc"] = result["loss"], result["acc"]
             if self.reached[name] is not None:
                 metrics[f"{name}/steps_to_threshold"] = float(self.reached[name])
-        accs = [metrics[f"{name}/test_acc"] for name in self.names]
-        metrics["best/test_acc"], metrics["worst/test_acc"] = max(accs), min(accs)
+        accs = [metrics[f"{name}/test/acc"] for name in self.names]
+        metrics["compare/test/best_acc"], metrics["compare/test/worst_acc"] = max(accs), min(accs)
         return metrics
 
     def report(self, run_dir: Path | None = None) -> str:
@@ -109,8 +109,8 @@ class OptimizerComparison:
                  "|---|---|---|---|---|---|"]
         for name in self.names:
             reached = self.reached[name]
-            lines.append(f"| {name} | {self.lr[name]:g} | {m[name + '/train_loss']:.4f} | "
-                         f"{m[name + '/test_loss']:.4f} | {m[name + '/test_acc']:.4f} | "
+            lines.append(f"| {name} | {self.lr[name]:g} | {m[name + '/train/loss']:.4f} | "
+                         f"{m[name + '/test/loss']:.4f} | {m[name + '/test/acc']:.4f} | "
                          f"{reached if reached is not None else f'not within {self.steps}'} |")
         return "\n".join(lines)
 

@@ -150,7 +150,7 @@ class SecondOrderCompare:
                 self.grad_norm[name].append(gnorm)
                 if gnorm <= self.cfg.grad_tol:
                     self.converged_at[name] = solver.iterations
-            metrics[f"{name}/loss"] = self.gap[name][-1] + self.f_star
+            metrics[f"{name}/train/loss"] = self.gap[name][-1] + self.f_star
             metrics[f"{name}/grad_norm"] = self.grad_norm[name][-1]
         self.done = all(k is not None for k in self.converged_at.values())
         self._sync_model()
@@ -163,15 +163,15 @@ class SecondOrderCompare:
         return float(((logits > 0).double() == y).double().mean())
 
     def evaluate(self) -> dict[str, float]:
-        metrics = {"test/acc": self._accuracy(self.theta_star), "train/loss": self.f_star}
+        metrics = {"optimum/test/acc": self._accuracy(self.theta_star), "optimum/train/loss": self.f_star}
         for name, solver in self.solvers.items():
             reached = self.converged_at[name]
             metrics[f"{name}/iterations"] = float(solver.iterations if reached is None else reached)
             metrics[f"{name}/converged"] = float(reached is not None)
-            metrics[f"{name}/test_acc"] = self._accuracy(solver.theta)
+            metrics[f"{name}/test/acc"] = self._accuracy(solver.theta)
             metrics[f"{name}/weight_error"] = float((solver.theta - self.theta_star).abs().max())
-        metrics["all/converged"] = min(metrics[f"{n}/converged"] for n in self.solvers)
-        metrics["all/max_weight_error"] = max(metrics[f"{n}/weight_error"] for n in self.solvers)
+        metrics["compare/converged"] = min(metrics[f"{n}/converged"] for n in self.solvers)
+        metrics["compare/max_weight_error"] = max(metrics[f"{n}/weight_error"] for n in self.solvers)
         return metrics
 
     def report(self, run_dir: Path | None = None) -> str:
@@ -180,7 +180,8 @@ class SecondOrderCompare:
         lines = [f"L2-regularised logistic regression, {n_params} parameters, labels >= {self.cfg.positive_from} "
                  f"positive, l2 = {self.cfg.l2:g}; Hessian condition number at the optimum "
                  f"{self.condition:.0f} (L/mu = {self.lipschitz / self.cfg.l2:.0f}); f* = {self.f_star:.10f}; "
-                 f"test accuracy at the optimum {m['test/acc']:.4f}. Converged: |grad f| <= {self.cfg.grad_tol:g}.",
+                 f"test accuracy at the optimum {m['optimum/test/acc']:.4f}. "
+                 f"Converged: |grad f| <= {self.cfg.grad_tol:g}.",
                  "",
                  "| solver | iterations | gradients | Hessian-vector products | Hessians | line-search values | "
                  "final f - f* | max abs weight error | wall ms |",

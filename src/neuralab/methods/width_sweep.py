@@ -67,17 +67,17 @@ class WidthSweep:
         pick = 0 if self.cfg.error == "max" else 1
         metrics = {}
         for w, (max_err, rms_err) in errs.items():
-            metrics[f"w{w}/max_err"], metrics[f"w{w}/rms_err"] = max_err, rms_err
-        metrics["fit/best_error"] = min(e[pick] for e in errs.values())
+            metrics[f"w{w}/test/max_err"], metrics[f"w{w}/test/rms_err"] = max_err, rms_err
+        metrics["compare/test/best_error"] = min(e[pick] for e in errs.values())
         reached = [w for w, e in errs.items() if e[pick] <= self.cfg.epsilon]
         if reached:
-            metrics["fit/smallest_width"] = float(min(reached))
+            metrics["compare/smallest_width"] = float(min(reached))
         return metrics
 
     def report(self, run_dir: Path | None = None) -> str:
         errs, m = self.errors(), self.evaluate()
         pick = 0 if self.cfg.error == "max" else 1
-        smallest = m.get("fit/smallest_width")
+        smallest = m.get("compare/smallest_width")
         lines = [f"{self.data.meta.source}: one hidden layer, {self.cfg.error} error target {self.cfg.epsilon:g}; "
                  f"smallest width reaching it: {int(smallest) if smallest else 'none'}.", "",
                  "| hidden units | parameters | max error | RMS error | within epsilon |", "|---|---|---|---|---|"]
