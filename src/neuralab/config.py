@@ -146,7 +146,7 @@ def _check_value(value: Any, m: Mapping[str, Any], where: str) -> None:
 
 
 def _check_items(values: tuple | list, m: Mapping[str, Any], where: str) -> None:
-    """The checks of a tuple or list field: non-empty, no repeats, then each element on its own."""
+    """The checks of a tuple or list field: non-empty, each element among `choices`, no repeats, bounds."""
     choices = m.get("choices")
     allowed = f"; choose from {', '.join(map(str, choices))}" if choices is not None else ""
     if m.get("nonempty") and not values:
