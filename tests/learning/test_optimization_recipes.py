@@ -70,7 +70,7 @@ def test_second_order_recipe_orders_the_solvers_and_meets_its_expectations(tmp_p
     assert its["newton"] < its["lbfgs"] < its["gd"] and its["nesterov"] < its["gd"], its
     assert m["compare/max_weight_error"] <= 1e-4
     accs = {m[f"{name}/test/acc"] for name in SOLVERS}
-    assert accs == {m["test/acc"]} and m["test/acc"] > 0.85  # one optimum, one classifier
+    assert accs == {m["optimum/test/acc"]} and m["optimum/test/acc"] > 0.85  # one optimum, one classifier
     newton = run.method.solvers["newton"]
     assert newton.objective.counts["hessians"] == newton.iterations
     assert run.method.solvers["hessian-free"].objective.counts["hessians"] == 0
