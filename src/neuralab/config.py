@@ -6,11 +6,13 @@ CLI can list fields, parse ``--section.field VALUE`` overrides and reject bad va
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import json
 import types
 import typing
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,11 +20,19 @@ from neuralab.errors import UserError
 
 
 def field(default: Any, doc: str, *, ge: float | None = None, gt: float | None = None,
-          le: float | None = None, choices: tuple | None = None) -> Any:
-    """A dataclass field with a docstring and optional bounds checked by `validate`."""
-    meta = {"doc": doc, "ge": ge, "gt": gt, "le": le, "choices": choices}
-    if isinstance(default, list | dict | tuple):
-        return dataclasses.field(default_factory=lambda: default, metadata=meta)
+          le: float | None = None, choices: Iterable[Any] | None = None, nonempty: bool = False,
+          unique: bool = False) -> Any:
+    """A dataclass field with a docstring and optional checks run by `validate`.
+
+    `ge`, `gt`, `le` bound a number; `choices` lists the allowed values (a dict's keys count). On a tuple or
+    list field each bound and `choices` apply to every element, `nonempty` refuses an empty one and `unique`
+    refuses an element given twice. A list or dict default is copied for each instance, so no two configs
+    share (and mutate) one object.
+    """
+    meta = {"doc": doc, "ge": ge, "gt": gt, "le": le, "choices": None if choices is None else tuple(choices),
+            "nonempty": nonempty, "unique": unique}
+    if isinstance(default, list | dict):
+        return dataclasses.field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -113,22 +123,45 @@ def _parse(text: Any, tp: Any, where: str) -> Any:
 
 
 def validate(cfg: Any, section: str = "") -> None:
-    """Check every bounded field of `cfg`; raise `UserError` naming the field and the allowed range."""
+    """Check every constrained field of `cfg`; raise `UserError` naming the field and what is allowed."""
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
-        if value is None or isinstance(value, bool):
-            continue
         where = f"--{section}.{f.name}" if section else f.name
-        m = f.metadata
-        if m.get("choices") is not None and value not in m["choices"]:
-            raise UserError(f"{where}: {value!r} is not one of {', '.join(map(str, m['choices']))}")
-        if isinstance(value, int | float):
-            if m.get("ge") is not None and value < m["ge"]:
-                raise UserError(f"{where}: must be >= {m['ge']}, got {value}")
-            if m.get("gt") is not None and value <= m["gt"]:
-                raise UserError(f"{where}: must be > {m['gt']}, got {value}")
-            if m.get("le") is not None and value > m["le"]:
-                raise UserError(f"{where}: must be <= {m['le']}, got {value}")
+        if isinstance(value, tuple | list):
+            _check_items(value, f.metadata, where)
+        elif value is not None and not isinstance(value, bool):
+            _check_value(value, f.metadata, where)
+
+
+def _check_value(value: Any, m: Mapping[str, Any], where: str) -> None:
+    if m.get("choices") is not None and value not in m["choices"]:
+        raise UserError(f"{where}: {value!r} is not one of {', '.join(map(str, m['choices']))}")
+    if isinstance(value, int | float):
+        if m.get("ge") is not None and value < m["ge"]:
+            raise UserError(f"{where}: must be >= {m['ge']}, got {value}")
+        if m.get("gt") is not None and value <= m["gt"]:
+            raise UserError(f"{where}: must be > {m['gt']}, got {value}")
+        if m.get("le") is not None and value > m["le"]:
+            raise UserError(f"{where}: must be <= {m['le']}, got {value}")
+
+
+def _check_items(values: tuple | list, m: Mapping[str, Any], where: str) -> None:
+    """The checks of a tuple or list field: non-empty, each element among `choices`, no repeats, bounds."""
+    choices = m.get("choices")
+    allowed = f"; choose from {', '.join(map(str, choices))}" if choices is not None else ""
+    if m.get("nonempty") and not values:
+        raise UserError(f"{where}: give at least one value{allowed}")
+    if choices is not None:
+        unknown = [v for v in values if v not in choices]
+        if unknown:
+            raise UserError(f"{where}: unknown {', '.join(map(str, unknown))}{allowed}")
+    if m.get("unique"):
+        repeated = list(dict.fromkeys(v for i, v in enumerate(values) if v in values[:i]))
+        if repeated:
+            raise UserError(f"{where}: {', '.join(map(str, repeated))} given more than once; give each once")
+    for i, v in enumerate(values):
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            _check_value(v, {k: m.get(k) for k in ("ge", "gt", "le")}, f"{where}[{i}]")
 
 
 def override(cfg: Any, changes: dict[str, Any], section: str = "") -> Any:

@@ -28,7 +28,7 @@ from neuralab.config import RunConfig, from_dict, override, to_dict, validate
 from neuralab.contracts import DataSource, Method, RunContext
 from neuralab.distributed import Processes
 from neuralab.errors import DivergedError, Interrupted, UserError
-from neuralab.metrics import MetricsLog
+from neuralab.metrics import MetricsLog, monitored_key
 from neuralab.progress import Progress
 from neuralab.recipes.recipe import Recipe
 from neuralab.registry import DATA, METHODS, MODELS, RECIPES
@@ -291,7 +291,7 @@ def _loop(run: Run, resume: bool, progress: bool) -> Run:
         latest.update(metrics)
         log.write({"step": state["step"], "epoch": state["step"] / steps_per_epoch,
                    "time": round(time.monotonic() - t0, 3), **metrics})
-        key = monitor.replace("test/", "val/") if monitor.replace("test/", "val/") in metrics else monitor
+        key = monitored_key(monitor, metrics)
         if key in metrics:
             value = sign * metrics[key]
             if state["best"] is None or value > state["best"]:

@@ -13,7 +13,7 @@ def test_activations_relu_fast_sigmoid_slow_and_high_lr_kills_relus(tmp_path):
     run = neuralab.train("activations", {"run": {"epochs": 10}}, out=tmp_path / "act")
     m, method = run.metrics, run.method
     assert m["relu/epochs_to_threshold"] <= 6 and m["tanh/epochs_to_threshold"] <= 6
-    assert "sigmoid/epochs_to_threshold" not in m and m["sigmoid/acc"] < 0.9  # sigmoid still below 90%
+    assert "sigmoid/epochs_to_threshold" not in m and m["sigmoid/test/acc"] < 0.9  # sigmoid still below 90%
     assert 0.4 <= m["relu/active_at_init"] <= 0.6  # about half of the ReLUs fire on a random net
     assert m["relu-high-lr/dead"] >= 0.5 and m["relu/dead"] <= 0.1
     assert method.dead["relu-high-lr"][0] <= 0.05  # the units died in training, not at init
@@ -46,7 +46,7 @@ def test_zero_init_keeps_hidden_units_identical_random_init_breaks_symmetry(tmp_
         for w in hidden_weights(models[scheme]):
             assert not torch.allclose(w, w[:1].expand_as(w))
             assert torch.unique(w, dim=0).shape[0] == w.shape[0]
-    assert run.metrics["he_normal/acc"] > run.metrics["zeros/acc"] + 0.4
+    assert run.metrics["he_normal/test/acc"] > run.metrics["zeros/test/acc"] + 0.4
     assert run.metrics["zeros/distinct_units"] == 1.0
 
 
@@ -73,12 +73,12 @@ def test_universal_approximation_error_falls_with_width(tmp_path):
     run = neuralab.train("universal-approximation", {"run": {"steps": 800}, "method": {"widths": "1,16"}},
                          out=tmp_path / "ua")
     m = run.metrics
-    assert m["w1/max_err"] > 0.5 and m["w16/max_err"] <= 0.05 and m["fit/smallest_width"] == 16
+    assert m["w1/test/max_err"] > 0.5 and m["w16/test/max_err"] <= 0.05 and m["compare/smallest_width"] == 16
     assert (tmp_path / "ua" / "plots" / "approximation.png").stat().st_size > 0
 
 
 def test_a_discontinuous_target_keeps_its_max_error_at_the_jump(tmp_path):
     m = neuralab.train("universal-approximation", {"run": {"steps": 300}, "method": {"widths": "2,16"},
                                                    "data": {"function": "step"}}, out=tmp_path / "step").metrics
-    assert m["w2/max_err"] >= 0.45 and m["w16/max_err"] >= 0.45  # no width gets uniformly close to a jump
-    assert m["w16/rms_err"] < m["w2/rms_err"] and "fit/smallest_width" not in m
+    assert m["w2/test/max_err"] >= 0.45 and m["w16/test/max_err"] >= 0.45  # no width gets uniformly close to a jump
+    assert m["w16/test/rms_err"] < m["w2/test/rms_err"] and "compare/smallest_width" not in m

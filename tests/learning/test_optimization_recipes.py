@@ -23,9 +23,9 @@ def test_optimizers_compare_trains_every_optimizer_and_reports_them(tmp_path):
     rows = [line for line in report.splitlines() if line.startswith("| ") and not line.startswith("| optimiser")]
     assert [row.split("|")[1].strip() for row in rows] == list(OPTIMIZERS)
     for name in OPTIMIZERS:  # every optimiser learned something from ln(10) = 2.30 at the start
-        assert run.metrics[f"{name}/train_loss"] < 2.0, name
-        assert run.metrics[f"{name}/test_acc"] > 0.5, name
-    assert run.metrics["best/test_acc"] >= run.metrics["worst/test_acc"]
+        assert run.metrics[f"{name}/train/loss"] < 2.0, name
+        assert run.metrics[f"{name}/test/acc"] > 0.5, name
+    assert run.metrics["compare/test/best_acc"] >= run.metrics["compare/test/worst_acc"]
     assert (tmp_path / "a" / "plots" / "optimizers.png").stat().st_size > 0
 
 
@@ -56,7 +56,7 @@ def test_optimizers_compare_is_deterministic_and_resumes_exactly(tmp_path):
 def test_optimizers_compare_rejects_unknown_or_repeated_optimizers(tmp_path):
     with pytest.raises(UserError, match="--method.optimizers: unknown adamax"):
         neuralab.train("optimizers-compare", {"method": {"optimizers": "sgd,adamax"}}, out=tmp_path / "a")
-    with pytest.raises(UserError, match="give each optimiser once"):
+    with pytest.raises(UserError, match="--method.optimizers: sgd given more than once"):
         neuralab.train("optimizers-compare", {"method": {"optimizers": "sgd,sgd"}}, out=tmp_path / "b")
 
 
@@ -68,9 +68,9 @@ def test_second_order_recipe_orders_the_solvers_and_meets_its_expectations(tmp_p
     its = {name: m[f"{name}/iterations"] for name in SOLVERS}
     assert its["newton"] <= 10 and its["hessian-free"] <= 15
     assert its["newton"] < its["lbfgs"] < its["gd"] and its["nesterov"] < its["gd"], its
-    assert m["all/max_weight_error"] <= 1e-4
-    accs = {m[f"{name}/test_acc"] for name in SOLVERS}
-    assert accs == {m["test/acc"]} and m["test/acc"] > 0.85  # one optimum, one classifier
+    assert m["compare/max_weight_error"] <= 1e-4
+    accs = {m[f"{name}/test/acc"] for name in SOLVERS}
+    assert accs == {m["optimum/test/acc"]} and m["optimum/test/acc"] > 0.85  # one optimum, one classifier
     newton = run.method.solvers["newton"]
     assert newton.objective.counts["hessians"] == newton.iterations
     assert run.method.solvers["hessian-free"].objective.counts["hessians"] == 0

@@ -12,20 +12,17 @@ import torch
 
 from neuralab.config import field
 from neuralab.data.tensors import DataMeta, SupervisedData
-from neuralab.errors import UserError
 from neuralab.registry import register_data
 
 
 @dataclass(frozen=True)
 class WorkedExampleConfig:
-    x: tuple[float, ...] = field((2.0, 3.0), "Inputs of the one example, e.g. 2,3.")
-    y: tuple[float, ...] = field((1.0,), "Its desired outputs, e.g. 1.")
+    x: tuple[float, ...] = field((2.0, 3.0), "Inputs of the one example, e.g. 2,3.", nonempty=True)
+    y: tuple[float, ...] = field((1.0,), "Its desired outputs, e.g. 1.", nonempty=True)
 
 
 @register_data("worked-example", config=WorkedExampleConfig)
 def build_worked_example(cfg: WorkedExampleConfig, seed: int) -> SupervisedData:
-    if not cfg.x or not cfg.y:
-        raise UserError("--data.x and --data.y need at least one value each")
     x = torch.tensor([cfg.x], dtype=torch.float32)  # (1, n_inputs)
     y = torch.tensor([cfg.y], dtype=torch.float32)  # (1, n_outputs)
     meta = DataMeta(kind="features", input_shape=[len(cfg.x)], num_classes=0, class_names=[],

@@ -24,6 +24,7 @@ from neuralab.config import field
 from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
 from neuralab.errors import UserError
+from neuralab.methods.augment import AUGMENTATIONS
 from neuralab.methods.optim import OPTIMIZERS
 from neuralab.methods.supervised import Supervised, SupervisedConfig, evaluate_split
 from neuralab.models.mlp.mlp import MLP, MLPConfig
@@ -46,7 +47,8 @@ class RegularizationCompareConfig:
     l1: float = field(1e-3, "L1 strength of the l1 and elastic variants (penalty l1 * sum|w|).", ge=0)
     max_norm: float = field(1.0, "Radius of the max-norm variant's per-unit weight ball.", gt=0)
     dropout: float = field(0.5, "Drop probability of the dropout variant (inverted dropout).", gt=0, le=0.95)
-    augment: tuple[str, ...] = field(("shift", "rotate"), "Augmentations of the augment variant.")
+    augment: tuple[str, ...] = field(("shift", "rotate"), "Augmentations of the augment variant.",
+                                     choices=AUGMENTATIONS, nonempty=True)
     patience: int = field(10, "Epochs without a better validation loss before the early-stopping variant stops "
                               "and goes back to its best epoch.", ge=1)
     underfit_l2: float = field(0.25, "L2 strength of the huge_l2 variant, chosen to underfit.", gt=0)
@@ -119,7 +121,7 @@ class RegularizationCompare(Method):
             m = self._measure(name)
             for k, v in m.items():
                 self.history[name].setdefault(k, []).append(v)
-            metrics.update({f"{name}/train_loss": m["train_loss"], f"{name}/test_loss": m["test_loss"],
+            metrics.update({f"{name}/train/loss": m["train_loss"], f"{name}/test/loss": m["test_loss"],
                             f"{name}/gap": m["train_acc"] - m["test_acc"]})
         if "early_stopping" in training:
             self._early_stopping()
@@ -166,17 +168,18 @@ class RegularizationCompare(Method):
             return {}
         metrics = {}
         for name, row in rows.items():
-            metrics.update({f"{name}/{k}": row[k] for k in ("train_acc", "test_acc", "gap", "train_loss",
-                                                             "test_loss")})
+            metrics.update({f"{name}/{split}/{k}": row[f"{split}_{k}"] for split in ("train", "test")
+                            for k in ("acc", "loss")})
+            metrics[f"{name}/gap"] = row["gap"]
         techniques = [n for n in TECHNIQUES[1:] if n in rows]
         acc_gap, loss_gap = rows["none"]["gap"], rows["none"]["loss_gap"]
         metrics["compare/closing_acc_gap"] = sum(rows[n]["gap"] <= acc_gap - self.cfg.acc_margin for n in techniques)
         metrics["compare/closing_loss_gap"] = sum(rows[n]["loss_gap"] <= (1 - self.cfg.loss_margin) * loss_gap
                                                   for n in techniques)
-        metrics["compare/best_test_acc_gain"] = max(rows[n]["test_acc"] for n in TECHNIQUES if n in rows) - \
+        metrics["compare/test/best_acc_gain"] = max(rows[n]["test_acc"] for n in TECHNIQUES if n in rows) - \
             rows["none"]["test_acc"]
         if UNDERFIT in rows:
-            metrics["compare/underfit_train_acc_drop"] = rows["none"]["train_acc"] - rows[UNDERFIT]["train_acc"]
+            metrics["compare/train/underfit_acc_drop"] = rows["none"]["train_acc"] - rows[UNDERFIT]["train_acc"]
         return metrics
 
     def report(self, run_dir: Path | None = None) -> str:

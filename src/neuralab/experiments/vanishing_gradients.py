@@ -67,7 +67,7 @@ class VanishingGradients(Method):
             norms = [float(v) for k, v in m.items() if k.startswith("diag/grad_norm/")]  # input to output
             self.norms[name].setdefault("init", norms)
             self.norms[name]["last"] = norms
-            metrics[f"{name}/loss"] = m["train/loss"]
+            metrics[f"{name}/train/loss"] = m["train/loss"]
             metrics[f"{name}/first_last_ratio"] = norms[0] / norms[-1]
         return metrics
 
@@ -75,7 +75,7 @@ class VanishingGradients(Method):
         metrics = {}
         for name, method in self.variants.items():
             x, y = self.data.split("test")
-            metrics[f"{name}/test_acc"] = evaluate_split(method.model, x, y, "cross_entropy",
+            metrics[f"{name}/test/acc"] = evaluate_split(method.model, x, y, "cross_entropy",
                                                          self.cfg.eval_batch_size)["acc"]
             init = self.norms[name].get("init")
             if init:
@@ -93,7 +93,7 @@ class VanishingGradients(Method):
         for name in self.variants:
             init = self.norms[name]["init"]
             lines.append(f"| {name} | {init[0]:.2e} | {init[-1]:.2e} | {init[0] / init[-1]:.2e} | "
-                         f"{acc[f'{name}/test_acc']:.3f} |")
+                         f"{acc[f'{name}/test/acc']:.3f} |")
         return "\n".join(lines)
 
     def plot(self, plots_dir: Path) -> list[Path]:

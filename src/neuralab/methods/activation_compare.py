@@ -22,7 +22,6 @@ from torch import nn
 from neuralab.config import field
 from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
-from neuralab.errors import UserError
 from neuralab.methods.optim import OPTIMIZERS, make_optimizer
 from neuralab.methods.variants import Lockstep, accuracy, seeded_model, variant_config
 from neuralab.nn.activations import ACTIVATIONS
@@ -35,7 +34,8 @@ HIGH_LR = "relu-high-lr"  # name of the variant trained with `dead_lr`
 @dataclass(frozen=True)
 class ActivationCompareConfig:
     activations: tuple[str, ...] = field(("relu", "tanh", "sigmoid"),
-                                         "Hidden activations compared on the same net, seed and batches.")
+                                         "Hidden activations compared on the same net, seed and batches.",
+                                         choices=ACTIVATIONS, nonempty=True, unique=True)
     optimizer: str = field("sgd", "Optimiser of every variant (torch.optim).", choices=OPTIMIZERS)
     lr: float = field(0.05, "Learning rate of every variant.", gt=0)
     threshold: float = field(0.9, "Test accuracy whose first epoch is reported for each activation.", gt=0, le=1)
@@ -56,10 +56,6 @@ def active_fraction(model: nn.Module, x: torch.Tensor) -> float:
 class ActivationCompare(Method):
     def __init__(self, cfg: ActivationCompareConfig, model: nn.Module, data: SupervisedData,
                  ctx: RunContext) -> None:
-        unknown = [a for a in cfg.activations if a not in ACTIVATIONS]
-        if not cfg.activations or unknown:
-            raise UserError(f"--method.activations: unknown {', '.join(unknown) or '(none given)'}; "
-                            f"choose from {', '.join(ACTIVATIONS)}")
         self.cfg, self.data, self.done = cfg, data, False
         self.activation = {a: a for a in cfg.activations}
         if cfg.dead_lr > 0:
@@ -101,7 +97,7 @@ class ActivationCompare(Method):
         x, y = self.data.split("test")
         metrics = {}
         for name, model in self.variants.models.items():
-            metrics[f"{name}/acc"] = accuracy(model, x, y)
+            metrics[f"{name}/test/acc"] = accuracy(model, x, y)
             reached = self.epochs_to_threshold(name)
             if reached is not None:
                 metrics[f"{name}/epochs_to_threshold"] = float(reached)
@@ -124,7 +120,7 @@ class ActivationCompare(Method):
             dead = f"{m[name + '/dead']:.3f}" if name in self.dead else "-"
             lines.append(f"| {name} | {self.activation[name]} | {self.lr[name]:g} | "
                          f"{reached if reached is not None else f'not within {epochs}'} | "
-                         f"{m[name + '/acc']:.3f} | {active} | {dead0} | {dead} |")
+                         f"{m[name + '/test/acc']:.3f} | {active} | {dead0} | {dead} |")
         return "\n".join(lines)
 
     def plot(self, plots_dir: Path) -> list[Path]:

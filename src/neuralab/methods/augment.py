@@ -92,9 +92,6 @@ class Augmenter:
     def __init__(self, names: tuple[str, ...], input_shape: tuple[int, ...], seed: int,
                  device: torch.device | str = "cpu") -> None:
         for name in names:
-            if name not in AUGMENTATIONS:
-                raise UserError(f"--method.augment: unknown augmentation {name!r}; choose from "
-                                f"{', '.join(AUGMENTATIONS)}")
             if name in IMAGE_ONLY and len(input_shape) != 3:
                 raise UserError(f"--method.augment: {name} needs images (C, H, W), but the inputs have shape "
                                 f"{tuple(input_shape)}; only noise applies to feature vectors")

@@ -23,20 +23,23 @@ from torch import nn
 from neuralab.config import field
 from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
-from neuralab.errors import UserError
 from neuralab.methods.variants import seeded_model, variant_config
 from neuralab.nn.activations import ACTIVATIONS, make
 from neuralab.nn.init import INITS
 from neuralab.registry import register_method
 
+# zeros has no scale: every layer's output is 0, so there is no std to follow through the depth.
+SCALED_INITS = tuple(s for s in INITS if s != "zeros")
 SATURATED = 0.01  # an output within this share of the activation's range from a bound counts as saturated
 
 
 @dataclass(frozen=True)
 class InitDepthConfig:
     schemes: tuple[str, ...] = field(("normal", "xavier_normal", "he_normal"),
-                                     "Initialisation schemes compared (every one but zeros, whose scale is 0).")
-    activations: tuple[str, ...] = field(("tanh", "relu"), "Hidden activations, each tried with every scheme.")
+                                     "Initialisation schemes compared (every one but zeros, whose scale is 0).",
+                                     choices=SCALED_INITS, nonempty=True, unique=True)
+    activations: tuple[str, ...] = field(("tanh", "relu"), "Hidden activations, each tried with every scheme.",
+                                         choices=ACTIVATIONS, nonempty=True, unique=True)
 
 
 @torch.no_grad()
@@ -64,11 +67,6 @@ def bounds(activation: str) -> tuple[float, float] | None:
 @register_method("init-depth", config=InitDepthConfig)
 class InitDepth(Method):
     def __init__(self, cfg: InitDepthConfig, model: nn.Module, data: SupervisedData, ctx: RunContext) -> None:
-        bad = [s for s in cfg.schemes if s not in INITS or s == "zeros"]
-        bad += [a for a in cfg.activations if a not in ACTIVATIONS]
-        if not cfg.schemes or not cfg.activations or bad:
-            raise UserError(f"init-depth: unknown or unusable {', '.join(bad) or '(empty list)'}; schemes: "
-                            f"{', '.join(s for s in INITS if s != 'zeros')}; activations: {', '.join(ACTIVATIONS)}")
         self.cfg, self.device, self.done = cfg, ctx.device, False
         self.model_cls = type(model)
         self.configs = {f"{a}-{s}": variant_config(model, "init-depth", activation=a, init=s)

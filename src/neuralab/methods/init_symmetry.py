@@ -24,7 +24,6 @@ from torch import nn
 from neuralab.config import field
 from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
-from neuralab.errors import UserError
 from neuralab.methods.optim import OPTIMIZERS, make_optimizer
 from neuralab.methods.variants import Lockstep, accuracy, seeded_model, variant_config
 from neuralab.nn.init import INITS
@@ -34,7 +33,8 @@ from neuralab.registry import register_method
 @dataclass(frozen=True)
 class InitSymmetryConfig:
     schemes: tuple[str, ...] = field(("zeros", "xavier_normal", "he_normal"),
-                                     "Initialisation schemes compared on the same net, seed and batches.")
+                                     "Initialisation schemes compared on the same net, seed and batches.",
+                                     choices=INITS, nonempty=True, unique=True)
     optimizer: str = field("adam", "Optimiser of every variant (torch.optim).", choices=OPTIMIZERS)
     lr: float = field(0.01, "Learning rate of every variant.", gt=0)
 
@@ -53,10 +53,6 @@ def distinct_units(weight: torch.Tensor) -> int:
 @register_method("init-symmetry", config=InitSymmetryConfig)
 class InitSymmetry(Method):
     def __init__(self, cfg: InitSymmetryConfig, model: nn.Module, data: SupervisedData, ctx: RunContext) -> None:
-        unknown = [s for s in cfg.schemes if s not in INITS]
-        if not cfg.schemes or unknown:
-            raise UserError(f"--method.schemes: unknown {', '.join(unknown) or '(none given)'}; "
-                            f"choose from {', '.join(INITS)}")
         self.cfg, self.data, self.done = cfg, data, False
         models = {s: seeded_model(type(model), variant_config(model, "init-symmetry", init=s), ctx.seed, ctx.device)
                   for s in cfg.schemes}
@@ -72,7 +68,7 @@ class InitSymmetry(Method):
         metrics = {}
         for scheme, model in self.variants.models.items():
             weights = hidden_weights(model)
-            metrics[f"{scheme}/acc"] = accuracy(model, x, y)
+            metrics[f"{scheme}/test/acc"] = accuracy(model, x, y)
             # Fewest distinct units over the hidden layers: 1 means some layer acts as a single unit.
             metrics[f"{scheme}/distinct_units"] = float(min(distinct_units(w) for w in weights))
             metrics[f"{scheme}/max_abs_weight"] = max(float(w.abs().max()) for w in weights)
@@ -87,7 +83,7 @@ class InitSymmetry(Method):
             weights = hidden_weights(model)
             counts = " / ".join(f"{distinct_units(w)} of {w.shape[0]}" for w in weights)
             spread = max(float((w - w[0]).abs().max()) for w in weights)
-            lines.append(f"| {scheme} | {m[scheme + '/acc']:.3f} | {counts} | {spread:.3g} | "
+            lines.append(f"| {scheme} | {m[scheme + '/test/acc']:.3f} | {counts} | {spread:.3g} | "
                          f"{m[scheme + '/max_abs_weight']:.3g} |")
         return "\n".join(lines)
 

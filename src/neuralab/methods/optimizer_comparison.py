@@ -23,7 +23,6 @@ from torch import nn
 from neuralab.config import field
 from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
-from neuralab.errors import UserError
 from neuralab.methods.optim import DEFAULT_LR, OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
 from neuralab.methods.supervised import evaluate_split
 from neuralab.methods.variants import Lockstep
@@ -32,7 +31,8 @@ from neuralab.registry import register_method
 
 @dataclass(frozen=True)
 class OptimizerComparisonConfig:
-    optimizers: tuple[str, ...] = field(OPTIMIZERS, "Optimisers to compare, each on its own copy of the model.")
+    optimizers: tuple[str, ...] = field(OPTIMIZERS, "Optimisers to compare, each on its own copy of the model.",
+                                        choices=OPTIMIZERS, nonempty=True, unique=True)
     lr_sgd: float = field(DEFAULT_LR["sgd"], "Learning rate of sgd.", gt=0)
     lr_momentum: float = field(DEFAULT_LR["momentum"], "Learning rate of momentum (heavy ball).", gt=0)
     lr_nesterov: float = field(DEFAULT_LR["nesterov"], "Learning rate of nesterov.", gt=0)
@@ -54,10 +54,6 @@ class OptimizerComparisonConfig:
 class OptimizerComparison(Method):
     def __init__(self, cfg: OptimizerComparisonConfig, model: nn.Module, data: SupervisedData,
                  ctx: RunContext) -> None:
-        unknown = [o for o in cfg.optimizers if o not in OPTIMIZERS]
-        if not cfg.optimizers or unknown or len(set(cfg.optimizers)) != len(cfg.optimizers):
-            problem = f"unknown {', '.join(unknown)}" if unknown else "give each optimiser once"
-            raise UserError(f"--method.optimizers: {problem}; choose from {', '.join(OPTIMIZERS)}")
         self.cfg, self.data, self.done = cfg, data, False
         self.names = list(cfg.optimizers)
         self.lr = {name: getattr(cfg, f"lr_{name}") for name in self.names}
@@ -80,13 +76,13 @@ class OptimizerComparison(Method):
         s = self.cfg.smoothing
         metrics = {}
         for name, loss in self.lockstep.step(x, y).items():
-            name, value = name.removesuffix("/loss"), loss.item()
+            name, value = name.removesuffix("/train/loss"), loss.item()
             self.ema[name] = s * self.ema[name] + (1 - s) * value
             smoothed = self.ema[name] / (1 - s**self.steps)
             self.smoothed[name].append(smoothed)
             if self.reached[name] is None and smoothed <= self.cfg.threshold:
                 self.reached[name] = self.steps
-            metrics[f"{name}/loss"] = value
+            metrics[f"{name}/train/loss"] = value
         return metrics
 
     def evaluate(self) -> dict[str, float]:
@@ -97,11 +93,11 @@ class OptimizerComparison(Method):
                 pair = self.data.split(split)
                 if pair is not None:
                     result = evaluate_split(model, *pair, "cross_entropy", self.cfg.eval_batch_size)
-                    metrics[f"{name}/{split}_loss"], metrics[f"{name}/{split}_acc"] = result["loss"], result["acc"]
+                    metrics[f"{name}/{split}/loss"], metrics[f"{name}/{split}/acc"] = result["loss"], result["acc"]
             if self.reached[name] is not None:
                 metrics[f"{name}/steps_to_threshold"] = float(self.reached[name])
-        accs = [metrics[f"{name}/test_acc"] for name in self.names]
-        metrics["best/test_acc"], metrics["worst/test_acc"] = max(accs), min(accs)
+        accs = [metrics[f"{name}/test/acc"] for name in self.names]
+        metrics["compare/test/best_acc"], metrics["compare/test/worst_acc"] = max(accs), min(accs)
         return metrics
 
     def report(self, run_dir: Path | None = None) -> str:
@@ -113,8 +109,8 @@ class OptimizerComparison(Method):
                  "|---|---|---|---|---|---|"]
         for name in self.names:
             reached = self.reached[name]
-            lines.append(f"| {name} | {self.lr[name]:g} | {m[name + '/train_loss']:.4f} | "
-                         f"{m[name + '/test_loss']:.4f} | {m[name + '/test_acc']:.4f} | "
+            lines.append(f"| {name} | {self.lr[name]:g} | {m[name + '/train/loss']:.4f} | "
+                         f"{m[name + '/test/loss']:.4f} | {m[name + '/test/acc']:.4f} | "
                          f"{reached if reached is not None else f'not within {self.steps}'} |")
         return "\n".join(lines)
 

@@ -49,7 +49,8 @@ REFERENCE_TOL = 1e-12
 
 @dataclass(frozen=True)
 class SecondOrderConfig:
-    solvers: tuple[str, ...] = field(SOLVERS, "Solvers to compare, each from theta = 0.")
+    solvers: tuple[str, ...] = field(SOLVERS, "Solvers to compare, each from theta = 0.", choices=SOLVERS,
+                                     nonempty=True, unique=True)
     l2: float = field(1e-2, "Coefficient of the penalty l2/2 |theta|^2 (weights and bias); the problem's "
                             "strong convexity.", gt=0)
     positive_from: int = field(5, "Labels >= this form the positive class (digits 5-9 against 0-4).")
@@ -81,10 +82,6 @@ def logistic_objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor, l2: f
 @register_method("second-order", config=SecondOrderConfig)
 class SecondOrderCompare(Method):
     def __init__(self, cfg: SecondOrderConfig, model: nn.Module, data: SupervisedData, ctx: RunContext) -> None:
-        unknown = [s for s in cfg.solvers if s not in SOLVERS]
-        if not cfg.solvers or unknown or len(set(cfg.solvers)) != len(cfg.solvers):
-            problem = f"unknown {', '.join(unknown)}" if unknown else "give each solver once"
-            raise UserError(f"--method.solvers: {problem}; choose from {', '.join(SOLVERS)}")
         if not isinstance(model, LogisticRegression):
             raise UserError("the second-order method needs the logistic-regression model (a convex problem); "
                             f"got {type(model).__name__}")
@@ -153,7 +150,7 @@ class SecondOrderCompare(Method):
                 self.grad_norm[name].append(gnorm)
                 if gnorm <= self.cfg.grad_tol:
                     self.converged_at[name] = solver.iterations
-            metrics[f"{name}/loss"] = self.gap[name][-1] + self.f_star
+            metrics[f"{name}/train/loss"] = self.gap[name][-1] + self.f_star
             metrics[f"{name}/grad_norm"] = self.grad_norm[name][-1]
         self.done = all(k is not None for k in self.converged_at.values())
         self._sync_model()
@@ -166,15 +163,15 @@ class SecondOrderCompare(Method):
         return float(((logits > 0).double() == y).double().mean())
 
     def evaluate(self) -> dict[str, float]:
-        metrics = {"test/acc": self._accuracy(self.theta_star), "train/loss": self.f_star}
+        metrics = {"optimum/test/acc": self._accuracy(self.theta_star), "optimum/train/loss": self.f_star}
         for name, solver in self.solvers.items():
             reached = self.converged_at[name]
             metrics[f"{name}/iterations"] = float(solver.iterations if reached is None else reached)
             metrics[f"{name}/converged"] = float(reached is not None)
-            metrics[f"{name}/test_acc"] = self._accuracy(solver.theta)
+            metrics[f"{name}/test/acc"] = self._accuracy(solver.theta)
             metrics[f"{name}/weight_error"] = float((solver.theta - self.theta_star).abs().max())
-        metrics["all/converged"] = min(metrics[f"{n}/converged"] for n in self.solvers)
-        metrics["all/max_weight_error"] = max(metrics[f"{n}/weight_error"] for n in self.solvers)
+        metrics["compare/converged"] = min(metrics[f"{n}/converged"] for n in self.solvers)
+        metrics["compare/max_weight_error"] = max(metrics[f"{n}/weight_error"] for n in self.solvers)
         return metrics
 
     def report(self, run_dir: Path | None = None) -> str:
@@ -183,7 +180,8 @@ class SecondOrderCompare(Method):
         lines = [f"L2-regularised logistic regression, {n_params} parameters, labels >= {self.cfg.positive_from} "
                  f"positive, l2 = {self.cfg.l2:g}; Hessian condition number at the optimum "
                  f"{self.condition:.0f} (L/mu = {self.lipschitz / self.cfg.l2:.0f}); f* = {self.f_star:.10f}; "
-                 f"test accuracy at the optimum {m['test/acc']:.4f}. Converged: |grad f| <= {self.cfg.grad_tol:g}.",
+                 f"test accuracy at the optimum {m['optimum/test/acc']:.4f}. "
+                 f"Converged: |grad f| <= {self.cfg.grad_tol:g}.",
                  "",
                  "| solver | iterations | gradients | Hessian-vector products | Hessians | line-search values | "
                  "final f - f* | max abs weight error | wall ms |",

@@ -22,7 +22,7 @@ from neuralab.config import field
 from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
 from neuralab.errors import UserError
-from neuralab.methods.augment import Augmenter
+from neuralab.methods.augment import AUGMENTATIONS, Augmenter
 from neuralab.methods.optim import OPTIMIZERS, QUASI_NEWTON, SCHEDULES, make_optimizer, make_schedule
 from neuralab.methods.regularization import clip_gradients_, max_norm_, weight_penalty
 from neuralab.nn.diagnostics import ActivationRecorder, dead_relu_fraction, gradient_norms
@@ -55,7 +55,8 @@ class SupervisedConfig:
     augment: tuple[str, ...] = field((), "Training-batch augmentations, comma list applied in order: shift "
                                          "(up to 10% of the side), rotate (up to 15 degrees), crop (pad 1/8 of "
                                          "the side, random window), flip (left-right, p 0.5), noise (Gaussian, "
-                                         "std 0.1). All but noise need images.")
+                                         "std 0.1). All but noise need images.",
+                                     choices=AUGMENTATIONS)
     diagnostics: bool = field(False, "Log per-layer gradient norms and activation mean/std (diag/...) with the "
                                      "train metrics, and the dead-ReLU fraction at each evaluation.")
 

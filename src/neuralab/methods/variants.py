@@ -51,7 +51,7 @@ class Lockstep:
         self.schedules = schedules or {}
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One update of every variant on (x, y) -> {"<variant>/loss": loss before the update}."""
+        """One update of every variant on (x, y) -> {"<variant>/train/loss": loss before the update}."""
         metrics = {}
         for name, model in self.models.items():
             model.train()
@@ -62,7 +62,7 @@ class Lockstep:
             opt.step()
             if self.schedules.get(name) is not None:
                 self.schedules[name].step()
-            metrics[f"{name}/loss"] = loss.detach()
+            metrics[f"{name}/train/loss"] = loss.detach()
         return metrics
 
     def state_dict(self) -> dict[str, Any]:

@@ -22,7 +22,6 @@ from torch import nn
 from neuralab.config import field
 from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
-from neuralab.errors import UserError
 from neuralab.methods.optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
 from neuralab.methods.variants import Lockstep, seeded_model, variant_config
 from neuralab.registry import register_method
@@ -30,7 +29,8 @@ from neuralab.registry import register_method
 
 @dataclass(frozen=True)
 class WidthSweepConfig:
-    widths: tuple[int, ...] = field((1, 2, 4, 8, 16, 32, 64), "Hidden units of each one-hidden-layer net.")
+    widths: tuple[int, ...] = field((1, 2, 4, 8, 16, 32, 64), "Hidden units of each one-hidden-layer net.", ge=1,
+                                     nonempty=True, unique=True)
     optimizer: str = field("adam", "Optimiser of every width (torch.optim).", choices=OPTIMIZERS)
     lr: float = field(0.03, "Learning rate (peak rate for onecycle).", gt=0)
     schedule: str = field("cosine", "Learning-rate schedule over the run.", choices=SCHEDULES)
@@ -41,8 +41,6 @@ class WidthSweepConfig:
 @register_method("width-sweep", config=WidthSweepConfig)
 class WidthSweep(Method):
     def __init__(self, cfg: WidthSweepConfig, model: nn.Module, data: SupervisedData, ctx: RunContext) -> None:
-        if not cfg.widths or min(cfg.widths) < 1:
-            raise UserError("--method.widths: give one or more positive widths, e.g. 1,2,4,8")
         self.cfg, self.data, self.done = cfg, data, False
         models = {f"w{w}": seeded_model(type(model), variant_config(model, "width-sweep", hidden=(w,)), ctx.seed,
                                         ctx.device)
@@ -69,17 +67,17 @@ class WidthSweep(Method):
         pick = 0 if self.cfg.error == "max" else 1
         metrics = {}
         for w, (max_err, rms_err) in errs.items():
-            metrics[f"w{w}/max_err"], metrics[f"w{w}/rms_err"] = max_err, rms_err
-        metrics["fit/best_error"] = min(e[pick] for e in errs.values())
+            metrics[f"w{w}/test/max_err"], metrics[f"w{w}/test/rms_err"] = max_err, rms_err
+        metrics["compare/test/best_error"] = min(e[pick] for e in errs.values())
         reached = [w for w, e in errs.items() if e[pick] <= self.cfg.epsilon]
         if reached:
-            metrics["fit/smallest_width"] = float(min(reached))
+            metrics["compare/smallest_width"] = float(min(reached))
         return metrics
 
     def report(self, run_dir: Path | None = None) -> str:
         errs, m = self.errors(), self.evaluate()
         pick = 0 if self.cfg.error == "max" else 1
-        smallest = m.get("fit/smallest_width")
+        smallest = m.get("compare/smallest_width")
         lines = [f"{self.data.meta.source}: one hidden layer, {self.cfg.error} error target {self.cfg.epsilon:g}; "
                  f"smallest width reaching it: {int(smallest) if smallest else 'none'}.", "",
                  "| hidden units | parameters | max error | RMS error | within epsilon |", "|---|---|---|---|---|"]

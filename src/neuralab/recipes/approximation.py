@@ -10,6 +10,6 @@ register(Recipe(
     model="mlp", method="width-sweep", data="function1d",
     model_config=dict(hidden=(64,), num_classes=1, activation="tanh"),
     run=RunConfig(steps=1000, log_every=50, eval_every=250, threads=1),
-    expect={"fit/smallest_width": ("<=", 16)},
+    expect={"compare/smallest_width": ("<=", 16)},
     mode="min",
 ))

@@ -12,5 +12,5 @@ register(Recipe(
     data_config=dict(image_size=8, batch_size=64),
     run=RunConfig(steps=300, eval_every=100, log_every=10),
     expect={"sigmoid/init_ratio": ("<=", 1e-6), "relu/init_ratio": (">=", 0.1), "sigmoid_bn/init_ratio": (">=", 0.1),
-            "sigmoid_bn/test_acc": (">=", 0.9)},
+            "sigmoid_bn/test/acc": (">=", 0.9)},
 ))

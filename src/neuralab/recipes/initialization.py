@@ -12,7 +12,7 @@ register(Recipe(
     data_config=dict(batch_size=64, image_size=8),
     run=RunConfig(epochs=10, log_every=23, threads=1),
     expect={"zeros/distinct_units": ("==", 1), "xavier_normal/distinct_units": ("==", 32),
-            "he_normal/acc": (">=", 0.9)},
+            "he_normal/test/acc": (">=", 0.9)},
 ))
 
 register(Recipe(

@@ -11,7 +11,7 @@ register(Recipe(
     model_config=dict(in_features=64, hidden=(64,)),
     data_config=dict(batch_size=64, image_size=8),
     run=RunConfig(epochs=20, log_every=10, threads=1),
-    expect={"worst/test_acc": (">=", 0.95)},
+    expect={"compare/test/worst_acc": (">=", 0.95)},
 ))
 
 register(Recipe(
@@ -21,5 +21,5 @@ register(Recipe(
     model="logistic-regression", method="second-order", data="digits",
     data_config=dict(batch_size=2000, image_size=8),
     run=RunConfig(steps=20000, eval_every=1000, log_every=50, threads=1),
-    expect={"all/converged": ("==", 1), "all/max_weight_error": ("<=", 1e-4), "newton/iterations": ("<=", 10)},
+    expect={"compare/converged": ("==", 1), "compare/max_weight_error": ("<=", 1e-4), "newton/iterations": ("<=", 10)},
 ))

@@ -12,5 +12,5 @@ register(Recipe(
     data_config=dict(image_size=8, train_limit=200, val_fraction=0.5),
     run=RunConfig(steps=60, eval_every=10, log_every=1),
     expect={"compare/closing_loss_gap": (">=", 6), "compare/closing_acc_gap": (">=", 2),
-            "compare/underfit_train_acc_drop": (">=", 0.5)},
+            "compare/train/underfit_acc_drop": (">=", 0.5)},
 ))

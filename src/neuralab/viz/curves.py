@@ -29,8 +29,8 @@ PANEL_SIZE = (4.2, 3.0)  # inches per panel (width, height)
 HEADER_HEIGHT = 0.7  # inches above the panels for the title and the legend
 DPI = 110
 NOTE_CHARS_PER_INCH = 14  # characters of the small-font note that fit in one inch, with some room to spare
-# Units of the metrics whose name does not already say it, found by any `_` word (`test_acc`, `acc_last` are
-# accuracies). Losses and returns have no unit; `seconds` names its own.
+# Units of the metrics whose name does not already say it, found by any `_` or `/` word (`test/acc`, `acc_last`
+# are accuracies). Losses and returns have no unit; `seconds` names its own.
 UNITS = {"acc": "fraction", "accuracy": "fraction", "length": "steps"}
 # Usual splits keep the same colour and order in every run; any other prefix (a variant name) follows them.
 SPLIT_ORDER = ("train", "val", "test", "eval")
