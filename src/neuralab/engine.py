@@ -292,6 +292,10 @@ def _loop(run: Run, resume: bool, progress: bool) -> Run:
         log.write({"step": state["step"], "epoch": state["step"] / steps_per_epoch,
                    "time": round(time.monotonic() - t0, 3), **metrics})
         key = monitored_key(monitor, metrics)
+        if cfg.patience and "test" in key.split("/")[:-1]:
+            raise UserError(f"--run.patience: early stopping would watch {key}, a test-set metric, and so choose "
+                            "the stopping point on the test set; hold out a validation split (e.g. "
+                            "--data.val_fraction 0.1) to stop on")
         if key in metrics:
             value = sign * metrics[key]
             if state["best"] is None or value > state["best"]:

@@ -49,9 +49,12 @@ def test_user_mistakes_give_one_line_and_exit_2(args, words):
 
 def test_plot_writes_curves_and_early_stopping_stops(tmp_path):
     out = tmp_path / "run"
-    # lr 0 cannot improve test accuracy, so patience 2 ends the run after 3 evaluations
-    r = run_cli("train", "mlp-digits", "--quiet", "--out", out, "--method.optimizer", "sgd", "--method.lr", "1e-12",
-                "--run.patience", "2", "--run.eval_every", "5", "--run.epochs", "20")
+    # lr 0 cannot improve validation accuracy, so patience 2 ends the run after 3 evaluations
+    args = ["train", "mlp-digits", "--quiet", "--method.optimizer", "sgd", "--method.lr", "1e-12",
+            "--run.patience", "2", "--run.eval_every", "5", "--run.epochs", "20"]
+    refused = run_cli(*args, "--out", tmp_path / "no-val")
+    assert refused.returncode == 2 and "--data.val_fraction" in refused.stderr and "Traceback" not in refused.stderr
+    r = run_cli(*args, "--out", out, "--data.val_fraction", "0.2")
     assert r.returncode == 0, r.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["stopped_early"] and summary["step"] == 15
