@@ -105,7 +105,7 @@ def register_data(name: str, *, config: type) -> Callable[[T], T]:
 _GROUPS = {
     "recipes": ("neuralab.recipes",),
     "components": ("neuralab.data", "neuralab.methods", "neuralab.models", "neuralab.experiments",
-                   "neuralab.search.objective", "neuralab.search.random_vs_grid"),
+                   "neuralab.search.objective"),
 }
 _loaded: set[str] = set()
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import neuralab
-from neuralab.methods.init_symmetry import hidden_weights
+from neuralab.experiments.init_symmetry import hidden_weights
 
 
 def test_activations_relu_fast_sigmoid_slow_and_high_lr_kills_relus(tmp_path):

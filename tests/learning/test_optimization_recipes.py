@@ -9,8 +9,8 @@ import torch
 import neuralab
 from neuralab.engine import build, fit, resolve
 from neuralab.errors import UserError
+from neuralab.experiments.second_order_logreg import SOLVERS, SecondOrderLogreg, SecondOrderLogregConfig
 from neuralab.methods.optim import OPTIMIZERS
-from neuralab.methods.second_order_compare import SOLVERS, SecondOrderCompare, SecondOrderConfig
 from neuralab.models.mlp.mlp import MLP, MLPConfig
 from neuralab.registry import DATA, RECIPES
 
@@ -97,7 +97,7 @@ def test_second_order_resumes_exactly(tmp_path):
 def test_second_order_refuses_a_non_convex_model_and_unknown_solvers(tmp_path):
     data = DATA.get("digits").build(RECIPES.get("second-order-logreg").sections()["data"], 0)
     with pytest.raises(UserError, match="needs the logistic-regression model"):
-        SecondOrderCompare(SecondOrderConfig(), MLP(MLPConfig(in_features=64)), data, None)
+        SecondOrderLogreg(SecondOrderLogregConfig(), MLP(MLPConfig(in_features=64)), data, None)
     with pytest.raises(UserError, match="--method.solvers: unknown adam"):
         neuralab.train("second-order-logreg", {"method": {"solvers": "newton,adam"}}, out=tmp_path / "a")
     with pytest.raises(UserError, match="every training label falls in one class"):

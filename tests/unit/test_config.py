@@ -59,17 +59,18 @@ def test_two_instances_do_not_share_a_mutable_default():
 
 
 @pytest.mark.parametrize(("section", "cls_path", "change", "message"), [
-    ("method", "neuralab.methods.optimizer_comparison.OptimizerComparisonConfig", {"optimizers": "sgd,adamax"},
+    ("method", "neuralab.experiments.optimizers_compare.OptimizersCompareConfig", {"optimizers": "sgd,adamax"},
      r"--method\.optimizers: unknown adamax; choose from sgd, momentum"),
-    ("method", "neuralab.methods.second_order_compare.SecondOrderConfig", {"solvers": "newton,newton"},
+    ("method", "neuralab.experiments.second_order_logreg.SecondOrderLogregConfig", {"solvers": "newton,newton"},
      r"--method\.solvers: newton given more than once"),
-    ("method", "neuralab.methods.activation_compare.ActivationCompareConfig", {"activations": ""},
+    ("method", "neuralab.experiments.activations.ActivationsConfig", {"activations": ""},
      r"--method\.activations: give at least one value; choose from .*relu"),
-    ("method", "neuralab.methods.init_depth.InitDepthConfig", {"schemes": "zeros,he_normal"},
+    ("method", "neuralab.experiments.init_depth.InitDepthConfig", {"schemes": "zeros,he_normal"},
      r"--method\.schemes: unknown zeros; choose from default, normal"),
     ("method", "neuralab.methods.supervised.SupervisedConfig", {"augment": "shift,shfit"},
      r"--method\.augment: unknown shfit; choose from shift, rotate, crop, flip, noise"),
-    ("method", "neuralab.methods.width_sweep.WidthSweepConfig", {"widths": "4,0"}, r"--method\.widths\[1\]: must be"),
+    ("method", "neuralab.experiments.universal_approximation.UniversalApproximationConfig", {"widths": "4,0"},
+     r"--method\.widths\[1\]: must be"),
     ("data", "neuralab.data.worked_example.WorkedExampleConfig", {"y": ""}, r"--data\.y: give at least one value"),
 ])
 def test_method_list_fields_refuse_bad_elements_through_their_field_options(section, cls_path, change, message):

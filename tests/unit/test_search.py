@@ -13,10 +13,10 @@ from neuralab import checkpoint
 from neuralab.contracts import RunContext
 from neuralab.engine import fit, resolve
 from neuralab.errors import UserError
+from neuralab.experiments.random_vs_grid import RandomOptima, RandomOptimaConfig, RandomVsGrid, RandomVsGridConfig
 from neuralab.registry import RECIPES
 from neuralab.search.objective import LowEffectiveDimension, LowEffectiveDimensionConfig
 from neuralab.search.optuna_setup import import_optuna
-from neuralab.search.random_vs_grid import GridVsRandom, GridVsRandomConfig, RandomOptima, RandomOptimaConfig
 from neuralab.search.selection import DEFAULT_VAL_FRACTION, counterpart, select_by
 from neuralab.search.space import candidates, parse_param, parse_params, space_size, split_top_level
 from neuralab.search.study import TrialRow, refit_and_test, run_search, trial_count
@@ -224,7 +224,7 @@ def test_search_argument_errors(tmp_path):
 def _experiment(budget=16, repetitions=12, seed=0):
     model = LowEffectiveDimension(LowEffectiveDimensionConfig())
     data = RandomOptima(RandomOptimaConfig(repetitions=repetitions), seed)
-    method = GridVsRandom(GridVsRandomConfig(budget=budget), model, data, RunContext(repetitions, "cpu", seed, None))
+    method = RandomVsGrid(RandomVsGridConfig(budget=budget), model, data, RunContext(repetitions, "cpu", seed, None))
     return method, data
 
 

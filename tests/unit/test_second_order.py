@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from neuralab import checkpoint
+from neuralab.experiments.second_order_logreg import logistic_objective
 from neuralab.methods.second_order import (
     LBFGS,
     GradientDescent,
@@ -18,7 +19,6 @@ from neuralab.methods.second_order import (
     conjugate_gradient,
     hvp,
 )
-from neuralab.methods.second_order_compare import logistic_objective
 from neuralab.models.linear.logistic import LogisticRegression, LogisticRegressionConfig
 
 F64 = torch.float64

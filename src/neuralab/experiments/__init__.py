@@ -1,4 +1,12 @@
-"""Side-by-side lessons: several variants of one setup trained together and compared (one import per line)."""
+"""Side-by-side lessons: variants of one setup trained or measured together and compared; each file is one
+lesson, registered as a method under its recipe's name (one import per line)."""
 
+import neuralab.experiments.activations
+import neuralab.experiments.init_depth
+import neuralab.experiments.init_symmetry
+import neuralab.experiments.optimizers_compare
+import neuralab.experiments.random_vs_grid
 import neuralab.experiments.regularization_compare
+import neuralab.experiments.second_order_logreg
+import neuralab.experiments.universal_approximation
 import neuralab.experiments.vanishing_gradients  # noqa: F401

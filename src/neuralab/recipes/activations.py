@@ -7,7 +7,7 @@ register(Recipe(
     name="activations", family="supervised", curriculum="F6",
     summary="ReLU vs tanh vs sigmoid on one 64-64-64-10 MLP (digits, SGD): epochs to 90% test accuracy, "
             "active ReLUs at init, dead ReLUs after a far too large learning rate.",
-    model="mlp", method="activation-compare", data="digits",
+    model="mlp", method="activations", data="digits",
     model_config=dict(hidden=(64, 64), init="xavier_normal"),
     data_config=dict(batch_size=64, image_size=8),
     run=RunConfig(epochs=30, log_every=23, threads=1),

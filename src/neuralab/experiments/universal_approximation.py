@@ -28,7 +28,7 @@ from neuralab.registry import register_method
 
 
 @dataclass(frozen=True)
-class WidthSweepConfig:
+class UniversalApproximationConfig:
     widths: tuple[int, ...] = field((1, 2, 4, 8, 16, 32, 64), "Hidden units of each one-hidden-layer net.", ge=1,
                                      nonempty=True, unique=True)
     optimizer: str = field("adam", "Optimiser of every width (torch.optim).", choices=OPTIMIZERS)
@@ -38,9 +38,10 @@ class WidthSweepConfig:
     error: str = field("max", "Error compared with epsilon: max (largest |f - net|) or rms.", choices=("max", "rms"))
 
 
-@register_method("width-sweep", config=WidthSweepConfig)
-class WidthSweep(Method):
-    def __init__(self, cfg: WidthSweepConfig, model: nn.Module, data: SupervisedData, ctx: RunContext) -> None:
+@register_method("universal-approximation", config=UniversalApproximationConfig)
+class UniversalApproximation(Method):
+    def __init__(self, cfg: UniversalApproximationConfig, model: nn.Module, data: SupervisedData,
+                 ctx: RunContext) -> None:
         self.cfg, self.data, self.done = cfg, data, False
         models = {f"w{w}": seeded_model(type(model), variant_config(model, "width-sweep", hidden=(w,)), ctx.seed,
                                         ctx.device)

@@ -30,7 +30,7 @@ from neuralab.registry import register_method
 
 
 @dataclass(frozen=True)
-class OptimizerComparisonConfig:
+class OptimizersCompareConfig:
     optimizers: tuple[str, ...] = field(OPTIMIZERS, "Optimisers to compare, each on its own copy of the model.",
                                         choices=OPTIMIZERS, nonempty=True, unique=True)
     lr_sgd: float = field(DEFAULT_LR["sgd"], "Learning rate of sgd.", gt=0)
@@ -50,9 +50,9 @@ class OptimizerComparisonConfig:
     eval_batch_size: int = field(2000, "Examples per forward pass when evaluating.", ge=1)
 
 
-@register_method("optimizer-comparison", config=OptimizerComparisonConfig)
-class OptimizerComparison(Method):
-    def __init__(self, cfg: OptimizerComparisonConfig, model: nn.Module, data: SupervisedData,
+@register_method("optimizers-compare", config=OptimizersCompareConfig)
+class OptimizersCompare(Method):
+    def __init__(self, cfg: OptimizersCompareConfig, model: nn.Module, data: SupervisedData,
                  ctx: RunContext) -> None:
         self.cfg, self.data, self.done = cfg, data, False
         self.names = list(cfg.optimizers)

@@ -48,7 +48,7 @@ REFERENCE_TOL = 1e-12
 
 
 @dataclass(frozen=True)
-class SecondOrderConfig:
+class SecondOrderLogregConfig:
     solvers: tuple[str, ...] = field(SOLVERS, "Solvers to compare, each from theta = 0.", choices=SOLVERS,
                                      nonempty=True, unique=True)
     l2: float = field(1e-2, "Coefficient of the penalty l2/2 |theta|^2 (weights and bias); the problem's "
@@ -79,9 +79,9 @@ def logistic_objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor, l2: f
     return f
 
 
-@register_method("second-order", config=SecondOrderConfig)
-class SecondOrderCompare(Method):
-    def __init__(self, cfg: SecondOrderConfig, model: nn.Module, data: SupervisedData, ctx: RunContext) -> None:
+@register_method("second-order-logreg", config=SecondOrderLogregConfig)
+class SecondOrderLogreg(Method):
+    def __init__(self, cfg: SecondOrderLogregConfig, model: nn.Module, data: SupervisedData, ctx: RunContext) -> None:
         if not isinstance(model, LogisticRegression):
             raise UserError("the second-order method needs the logistic-regression model (a convex problem); "
                             f"got {type(model).__name__}")

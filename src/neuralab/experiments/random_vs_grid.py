@@ -69,13 +69,13 @@ def build_random_optima(cfg: RandomOptimaConfig, seed: int) -> RandomOptima:
 
 
 @dataclass(frozen=True)
-class GridVsRandomConfig:
+class RandomVsGridConfig:
     budget: int = field(16, "Trials per search: a square k*k, so the grid has k values per hyper-parameter.", ge=4)
 
 
-@register_method("grid-vs-random", config=GridVsRandomConfig)
-class GridVsRandom(Method):
-    def __init__(self, cfg: GridVsRandomConfig, model: torch.nn.Module, data: RandomOptima, ctx: RunContext) -> None:
+@register_method("random-vs-grid", config=RandomVsGridConfig)
+class RandomVsGrid(Method):
+    def __init__(self, cfg: RandomVsGridConfig, model: torch.nn.Module, data: RandomOptima, ctx: RunContext) -> None:
         side = math.isqrt(cfg.budget)
         if side * side != cfg.budget:
             raise UserError(f"--method.budget {cfg.budget}: must be a square (4, 9, 16, 25...) so that the grid and "

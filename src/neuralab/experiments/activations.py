@@ -32,7 +32,7 @@ HIGH_LR = "relu-high-lr"  # name of the variant trained with `dead_lr`
 
 
 @dataclass(frozen=True)
-class ActivationCompareConfig:
+class ActivationsConfig:
     activations: tuple[str, ...] = field(("relu", "tanh", "sigmoid"),
                                          "Hidden activations compared on the same net, seed and batches.",
                                          choices=ACTIVATIONS, nonempty=True, unique=True)
@@ -52,9 +52,9 @@ def active_fraction(model: nn.Module, x: torch.Tensor) -> float:
     return sum(fractions) / len(fractions)
 
 
-@register_method("activation-compare", config=ActivationCompareConfig)
-class ActivationCompare(Method):
-    def __init__(self, cfg: ActivationCompareConfig, model: nn.Module, data: SupervisedData,
+@register_method("activations", config=ActivationsConfig)
+class Activations(Method):
+    def __init__(self, cfg: ActivationsConfig, model: nn.Module, data: SupervisedData,
                  ctx: RunContext) -> None:
         self.cfg, self.data, self.done = cfg, data, False
         self.activation = {a: a for a in cfg.activations}
