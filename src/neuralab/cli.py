@@ -302,8 +302,6 @@ def cmd_results(args: argparse.Namespace, extra: list[str]) -> int:
     overrides = _parse_overrides(extra)
     if args.seeds < 1:
         raise UserError(f"--seeds {args.seeds}: give at least one seed")
-    if args.write and not Path(args.write).is_file():
-        raise UserError(f"--write {args.write}: no such file")
     parts = ["neuralab results"]
     parts += [f"--report {args.report}"] if args.report else []
     parts += [f"--family {args.family}"] if args.family else []
@@ -311,18 +309,19 @@ def cmd_results(args: argparse.Namespace, extra: list[str]) -> int:
     parts += [] if args.report else [f"--seeds {args.seeds}"]
     parts += extra + ([f"--block {args.block}"] if args.block else [])
     parts += [f"--write {args.write}"] if args.write else []
+    if args.report and (args.family or args.recipes):
+        raise UserError("--report RECIPE writes one recipe's report; leave out --family and --recipes")
+    block = args.block or (f"report:{args.report}" if args.report else args.family)
+    if args.write:  # a file without the markers is refused before any training
+        results.write_block(Path(args.write), block, "", dry_run=True)
     out = Path(args.out)
     if args.report:
-        if args.family or args.recipes:
-            raise UserError("--report RECIPE writes one recipe's report; leave out --family and --recipes")
         text = results.recipe_report(args.report, out, overrides, " ".join(parts))
-        block = args.block or f"report:{args.report}"
     else:
         names = results.select_recipes(args.family, [n for n in (args.recipes or "").split(",") if n])
         log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
         text = results.format_table([results.train_seeds(n, args.seeds, out, overrides, log) for n in names],
                                     " ".join(parts), args.seeds)
-        block = args.block or args.family
     if args.write:
         results.write_block(Path(args.write), block, text)
         print(f"wrote {results.markers(block)[0]} block of {args.write}")

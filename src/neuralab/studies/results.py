@@ -211,10 +211,12 @@ def replace_block(text: str, block: str | None, content: str, where: str = "the 
     return f"{head}{start}\n{content.strip()}\n{end}{tail}"
 
 
-def write_block(path: Path, block: str | None, content: str) -> None:
-    """Replace the block's table in the markdown file at `path`, atomically."""
+def write_block(path: Path, block: str | None, content: str, dry_run: bool = False) -> None:
+    """Replace the block's table in the markdown file at `path`, atomically; `dry_run` only checks the markers."""
     from neuralab.atomic import write_text_atomic
 
     if not path.is_file():
         raise UserError(f"--write {path}: no such file")
-    write_text_atomic(path, replace_block(path.read_text(), block, content, where=str(path)))
+    text = replace_block(path.read_text(), block, content, where=str(path))
+    if not dry_run:
+        write_text_atomic(path, text)
