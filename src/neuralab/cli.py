@@ -1,4 +1,4 @@
-"""`neuralab` command line: list, info, flops, train, eval, plot, predict, cv, ensemble, search.
+"""`neuralab` command line: list, info, flops, train, eval, plot, predict, cv, ensemble, search, results.
 
 User mistakes end with one line on stderr and exit code 2; bugs keep their traceback.
 """
@@ -314,7 +314,43 @@ def cmd_search(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
-EXPERIMENT_COMMANDS = {"cv": cmd_cv, "ensemble": cmd_ensemble, "search": cmd_search}
+def cmd_results(args: argparse.Namespace, extra: list[str]) -> int:
+    """Train recipes over seeds 0..N-1 (or one recipe's report) and print the table or write it between markers."""
+    from neuralab.studies import results
+
+    overrides = _parse_overrides(extra)
+    if args.seeds < 1:
+        raise UserError(f"--seeds {args.seeds}: give at least one seed")
+    parts = ["neuralab results"]
+    parts += [f"--report {args.report}"] if args.report else []
+    parts += [f"--family {args.family}"] if args.family else []
+    parts += [f"--recipes {args.recipes}"] if args.recipes else []
+    parts += [] if args.report else [f"--seeds {args.seeds}"]
+    parts += extra + ([f"--block {args.block}"] if args.block else [])
+    parts += [f"--write {args.write}"] if args.write else []
+    if args.report and (args.family or args.recipes):
+        raise UserError("--report RECIPE writes one recipe's report; leave out --family and --recipes")
+    block = args.block or (f"report:{args.report}" if args.report else args.family)
+    if args.write:  # a file without the markers is refused before any training
+        results.write_block(Path(args.write), block, "", dry_run=True)
+    out = Path(args.out)
+    if args.report:
+        text = results.recipe_report(args.report, out, overrides, " ".join(parts))
+    else:
+        names = results.select_recipes(args.family, [n for n in (args.recipes or "").split(",") if n])
+        log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+        text = results.format_table([results.train_seeds(n, args.seeds, out, overrides, log) for n in names],
+                                    " ".join(parts), args.seeds)
+    if args.write:
+        results.write_block(Path(args.write), block, text)
+        print(f"wrote {results.markers(block)[0]} block of {args.write}")
+    else:
+        print(text)
+    return 0
+
+
+EXPERIMENT_COMMANDS = {"cv": cmd_cv, "ensemble": cmd_ensemble, "search": cmd_search,
+                       "results": cmd_results}
 
 
 def _add_experiment_parsers(sub: Any) -> None:
@@ -390,6 +426,18 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("inputs", nargs="+")
     s.add_argument("--top", type=int, default=3, help="probabilities shown per input")
     _add_experiment_parsers(sub)
+    s = sub.add_parser("results", help="train recipes over seeds 0..N-1 and write the results table between "
+                                       "<!-- results:start/end --> markers of a markdown file")
+    s.add_argument("--family", help="only this family's recipes; names the block <!-- results:FAMILY:start -->")
+    s.add_argument("--recipes", metavar="A,B,...", help="only these recipes (comma-separated)")
+    s.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1) per recipe")
+    s.add_argument("--report", metavar="RECIPE",
+                   help="instead: the recipe's own report for seed 0, in block <!-- results:report:RECIPE:start -->")
+    s.add_argument("--block", help="marker name to write between (<!-- results:BLOCK:start -->)")
+    s.add_argument("--write", metavar="FILE.md", help="replace the block between the markers of this file "
+                                                      "(default: print the table)")
+    s.add_argument("--out", default="runs/results", help="run folders, OUT/RECIPE/seed-K (default runs/results)")
+    s.add_argument("--quiet", action="store_true", help="no line per finished run")
     return p
 
 
