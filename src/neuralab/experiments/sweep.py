@@ -18,16 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
-import neuralab.viz  # noqa: F401  (selects the Agg backend)
 from neuralab.config import override
 from neuralab.contracts import DataSource, Method, RunContext
 from neuralab.errors import UserError
 from neuralab.registry import METHODS, MODELS
-from neuralab.viz.curves import save_figure
 
 
 @dataclass(frozen=True)
@@ -88,6 +85,10 @@ class Sweep:
 def plot_variants(curves: dict[str, tuple[list[float], list[float]]], path: Path, *, title: str, xlabel: str,
                   ylabel: str, log_y: bool = False, styles: dict[str, str] | None = None) -> Path:
     """One line per variant, {name: (xs, ys)}, with labelled axes: the plot every lesson draws."""
+    import matplotlib.pyplot as plt  # plotting libraries load only when a plot is drawn
+
+    from neuralab.viz.curves import save_figure
+
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     for i, (name, (xs, ys)) in enumerate(curves.items()):
         ax.plot(xs, ys, (styles or {}).get(name, "-"), color=f"C{i % 10}", label=name,
