@@ -184,16 +184,42 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def version_line() -> str:
+    """`neuralab X.Y.Z`: the installed distribution's version, else the package's own (a source checkout)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"neuralab {version('neuralab')}"
+    except PackageNotFoundError:
+        from neuralab import __version__
+
+        return f"neuralab {__version__}"
+
+
+def _checkpoint_arg(value: str) -> int | str:
+    """--checkpoint: latest, best or a step number."""
+    if value in ("latest", "best"):
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise UserError(f"--checkpoint {value}: choose latest, best or a step number") from None
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from neuralab.api import load
     from neuralab.atomic import write_json_atomic
 
-    loaded = load(args.run_dir)
-    metrics = loaded.evaluate()
-    checks = loaded.run.recipe.check(metrics)
-    write_json_atomic(Path(args.run_dir) / "eval.json", {"step": loaded.step, "metrics": metrics,
-                                                         "expect": checks})
-    print(f"{loaded.run.recipe.name} at step {loaded.step}")
+    which = _checkpoint_arg(args.checkpoint)
+    loaded = load(args.run_dir, checkpoint=which)
+    metrics = loaded.evaluate(args.split)
+    # Expectations on metrics this evaluation did not compute (another split) are left out, not failed.
+    checks = {k: c for k, c in loaded.run.recipe.check(metrics).items() if k in metrics}
+    write_json_atomic(Path(args.run_dir) / "eval.json", {"step": loaded.step, "checkpoint": which,
+                                                         "split": args.split, "metrics": metrics, "expect": checks})
+    shown = f"checkpoint {which}" if isinstance(which, int) else f"{which} checkpoint"
+    split = f", {args.split} split" if args.split else ""
+    print(f"{loaded.run.recipe.name} at step {loaded.step} ({shown}{split})")
     for k, v in sorted(metrics.items()):
         print(f"  {k}: {v:.4f}")
     return 0
@@ -334,6 +360,7 @@ def _add_experiment_parsers(sub: Any) -> None:
 
 def make_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="neuralab", description="Train, evaluate and visualise the deep-learning curriculum.")
+    p.add_argument("--version", action="version", version=version_line())
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     s = sub.add_parser("list", help="list recipes")
     s.add_argument("--family", help="only this family (mlp, cnn, foundations, rl, ...)")
@@ -352,8 +379,11 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--amp", action="store_true", default=None, help="bfloat16 autocast (same as --run.amp true)")
     s.add_argument("--compile", action="store_true", default=None,
                    help="torch.compile the model (same as --run.compile true)")
-    s = sub.add_parser("eval", help="evaluate a run's newest checkpoint")
+    checkpoint_help = "latest (the newest), best (best monitored metric, e.g. val/acc) or a step number"
+    s = sub.add_parser("eval", help="evaluate a run's checkpoint (the newest by default); writes RUN_DIR/eval.json")
     s.add_argument("run_dir")
+    s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
+    s.add_argument("--split", help="only this split's metrics: val, test (eval for RL runs)")
     s = sub.add_parser("plot", help="draw a run's learning curves (and method plots) as PNG")
     s.add_argument("run_dir")
     s = sub.add_parser("predict", help="labels and probabilities for image files or a CSV")
@@ -365,9 +395,12 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv == ["--version"]:  # answered before anything imports torch, so it is instant
+        print(version_line())
+        return 0
     from neuralab.engine import DivergedError, Interrupted
 
-    argv = sys.argv[1:] if argv is None else argv
     try:
         parser = make_parser()
         args, extra = parser.parse_known_args(argv)
