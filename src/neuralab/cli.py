@@ -1,4 +1,4 @@
-"""`neuralab` command line: list, info, flops, train, eval, plot, predict, cv, ensemble, search.
+"""`neuralab` command line: list, info, flops, train, eval, plot, predict, export, cv, ensemble, search.
 
 User mistakes end with one line on stderr and exit code 2; bugs keep their traceback.
 """
@@ -225,6 +225,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from neuralab.export import export_run
+
+    path = export_run(args.run_dir, args.format, out=args.out, checkpoint=_checkpoint_arg(args.checkpoint))
+    print(path)
+    return 0
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from neuralab.viz.curves import plot_run
 
@@ -390,6 +398,11 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("run_dir")
     s.add_argument("inputs", nargs="+")
     s.add_argument("--top", type=int, default=3, help="probabilities shown per input")
+    s = sub.add_parser("export", help="write a run's network as ONNX or its weights as safetensors")
+    s.add_argument("run_dir")
+    s.add_argument("--format", required=True, choices=("onnx", "safetensors"))
+    s.add_argument("--out", help="file to write (default RUN_DIR/model.onnx or RUN_DIR/model.safetensors)")
+    s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
     _add_experiment_parsers(sub)
     return p
 
@@ -411,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
         if extra:
             raise UserError(f"unexpected arguments: {' '.join(extra)}")
         return {"list": cmd_list, "info": cmd_info, "flops": cmd_flops, "eval": cmd_eval, "plot": cmd_plot,
-                "predict": cmd_predict}[args.command](args)
+                "predict": cmd_predict, "export": cmd_export}[args.command](args)
     except DivergedError as exc:
         print(f"neuralab: {exc}", file=sys.stderr)
         return EXIT_DIVERGED
