@@ -4,6 +4,10 @@
     >>> run = neuralab.train("mlp-digits", {"run": {"epochs": 2}}, out="runs/demo")
     >>> run.metrics["test/acc"]
     >>> neuralab.load("runs/demo").predict(x)   # class probabilities
+    >>> neuralab.load("runs/demo", checkpoint="best").evaluate("test")
+
+Only `train(..., progress=True)` prints (a progress bar on a terminal, else a line every 10 s, on stderr);
+everything else here is silent.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 
 import torch
 
-from neuralab import checkpoint
+from neuralab import checkpoint as checkpoints
 from neuralab.config import override
 from neuralab.data.tensors import DataMeta, SupervisedData
 from neuralab.engine import Run, build, fit, load_config, saved_total_steps
@@ -25,7 +29,12 @@ from neuralab.registry import MODELS, RECIPES
 def train(recipe: str, overrides: dict[str, dict[str, Any]] | None = None, *, out: str | Path | None = None,
           resume: bool = False, progress: bool = False, seed: int | None = None,
           device: str | None = None) -> Run:
-    """Train a recipe; `overrides` is {section: {field: value}} with sections run, model, method, data."""
+    """Train a recipe; `overrides` is {section: {field: value}} with sections run, model, method, data.
+
+    `progress=True` shows progress on stderr (what the CLI shows unless --quiet): a bar with the loss,
+    the monitored metric and the ETA on a terminal, a plain line every 10 s otherwise, and a line saying
+    where a resumed run continues. The default is silent, like Keras' `verbose=0`.
+    """
     overrides = {k: dict(v) for k, v in (overrides or {}).items()}
     if seed is not None:
         overrides.setdefault("run", {})["seed"] = seed
@@ -46,13 +55,28 @@ class LoadedRun:
     def model(self) -> torch.nn.Module:
         return self.run.model
 
-    def evaluate(self) -> dict[str, float]:
-        return {k: float(v) for k, v in self.run.method.evaluate().items()}
+    def evaluate(self, split: str | None = None) -> dict[str, float]:
+        """The method's evaluation metrics (e.g. val/acc, test/loss); with `split` ("val", "test", "eval"...)
+        only that split's."""
+        metrics = {k: float(v) for k, v in self.run.method.evaluate().items()}
+        if split is None:
+            return metrics
+        splits = sorted({k.split("/")[0] for k in metrics if "/" in k})
+        if split not in splits:
+            raise UserError(f"split {split!r}: this run's evaluation has no such split; its splits: "
+                            f"{', '.join(splits) or 'none'}")
+        return {k: v for k, v in metrics.items() if k.startswith(f"{split}/")}
 
     def preprocess(self, raw: torch.Tensor) -> torch.Tensor:
-        """Raw inputs (pixels 0..255 or CSV features) -> the normalised tensors the model was trained on."""
+        """Raw inputs (pixels 0..255 or CSV features) -> the normalised tensors the model was trained on.
+
+        Missing features (NaN) get the training rows' column means where the run was trained with
+        `--data.missing mean`, as its training data did."""
         meta = self.meta
-        x = raw.float() / meta.pixel_scale
+        x = raw.float()
+        if meta.fill:
+            x = torch.where(x.isnan(), torch.tensor(meta.fill), x)
+        x = x / meta.pixel_scale
         mean, std = torch.as_tensor(meta.mean), torch.as_tensor(meta.std)
         return ((x - mean) / std).to(self.run.data.device)
 
@@ -64,19 +88,21 @@ class LoadedRun:
         return self.run.method.predict_proba(x)
 
 
-def load(run_dir: str | Path, *, with_data: bool = True) -> LoadedRun:
-    """Rebuild a run from its directory and load its newest checkpoint.
+def load(run_dir: str | Path, *, with_data: bool = True, checkpoint: int | str = "latest") -> LoadedRun:
+    """Rebuild a run from its directory and load one of its checkpoints; prints nothing.
 
-    `with_data=False` skips reading the training data (for predicting, when that data may have moved):
-    the model and method are built from the shapes saved in config.json, and `evaluate` is unavailable.
+    `checkpoint` is "latest" (the newest), "best" (the best value of the recipe's monitored metric, e.g.
+    val/acc, kept apart from pruning) or a step number. `with_data=False` skips reading the training data
+    (for predicting, when that data may have moved): the model and method are built from the shapes saved
+    in config.json, and `evaluate` is unavailable.
     """
     run_dir = Path(run_dir)
     recipe, sections, meta = load_config(run_dir)
-    if checkpoint.latest_step(run_dir / "checkpoints") is None:
+    if checkpoints.latest_step(run_dir / "checkpoints") is None:
         raise UserError(f"{run_dir}: no checkpoint to load")
+    step, state = checkpoints.load(run_dir / "checkpoints", checkpoint)  # before building: a wrong step fails fast
     data = None if with_data or not meta else SupervisedData.shape_only(DataMeta.from_dict(meta))
     run = build(recipe, sections, run_dir, data=data, total_steps=saved_total_steps(run_dir))
-    step, state = checkpoint.load(run_dir / "checkpoints")
     run.method.load_state_dict(state["method"])
     run.step = step
     run.metrics = dict(state.get("latest", {}))

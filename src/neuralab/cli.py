@@ -1,4 +1,5 @@
-"""`neuralab` command line: list, info, flops, train, eval, plot, predict, cv, ensemble, search, results.
+"""`neuralab` command line: list, info, flops, train, eval, plot, predict, export, cv, ensemble, search,
+results.
 
 User mistakes end with one line on stderr and exit code 2; bugs keep their traceback.
 """
@@ -206,19 +207,54 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def version_line() -> str:
+    """`neuralab X.Y.Z`: the installed distribution's version, else the package's own (a source checkout)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"neuralab {version('neuralab')}"
+    except PackageNotFoundError:
+        from neuralab import __version__
+
+        return f"neuralab {__version__}"
+
+
+def _checkpoint_arg(value: str) -> int | str:
+    """--checkpoint: latest, best or a step number."""
+    if value in ("latest", "best"):
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise UserError(f"--checkpoint {value}: choose latest, best or a step number") from None
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from neuralab.api import load
     from neuralab.atomic import write_json_atomic
     from neuralab.engine import on_user_data
 
-    loaded = load(args.run_dir)
-    metrics = loaded.evaluate()
-    checks = {} if on_user_data(loaded.run.sections) else loaded.run.recipe.check(metrics)
-    write_json_atomic(Path(args.run_dir) / "eval.json", {"step": loaded.step, "metrics": metrics,
-                                                         "expect": checks})
-    print(f"{loaded.run.recipe.name} at step {loaded.step}")
+    which = _checkpoint_arg(args.checkpoint)
+    loaded = load(args.run_dir, checkpoint=which)
+    metrics = loaded.evaluate(args.split)
+    # Expectations on metrics this evaluation did not compute (another split) are left out, not failed.
+    checks = ({} if on_user_data(loaded.run.sections)
+              else {k: c for k, c in loaded.run.recipe.check(metrics).items() if k in metrics})
+    write_json_atomic(Path(args.run_dir) / "eval.json", {"step": loaded.step, "checkpoint": which,
+                                                         "split": args.split, "metrics": metrics, "expect": checks})
+    shown = f"checkpoint {which}" if isinstance(which, int) else f"{which} checkpoint"
+    split = f", {args.split} split" if args.split else ""
+    print(f"{loaded.run.recipe.name} at step {loaded.step} ({shown}{split})")
     for k, v in sorted(metrics.items()):
         print(f"  {k}: {v:.4f}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from neuralab.export import export_run
+
+    path = export_run(args.run_dir, args.format, out=args.out, checkpoint=_checkpoint_arg(args.checkpoint))
+    print(path)
     return 0
 
 
@@ -398,6 +434,7 @@ def _add_experiment_parsers(sub: Any) -> None:
 
 def make_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="neuralab", description="Train, evaluate and visualise the deep-learning curriculum.")
+    p.add_argument("--version", action="version", version=version_line())
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     s = sub.add_parser("list", help="list recipes (or, with --models, architectures)")
     s.add_argument("--family", help="only this family (mlp, cnn, foundations, rl, ...)")
@@ -417,14 +454,22 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--amp", action="store_true", default=None, help="bfloat16 autocast (same as --run.amp true)")
     s.add_argument("--compile", action="store_true", default=None,
                    help="torch.compile the model (same as --run.compile true)")
-    s = sub.add_parser("eval", help="evaluate a run's newest checkpoint")
+    checkpoint_help = "latest (the newest), best (best monitored metric, e.g. val/acc) or a step number"
+    s = sub.add_parser("eval", help="evaluate a run's checkpoint (the newest by default); writes RUN_DIR/eval.json")
     s.add_argument("run_dir")
+    s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
+    s.add_argument("--split", help="only this split's metrics: val, test (eval for RL runs)")
     s = sub.add_parser("plot", help="draw a run's learning curves (and method plots) as PNG")
     s.add_argument("run_dir")
     s = sub.add_parser("predict", help="labels and probabilities for image files or a CSV")
     s.add_argument("run_dir")
     s.add_argument("inputs", nargs="+")
     s.add_argument("--top", type=int, default=3, help="probabilities shown per input")
+    s = sub.add_parser("export", help="write a run's network as ONNX or its weights as safetensors")
+    s.add_argument("run_dir")
+    s.add_argument("--format", required=True, choices=("onnx", "safetensors"))
+    s.add_argument("--out", help="file to write (default RUN_DIR/model.onnx or RUN_DIR/model.safetensors)")
+    s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
     _add_experiment_parsers(sub)
     s = sub.add_parser("results", help="train recipes over seeds 0..N-1 and write the results table between "
                                        "<!-- results:start/end --> markers of a markdown file")
@@ -443,6 +488,9 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv == ["--version"]:  # answered before anything imports torch, so it is instant
+        print(version_line())
+        return 0
     try:
         parser = make_parser()
         args, extra = parser.parse_known_args(argv)
@@ -453,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
         if extra:
             raise UserError(f"unexpected arguments: {' '.join(extra)}")
         return {"list": cmd_list, "info": cmd_info, "flops": cmd_flops, "eval": cmd_eval, "plot": cmd_plot,
-                "predict": cmd_predict}[args.command](args)
+                "predict": cmd_predict, "export": cmd_export}[args.command](args)
     except UserError as exc:
         print(f"neuralab: error: {exc}", file=sys.stderr)
         return EXIT_USER

@@ -277,16 +277,13 @@ def _loop(run: Run, resume: bool, progress: bool) -> Run:
     else:
         log.truncate(-1)
 
-    def save_checkpoint() -> None:
-        if not procs.is_main:
-            return
-        checkpoint.save(ckpt_dir, state["step"], {
-            "method": method.state_dict(), "data": data.state_dict(), "rng": _rng_state(),
-            "engine": {k: state[k] for k in ("step", "best", "bad_evals", "sums", "count", "elapsed")},
-            "latest": latest})
+    def checkpoint_state() -> dict[str, Any]:
+        return {"method": method.state_dict(), "data": data.state_dict(), "rng": _rng_state(),
+                "engine": {k: state[k] for k in ("step", "best", "bad_evals", "sums", "count", "elapsed")},
+                "latest": latest}
 
-    def evaluate() -> bool:
-        """Evaluate, log, track the best value; True when patience has run out."""
+    def evaluate() -> tuple[bool, str | None]:
+        """Evaluate, log, track the best value -> (patience has run out, the monitored key if it improved)."""
         metrics = procs.from_main({k: _as_float(v) for k, v in method.evaluate().items()})
         latest.update(metrics)
         log.write({"step": state["step"], "epoch": state["step"] / steps_per_epoch,
@@ -296,19 +293,24 @@ def _loop(run: Run, resume: bool, progress: bool) -> Run:
             raise UserError(f"--run.patience: early stopping would watch {key}, a test-set metric, and so choose "
                             "the stopping point on the test set; hold out a validation split (e.g. "
                             "--data.val_fraction 0.1) to stop on")
+        improved = None
         if key in metrics:
             value = sign * metrics[key]
             if state["best"] is None or value > state["best"]:
-                state["best"], state["bad_evals"] = value, 0
+                state["best"], state["bad_evals"], improved = value, 0, key
             else:
                 state["bad_evals"] += 1
-        return bool(cfg.patience) and state["bad_evals"] >= cfg.patience
+        return bool(cfg.patience) and state["bad_evals"] >= cfg.patience, improved
 
     interrupted = []
     previous = signal.getsignal(signal.SIGINT)
     is_main = _is_main_thread()
     if is_main:
         signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
+    if progress and procs.is_main:  # said once, before the progress bar starts drawing
+        notes = [f"resumed from step {state['step']}"] if resume else (data.meta.notes if data.meta is not None else [])
+        for line in notes:  # on a fresh run: what reading the data changed (rows dropped, cells filled)
+            print(f"{recipe.name}: {line}", file=sys.stderr, flush=True)
     bar = Progress(total, state["step"], recipe.name, enabled=progress and procs.is_main)
     t0 = time.monotonic() - state["elapsed"]
     stopped_early, done = False, method.done
@@ -335,13 +337,18 @@ def _loop(run: Run, resume: bool, progress: bool) -> Run:
                            **means})
                 state["sums"], state["count"] = {}, 0
                 bar.update(step, {k: v for k, v in latest.items() if k.endswith("loss") or k == monitor})
-            final = step == total or done
+            final, improved = step == total or done, None
             if step % eval_every == 0 or final:
-                stopped_early = evaluate()
+                stopped_early, improved = evaluate()
                 bar.update(step, {k: v for k, v in latest.items() if k.endswith("loss") or k == monitor})
             state["elapsed"] = time.monotonic() - t0
-            if step % ckpt_every == 0 or final or stopped_early or stop:
-                save_checkpoint()
+            due = step % ckpt_every == 0 or final or stopped_early or stop
+            if procs.is_main and (due or improved):
+                saved = checkpoint_state()
+                if due:
+                    checkpoint.save(ckpt_dir, step, saved)
+                if improved:  # after the regular checkpoint, whose files it then shares
+                    checkpoint.save_best(ckpt_dir, step, saved, improved, latest[improved])
             if stop:
                 raise Interrupted(f"interrupted at step {step}; checkpoint written to {ckpt_dir}. "
                                   f"Continue with: neuralab train {recipe.name} --out {run_dir} --resume")

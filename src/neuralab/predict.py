@@ -19,7 +19,9 @@ def _read_inputs(paths: list[str], meta) -> tuple[list[str], torch.Tensor]:
         if path.suffix.lower() == ".csv":
             if meta.kind != "features":
                 raise UserError(f"{path}: this run was trained on images; give image files")
-            x, _, _, _ = read_csv_features(path, None, features=meta.feature_names)
+            # Gaps are filled (in `preprocess`) only where training filled them: --data.missing mean.
+            x = read_csv_features(path, None, features=meta.feature_names, missing="mean" if meta.fill else "error",
+                                  hint="this run cannot fill it (train with --data.missing mean for that)").x
             names += [f"{path}:{i + 2}" for i in range(len(x))]
             rows.append(x)
         else:

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from neuralab.data.sources import DigitsConfig
-from neuralab.data.user import read_csv_features, read_image, read_image_folder
+from neuralab.data.user import fill_missing, read_csv_features, read_image, read_image_folder
 from neuralab.errors import DataError
 from neuralab.registry import DATA
 
@@ -113,21 +113,21 @@ def write_csv(path, text: str):
 
 def test_csv_features_labels_and_names(tmp_path):
     path = write_csv(tmp_path / "d.csv", "a, cls ,b\n1,yes,2\n\n3,no,4.5\n5,yes,-6e1\n")
-    x, y, names, classes = read_csv_features(path, "cls")
+    x, y, names, classes, dropped = read_csv_features(path, "cls")
     assert names == ["a", "b"] and classes == ["no", "yes"]
     assert x.dtype == torch.float32 and x.tolist() == [[1, 2], [3, 4.5], [5, -60]]
-    assert y.tolist() == [1, 0, 1]
+    assert y.tolist() == [1, 0, 1] and dropped == 0
 
 
 def test_csv_numeric_labels_sort_as_numbers(tmp_path):
     path = write_csv(tmp_path / "d.csv", "x,label\n1,10\n2,9\n3,2\n")
-    _, y, _, classes = read_csv_features(path, "label")
+    _, y, _, classes, _ = read_csv_features(path, "label")
     assert classes == ["2", "9", "10"] and y.tolist() == [2, 1, 0]
 
 
 def test_csv_selected_features_for_prediction(tmp_path):
     path = write_csv(tmp_path / "d.csv", "b,cls,a\n1,yes,2\n")
-    x, y, names, _ = read_csv_features(path, None, features=["a", "b"])
+    x, y, names, _, _ = read_csv_features(path, None, features=["a", "b"])
     assert y is None and names == ["a", "b"] and x.tolist() == [[2, 1]]
     assert "missing feature columns c; columns are b, cls, a" in error_of(read_csv_features, path, None,
                                                                           features=["a", "c"])
@@ -151,9 +151,37 @@ def test_csv_non_numeric_cell_names_line_and_column(tmp_path):
     assert message == f"{path}: line 4, column 'b': non-numeric cell 'oops'"
 
 
-def test_csv_empty_cell(tmp_path):
+def test_csv_empty_cell_is_missing_and_names_the_option(tmp_path):
     path = write_csv(tmp_path / "d.csv", "a,b,label\n1,,x\n")
-    assert "line 2, column 'b': non-numeric cell ''" in error_of(read_csv_features, path, "label")
+    assert error_of(read_csv_features, path, "label") == (
+        f"{path}: line 2, column 'b': missing value ''; set --data.missing drop (drop such rows) or mean "
+        "(fill the column mean)")
+
+
+def test_csv_missing_drop_keeps_complete_rows_and_counts_the_others(tmp_path):
+    path = write_csv(tmp_path / "d.csv", "a,b,label\n1,2,x\nNA,3,y\n4, nan ,x\n5,6,?\n7,8,y\n")
+    x, y, _, classes, dropped = read_csv_features(path, "label", missing="drop")
+    assert x.tolist() == [[1, 2], [7, 8]] and y.tolist() == [0, 1] and classes == ["x", "y"] and dropped == 3
+
+
+def test_csv_missing_mean_reads_gaps_as_nan_but_refuses_a_missing_label(tmp_path):
+    path = write_csv(tmp_path / "d.csv", "a,b,label\n1,,x\nNULL,3,y\n")
+    x, _, _, _, dropped = read_csv_features(path, "label", missing="mean")
+    assert x.isnan().tolist() == [[False, True], [True, False]] and x[0, 0] == 1 and dropped == 0
+    path = write_csv(tmp_path / "e.csv", "a,label\n1,x\n2,\n")
+    assert error_of(read_csv_features, path, "label", missing="mean") == (
+        f"{path}: line 3, column 'label': missing value ''; a label cannot be filled; set --data.missing drop to "
+        "drop such rows")
+
+
+def test_fill_missing_uses_training_rows_only():
+    x_train = torch.tensor([[1.0, float("nan")], [3.0, 4.0]])
+    x_test = torch.tensor([[float("nan"), 100.0]])  # a test value must not move the training mean
+    (tr, te, none), means, count = fill_missing(x_train, [x_test, None], ["a", "b"], "d.csv")
+    assert means == [2.0, 4.0] and count == 2 and none is None
+    assert tr.tolist() == [[1, 4], [3, 4]] and te.tolist() == [[2, 100]]
+    all_gaps = torch.tensor([[float("nan")], [float("nan")]])
+    assert "column 'a' has no value in any training row" in error_of(fill_missing, all_gaps, [], ["a"], "d.csv")
 
 
 def test_csv_non_finite_value(tmp_path):

@@ -14,7 +14,7 @@ import torch
 from neuralab.config import field
 from neuralab.data import mnist, synthetic
 from neuralab.data.tensors import DataMeta, SupervisedData, split_validation
-from neuralab.data.user import read_csv_features, read_image_folder
+from neuralab.data.user import MISSING_CHOICES, fill_missing, read_csv_features, read_image_folder
 from neuralab.errors import DataError
 from neuralab.registry import register_data
 
@@ -35,6 +35,9 @@ class SupervisedDataConfig:
     normalize: str = field("standardize", "Input scaling: none, scale (to [0, 1]: pixels / 255, features by "
                                           "min-max) or standardize (zero mean, unit variance from the training set).",
                            choices=("none", "scale", "standardize"))
+    missing: str = field("error", "Missing cells in a CSV from `path` (empty, NA, NaN, null, ?): error (stop, naming "
+                                  "the cell), drop (drop their rows) or mean (fill the column's mean over the "
+                                  "training rows; `predict` fills new rows the same way).", choices=MISSING_CHOICES)
 
     def __post_init__(self) -> None:
         # Kept absolute in the run's config.json, so `eval` and `predict` find the data from any folder.
@@ -88,29 +91,38 @@ def _normalise(x_train: torch.Tensor, others: list[torch.Tensor | None], how: st
 
 def _assemble(cfg: SupervisedDataConfig, seed: int, train, test, *, kind: str, class_names: list[str],
               feature_names: list[str] | None = None, source: str, pixels: bool,
-              regression: bool = False) -> SupervisedData:
+              regression: bool = False, notes: tuple[str, ...] = ()) -> SupervisedData:
     (x_tr, y_tr), (x_te, y_te) = train, test
     if cfg.train_limit:
         x_tr, y_tr = x_tr[:cfg.train_limit], y_tr[:cfg.train_limit]
     (x_tr, y_tr), val = split_validation(x_tr, y_tr, cfg.val_fraction, seed)
+    fill, notes = [], list(notes)
+    if kind == "features" and cfg.missing == "mean":  # training rows' means only: nothing leaks from test
+        (x_tr, x_te, x_va), fill, filled = fill_missing(x_tr, [x_te, None if val is None else val[0]],
+                                                        feature_names or [], source)
+        val = None if val is None else (x_va, val[1])
+        if filled:
+            notes.append(f"filled {filled} missing cells with the training rows' column means (--data.missing mean)")
     (x_tr, x_te, x_va), mean, std, scale = _normalise(
         x_tr, [x_te, None if val is None else val[0]], cfg.normalize, pixels, per_feature=kind == "features")
     meta = DataMeta(kind=kind, input_shape=list(x_tr.shape[1:]),
                     num_classes=0 if regression else len(class_names), class_names=class_names,
                     feature_names=feature_names or [], mean=mean, std=std, pixel_scale=scale,
-                    source=source)
+                    source=source, fill=fill, notes=notes)
     return SupervisedData((x_tr, y_tr), (x_te, y_te), meta, batch_size=cfg.batch_size, seed=seed,
                           val=None if val is None else (x_va, val[1]))
 
 
 def _user_data(cfg: SupervisedDataConfig, seed: int) -> SupervisedData:
-    path = Path(cfg.path)
+    path, notes = Path(cfg.path), ()
     if path.is_dir():
         x, y, classes = read_image_folder(path, cfg.image_size, cfg.channels)
         kind, names, pixels = "images", None, True
     elif path.suffix.lower() == ".csv":
-        x, y, names, classes = read_csv_features(path, cfg.label)
+        x, y, names, classes, dropped = read_csv_features(path, cfg.label, missing=cfg.missing)
         kind, pixels = "features", False
+        if dropped:
+            notes = (f"dropped {dropped} of {dropped + len(x)} rows with missing values (--data.missing drop)",)
     elif not path.exists():
         raise DataError(f"{path}: not found (expected an image folder or a .csv file)")
     else:
@@ -119,7 +131,7 @@ def _user_data(cfg: SupervisedDataConfig, seed: int) -> SupervisedData:
         raise DataError(f"{path}: only one class ({', '.join(classes)}); a classifier needs at least two")
     (x_tr, y_tr), test = split_validation(x, y, cfg.test_fraction, seed + 1)
     return _assemble(cfg, seed, (x_tr, y_tr), test, kind=kind, class_names=classes, feature_names=names,
-                     source=str(path), pixels=pixels)
+                     source=str(path), pixels=pixels, notes=notes)
 
 
 @register_data("mnist", config=MnistConfig)

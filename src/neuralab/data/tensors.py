@@ -27,6 +27,8 @@ class DataMeta:
     std: float | list[float] = 1.0
     pixel_scale: float = 1.0  # raw inputs are divided by this before `mean`/`std` apply
     source: str = ""
+    fill: list[float] = field(default_factory=list)  # per feature: the value of a missing CSV cell (NaN), else []
+    notes: list[str] = field(default_factory=list)  # what reading the data changed (rows dropped, cells filled)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,13 +1,16 @@
 """The user's own data: a folder of images with one sub-folder per class, or a CSV file.
 
 CSV: every column but the label column is a numeric feature; the label column may hold names or
-numbers. Images are read with Pillow, converted to grey or RGB and resized to a fixed size.
+numbers. A cell that is empty or reads NA, N/A, NaN, null, None or ? is missing: an error by default,
+or its row is dropped, or (features only) it becomes NaN for `fill_missing`. Images are read with
+Pillow, converted to grey or RGB and resized to a fixed size.
 """
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -15,6 +18,9 @@ import torch
 from neuralab.errors import DataError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
+MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})  # compared stripped and lower-cased
+MISSING_CHOICES = ("error", "drop", "mean")
+TRAIN_HINT = "set --data.missing drop (drop such rows) or mean (fill the column mean)"
 
 
 def read_image(path: Path, size: int, channels: int) -> np.ndarray:
@@ -52,14 +58,29 @@ def read_image_folder(root: str | Path, size: int, channels: int) -> tuple[torch
     return torch.from_numpy(np.stack(images)), torch.tensor(labels), classes
 
 
+class CsvTable(NamedTuple):
+    """A CSV read by `read_csv_features`."""
+
+    x: torch.Tensor  # (N, F) float32; NaN in missing cells when missing="mean"
+    y: torch.Tensor | None  # (N,) int64 class indices, None without a label column
+    names: list[str]  # feature column names, in the order of x's columns
+    classes: list[str]
+    dropped: int  # rows dropped for a missing cell (missing="drop")
+
+
 def read_csv_features(path: str | Path, label: str | None, class_names: list[str] | None = None,
-                      features: list[str] | None = None):
+                      features: list[str] | None = None, missing: str = "error",
+                      hint: str = TRAIN_HINT) -> CsvTable:
     """CSV -> float32 features (N, F), int64 labels (or None without a label column), names, classes.
 
     The features are every column but `label`, or exactly the columns `features` in that order (when
     predicting with a trained model; other columns are then ignored). `class_names` fixes the label
-    order; otherwise the sorted distinct labels are the classes.
+    order; otherwise the sorted distinct labels are the classes. A missing cell is an error naming it
+    (ending with `hint`), drops its row (`missing="drop"`) or reads as NaN (`missing="mean"`: features
+    only, a missing label stays an error).
     """
+    if missing not in MISSING_CHOICES:
+        raise ValueError(f"missing must be one of {MISSING_CHOICES}, got {missing!r}")
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
@@ -78,9 +99,10 @@ def read_csv_features(path: str | Path, label: str | None, class_names: list[str
     if features is None:
         feature_cols = [i for i, h in enumerate(header) if h != label]
     else:
-        missing = [f for f in features if f not in header]
-        if missing:
-            raise DataError(f"{path}: missing feature columns {', '.join(missing)}; columns are {', '.join(header)}")
+        absent_cols = [f for f in features if f not in header]
+        if absent_cols:
+            raise DataError(f"{path}: missing feature columns {', '.join(absent_cols)}; columns are "
+                            f"{', '.join(header)}")
         feature_cols = [header.index(f) for f in features]
     if not feature_cols:
         raise DataError(f"{path}: no feature columns besides the label column {label!r}")
@@ -88,7 +110,10 @@ def read_csv_features(path: str | Path, label: str | None, class_names: list[str
     for line_num, row in body:
         if len(row) != len(header):
             raise DataError(f"{path}: line {line_num} has {len(row)} cells, the header has {len(header)}")
+    body, dropped = _handle_missing(path, header, body, feature_cols, label, missing, hint)
     cells = np.array([[row[c] for c in feature_cols] for _, row in body], dtype=object)  # (N, F) strings
+    gaps = np.vectorize(_is_missing, otypes=[bool])(cells)  # (N, F), only with missing="mean"
+    cells[gaps] = "nan"
     try:
         values = cells.astype(np.float32)
     except ValueError:  # find the first cell that is not a number, to name it
@@ -99,14 +124,14 @@ def read_csv_features(path: str | Path, label: str | None, class_names: list[str
                 raise DataError(f"{path}: line {body[r][0]}, column {header[feature_cols[j]]!r}: non-numeric "
                                 f"cell {cell!r}") from None
         raise
-    bad = np.argwhere(~np.isfinite(values))
+    bad = np.argwhere(~np.isfinite(values) & ~gaps)
     if len(bad):
         r, j = bad[0]
         raise DataError(f"{path}: line {body[r][0]}, column {header[feature_cols[j]]!r}: value "
                         f"{cells[r, j].strip()!r} is not finite")
     names = [header[c] for c in feature_cols]
     if label is None:
-        return torch.from_numpy(values), None, names, class_names or []
+        return CsvTable(torch.from_numpy(values), None, names, class_names or [], dropped)
     label_col = header.index(label)
     raw_labels = [row[label_col].strip() for _, row in body]
     classes = class_names or sorted(set(raw_labels), key=_natural_key)
@@ -115,7 +140,47 @@ def read_csv_features(path: str | Path, label: str | None, class_names: list[str
     if unknown:
         raise DataError(f"{path}: labels {', '.join(unknown[:5])} are not among the classes {', '.join(classes)}")
     labels = torch.tensor([index[v] for v in raw_labels])
-    return torch.from_numpy(values), labels, names, classes
+    return CsvTable(torch.from_numpy(values), labels, names, classes, dropped)
+
+
+def _is_missing(cell: str) -> bool:
+    return cell.strip().lower() in MISSING
+
+
+def _handle_missing(path: Path, header: list[str], body: list[tuple[int, list[str]]], feature_cols: list[int],
+                    label: str | None, missing: str, hint: str) -> tuple[list[tuple[int, list[str]]], int]:
+    """Apply the `missing` policy to the rows -> (rows kept, number dropped); errors name the first gap."""
+    label_col = None if label is None else header.index(label)
+    labels = [] if label_col is None else [label_col]
+    if missing == "drop":
+        kept = [(n, row) for n, row in body if not any(_is_missing(row[c]) for c in feature_cols + labels)]
+        if not kept:
+            raise DataError(f"{path}: every row has a missing value; --data.missing drop leaves nothing to use")
+        return kept, len(body) - len(kept)
+    checked = sorted(labels + (feature_cols if missing == "error" else []))  # "mean": features become NaN later
+    for n, row in body:
+        for c in checked:
+            if _is_missing(row[c]):
+                why = "a label cannot be filled; set --data.missing drop to drop such rows" if c == label_col else hint
+                raise DataError(f"{path}: line {n}, column {header[c]!r}: missing value {row[c].strip()!r}; {why}")
+    return body, 0
+
+
+def fill_missing(x_train: torch.Tensor, others: list[torch.Tensor | None], names: list[str],
+                 source: str) -> tuple[list[torch.Tensor | None], list[float], int]:
+    """Missing cells (NaN) in (N, F) features -> their column's mean over the training rows `x_train`.
+
+    Returns the filled [x_train, *others], the F means (kept so `predict` fills new rows the same way)
+    and the number of cells filled.
+    """
+    means = torch.nanmean(x_train, 0)  # (F,)
+    empty = [names[j] for j in means.isnan().nonzero().flatten().tolist()]
+    if empty:
+        raise DataError(f"{source}: column {empty[0]!r} has no value in any training row; there is no mean to fill "
+                        "it with")
+    xs = [x_train, *others]
+    count = sum(int(x.isnan().sum()) for x in xs if x is not None)
+    return [None if x is None else torch.where(x.isnan(), means, x) for x in xs], means.tolist(), count
 
 
 def _natural_key(text: str) -> tuple:
