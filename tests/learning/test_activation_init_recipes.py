@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import neuralab
 from neuralab.experiments.init_symmetry import hidden_weights
+from neuralab.viz.curves import DPI
+
+
+def assert_drawn(path, inches):
+    """The PNG at `path` is about `inches` (width, height) at the plots' DPI, trimmed to its content, and shows
+    something (not a blank canvas)."""
+    image = Image.open(path)
+    for pixels, nominal in zip(image.size, inches, strict=True):
+        assert 0.8 * nominal * DPI < pixels < nominal * DPI + 40
+    assert np.asarray(image.convert("L"), dtype=float).std() > 15
 
 
 def test_activations_relu_fast_sigmoid_slow_and_high_lr_kills_relus(tmp_path):
@@ -20,7 +32,8 @@ def test_activations_relu_fast_sigmoid_slow_and_high_lr_kills_relus(tmp_path):
     assert len(method.test_acc["relu"]) == 11  # init + one entry per epoch
     report = method.report()
     assert "| relu | relu | 0.05 |" in report and "| sigmoid | sigmoid | 0.05 | not within 10 |" in report
-    assert (tmp_path / "act" / "plots" / "activations.png").stat().st_size > 0
+    for name in ("activations.png", "dead-relus.png"):
+        assert_drawn(tmp_path / "act" / "plots" / name, (7.5, 4.5))
 
 
 def test_activations_resume_is_bit_identical(tmp_path):
@@ -29,8 +42,8 @@ def test_activations_resume_is_bit_identical(tmp_path):
     neuralab.train("activations", {**overrides, "run": {"steps": 20, "checkpoint_every": 10}}, out=tmp_path / "cut")
     resumed = neuralab.train("activations", overrides, out=tmp_path / "cut", resume=True)
     assert resumed.step == whole.step == 30
-    for name, model in whole.method.variants.models.items():
-        other = resumed.method.variants.models[name].state_dict()
+    for name, model in whole.method.sweep.networks.items():
+        other = resumed.method.sweep.networks[name].state_dict()
         for key, value in model.state_dict().items():
             assert torch.equal(value, other[key]), (name, key)
     assert resumed.method.test_acc == whole.method.test_acc
