@@ -51,7 +51,7 @@ def test_activations_resume_is_bit_identical(tmp_path):
 
 def test_zero_init_keeps_hidden_units_identical_random_init_breaks_symmetry(tmp_path):
     run = neuralab.train("init-symmetry", {"run": {"epochs": 3}}, out=tmp_path / "sym")
-    models = run.method.variants.models
+    models = run.method.sweep.networks
     for w in hidden_weights(models["zeros"]):
         assert w.abs().max() > 0  # the units did learn...
         assert torch.equal(w, w[:1].expand_as(w))  # ...but every row (unit) is the same
@@ -61,13 +61,14 @@ def test_zero_init_keeps_hidden_units_identical_random_init_breaks_symmetry(tmp_
             assert torch.unique(w, dim=0).shape[0] == w.shape[0]
     assert run.metrics["he_normal/test/acc"] > run.metrics["zeros/test/acc"] + 0.4
     assert run.metrics["zeros/distinct_units"] == 1.0
+    assert_drawn(tmp_path / "sym" / "plots" / "init-symmetry.png", (3 * 3.6, 3.4))  # one weight image per scheme
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 def test_zero_init_with_f0_equal_zero_gets_no_gradient_at_all(tmp_path, activation):
     run = neuralab.train("init-symmetry", {"run": {"steps": 20}, "model": {"activation": activation},
                                            "method": {"schemes": "zeros"}}, out=tmp_path / activation)
-    model = run.method.variants.models["zeros"]
+    model = run.method.sweep.networks["zeros"]
     assert all(torch.count_nonzero(w) == 0 for w in hidden_weights(model))
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     assert torch.count_nonzero(linears[-1].bias) > 0  # only the output bias learned
