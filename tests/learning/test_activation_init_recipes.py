@@ -88,7 +88,8 @@ def test_universal_approximation_error_falls_with_width(tmp_path):
                          out=tmp_path / "ua")
     m = run.metrics
     assert m["w1/test/max_err"] > 0.5 and m["w16/test/max_err"] <= 0.05 and m["compare/smallest_width"] == 16
-    assert (tmp_path / "ua" / "plots" / "approximation.png").stat().st_size > 0
+    assert m["w16/test/loss"] < m["w1/test/loss"]  # the rule's own MSE on the test grid agrees
+    assert_drawn(tmp_path / "ua" / "plots" / "approximation.png", (10, 3.8))
 
 
 def test_a_discontinuous_target_keeps_its_max_error_at_the_jump(tmp_path):
