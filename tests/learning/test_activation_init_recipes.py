@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import neuralab
 from neuralab.experiments.init_symmetry import hidden_weights
+from neuralab.viz.curves import DPI
+
+
+def assert_drawn(path, inches):
+    """The PNG at `path` is about `inches` (width, height) at the plots' DPI, trimmed to its content, and shows
+    something (not a blank canvas)."""
+    image = Image.open(path)
+    for pixels, nominal in zip(image.size, inches, strict=True):
+        assert 0.8 * nominal * DPI < pixels < nominal * DPI + 40
+    assert np.asarray(image.convert("L"), dtype=float).std() > 15
 
 
 def test_activations_relu_fast_sigmoid_slow_and_high_lr_kills_relus(tmp_path):
@@ -20,7 +32,8 @@ def test_activations_relu_fast_sigmoid_slow_and_high_lr_kills_relus(tmp_path):
     assert len(method.test_acc["relu"]) == 11  # init + one entry per epoch
     report = method.report()
     assert "| relu | relu | 0.05 |" in report and "| sigmoid | sigmoid | 0.05 | not within 10 |" in report
-    assert (tmp_path / "act" / "plots" / "activations.png").stat().st_size > 0
+    for name in ("activations.png", "dead-relus.png"):
+        assert_drawn(tmp_path / "act" / "plots" / name, (7.5, 4.5))
 
 
 def test_activations_resume_is_bit_identical(tmp_path):
@@ -29,8 +42,8 @@ def test_activations_resume_is_bit_identical(tmp_path):
     neuralab.train("activations", {**overrides, "run": {"steps": 20, "checkpoint_every": 10}}, out=tmp_path / "cut")
     resumed = neuralab.train("activations", overrides, out=tmp_path / "cut", resume=True)
     assert resumed.step == whole.step == 30
-    for name, model in whole.method.variants.models.items():
-        other = resumed.method.variants.models[name].state_dict()
+    for name, model in whole.method.sweep.networks.items():
+        other = resumed.method.sweep.networks[name].state_dict()
         for key, value in model.state_dict().items():
             assert torch.equal(value, other[key]), (name, key)
     assert resumed.method.test_acc == whole.method.test_acc
@@ -38,7 +51,7 @@ def test_activations_resume_is_bit_identical(tmp_path):
 
 def test_zero_init_keeps_hidden_units_identical_random_init_breaks_symmetry(tmp_path):
     run = neuralab.train("init-symmetry", {"run": {"epochs": 3}}, out=tmp_path / "sym")
-    models = run.method.variants.models
+    models = run.method.sweep.networks
     for w in hidden_weights(models["zeros"]):
         assert w.abs().max() > 0  # the units did learn...
         assert torch.equal(w, w[:1].expand_as(w))  # ...but every row (unit) is the same
@@ -48,13 +61,14 @@ def test_zero_init_keeps_hidden_units_identical_random_init_breaks_symmetry(tmp_
             assert torch.unique(w, dim=0).shape[0] == w.shape[0]
     assert run.metrics["he_normal/test/acc"] > run.metrics["zeros/test/acc"] + 0.4
     assert run.metrics["zeros/distinct_units"] == 1.0
+    assert_drawn(tmp_path / "sym" / "plots" / "init-symmetry.png", (3 * 3.6, 3.4))  # one weight image per scheme
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 def test_zero_init_with_f0_equal_zero_gets_no_gradient_at_all(tmp_path, activation):
     run = neuralab.train("init-symmetry", {"run": {"steps": 20}, "model": {"activation": activation},
                                            "method": {"schemes": "zeros"}}, out=tmp_path / activation)
-    model = run.method.variants.models["zeros"]
+    model = run.method.sweep.networks["zeros"]
     assert all(torch.count_nonzero(w) == 0 for w in hidden_weights(model))
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     assert torch.count_nonzero(linears[-1].bias) > 0  # only the output bias learned
@@ -74,7 +88,8 @@ def test_universal_approximation_error_falls_with_width(tmp_path):
                          out=tmp_path / "ua")
     m = run.metrics
     assert m["w1/test/max_err"] > 0.5 and m["w16/test/max_err"] <= 0.05 and m["compare/smallest_width"] == 16
-    assert (tmp_path / "ua" / "plots" / "approximation.png").stat().st_size > 0
+    assert m["w16/test/loss"] < m["w1/test/loss"]  # the rule's own MSE on the test grid agrees
+    assert_drawn(tmp_path / "ua" / "plots" / "approximation.png", (10, 3.8))
 
 
 def test_a_discontinuous_target_keeps_its_max_error_at_the_jump(tmp_path):

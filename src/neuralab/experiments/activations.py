@@ -1,11 +1,13 @@
 """ReLU against tanh and sigmoid on one network (Glorot, Bordes, Bengio, "Deep sparse rectifier neural
 networks", 2011; curriculum F6, notes 002 section 2.4).
 
-Every step trains each variant on the same batch; at the end of each epoch every variant's test accuracy
-is recorded, which gives the epochs each activation needs to reach `threshold`. For the ReLU variants
-the method also reports the share of active units at initialisation (about half: pre-activations are
-symmetric about 0) and the share of dead units, which output 0 for every training example and so get
-no gradient again. An extra ReLU net trained with a far too large learning rate shows units dying.
+Each activation is a variant of the recipe's model, trained by the supervised rule through the sweep
+harness (`experiments/sweep.py`) from the same initial weights on the same batches. At the end of each
+epoch every variant's test accuracy is recorded, which gives the epochs each activation needs to reach
+`threshold`. For the ReLU variants the method also reports the share of active units at initialisation
+(about half: pre-activations are symmetric about 0) and the share of dead units, which output 0 for
+every training example and so get no gradient again. An extra ReLU net trained with a far too large
+learning rate shows units dying.
 """
 
 from __future__ import annotations
@@ -14,16 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from neuralab.config import field
 from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
-from neuralab.methods.optim import OPTIMIZERS, make_optimizer
-from neuralab.methods.variants import Lockstep, accuracy, seeded_model, variant_config
+from neuralab.experiments.sweep import Sweep, Variant, plot_variants
+from neuralab.methods.optim import OPTIMIZERS
+from neuralab.methods.supervised import SupervisedConfig
 from neuralab.nn.activations import ACTIVATIONS
 from neuralab.nn.diagnostics import ActivationRecorder, dead_relu_fraction
 from neuralab.registry import register_method
@@ -57,53 +58,51 @@ class Activations(Method):
     def __init__(self, cfg: ActivationsConfig, model: nn.Module, data: SupervisedData,
                  ctx: RunContext) -> None:
         self.cfg, self.data, self.done = cfg, data, False
-        self.activation = {a: a for a in cfg.activations}
+        variants = [Variant(a, model={"activation": a}) for a in cfg.activations]
         if cfg.dead_lr > 0:
-            self.activation[HIGH_LR] = "relu"
-        models = {name: seeded_model(type(model), variant_config(model, "activation-compare", activation=act),
-                                     ctx.seed, ctx.device)
-                  for name, act in self.activation.items()}
-        lrs = {name: cfg.dead_lr if name == HIGH_LR else cfg.lr for name in models}
-        optimizers = {name: make_optimizer(cfg.optimizer, m.parameters(), lrs[name]) for name, m in models.items()}
-        self.lr = lrs
-        self.variants = Lockstep(models, optimizers, F.cross_entropy)
-        self.active_at_init = {name: active_fraction(m, data.x_train) for name, m in models.items()
+            variants.append(Variant(HIGH_LR, model={"activation": "relu"}, rule={"lr": cfg.dead_lr}))
+        self.activation = {v.name: v.model["activation"] for v in variants}
+        self.sweep = Sweep(variants, data, ctx, method="activations",
+                           rule_config=SupervisedConfig(optimizer=cfg.optimizer, lr=cfg.lr))
+        self.active_at_init = {name: active_fraction(net, data.x_train) for name, net in self.sweep.networks.items()
                                if self.activation[name] == "relu"}
         self.steps = 0
         # Entry i is measured after epoch i (entry 0 at initialisation).
-        self.test_acc: dict[str, list[float]] = {name: [] for name in models}
+        self.test_acc: dict[str, list[float]] = {name: [] for name in self.sweep.networks}
         self.dead: dict[str, list[float]] = {name: [] for name in self.active_at_init}
         self._record()
 
+    def lr(self, name: str) -> float:
+        """The learning rate variant `name` is trained with."""
+        return self.sweep.rules[name].cfg.lr
+
     def step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, Any]:
-        metrics = self.variants.step(*batch)
+        metrics = self.sweep.step(batch)
         self.steps += 1
         if self.steps % self.data.steps_per_epoch == 0:
             self._record()
         return metrics
 
     def _record(self) -> None:
-        x, y = self.data.split("test")
-        for name, model in self.variants.models.items():
-            self.test_acc[name].append(accuracy(model, x, y))
+        metrics = self.sweep.evaluate()
+        for name, net in self.sweep.networks.items():
+            self.test_acc[name].append(metrics[f"{name}/test/acc"])
             if name in self.dead:
-                self.dead[name].append(dead_relu_fraction(model, self.data.x_train))
+                self.dead[name].append(dead_relu_fraction(net, self.data.x_train))
 
     def epochs_to_threshold(self, name: str) -> int | None:
         """First epoch after which the test accuracy reached the threshold, or None."""
         return next((i for i, acc in enumerate(self.test_acc[name]) if acc >= self.cfg.threshold), None)
 
     def evaluate(self) -> dict[str, float]:
-        x, y = self.data.split("test")
-        metrics = {}
-        for name, model in self.variants.models.items():
-            metrics[f"{name}/test/acc"] = accuracy(model, x, y)
+        metrics = self.sweep.evaluate()
+        for name, net in self.sweep.networks.items():
             reached = self.epochs_to_threshold(name)
             if reached is not None:
                 metrics[f"{name}/epochs_to_threshold"] = float(reached)
             if name in self.active_at_init:
                 metrics[f"{name}/active_at_init"] = self.active_at_init[name]
-                metrics[f"{name}/dead"] = dead_relu_fraction(model, self.data.x_train)
+                metrics[f"{name}/dead"] = dead_relu_fraction(net, self.data.x_train)
         return metrics
 
     def report(self, run_dir: Path | None = None) -> str:
@@ -113,43 +112,38 @@ class Activations(Method):
                  f"| variant | activation | lr | epochs to {self.cfg.threshold:g} | final test acc | "
                  "active at init | dead at init | dead after training |",
                  "|---|---|---|---|---|---|---|---|"]
-        for name in self.variants.models:
+        for name in self.sweep.networks:
             reached = self.epochs_to_threshold(name)
             active = f"{m[name + '/active_at_init']:.3f}" if name in self.active_at_init else "-"
             dead0 = f"{self.dead[name][0]:.3f}" if name in self.dead else "-"
             dead = f"{m[name + '/dead']:.3f}" if name in self.dead else "-"
-            lines.append(f"| {name} | {self.activation[name]} | {self.lr[name]:g} | "
+            lines.append(f"| {name} | {self.activation[name]} | {self.lr(name):g} | "
                          f"{reached if reached is not None else f'not within {epochs}'} | "
                          f"{m[name + '/test/acc']:.3f} | {active} | {dead0} | {dead} |")
         return "\n".join(lines)
 
     def plot(self, plots_dir: Path) -> list[Path]:
-        from neuralab.viz.curves import save_figure
+        """Test accuracy per epoch with the threshold as a dashed line, and the share of dead ReLUs per epoch."""
+        def per_epoch(series: dict[str, list[float]]) -> dict[str, tuple[list[float], list[float]]]:
+            return {f"{name} (lr {self.lr(name):g})": (list(range(len(ys))), ys) for name, ys in series.items()}
 
-        colors = dict(zip(self.test_acc, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
-        fig, (acc_ax, dead_ax) = plt.subplots(1, 2, figsize=(10, 3.6))
-        for name, accs in self.test_acc.items():
-            acc_ax.plot(range(len(accs)), accs, label=f"{name} (lr {self.lr[name]:g})", marker="o", ms=2,
-                        color=colors.get(name))
-        acc_ax.axhline(self.cfg.threshold, color="grey", ls="--", lw=1)
-        acc_ax.set(xlabel="epoch", ylabel="test accuracy", title="Same net, same batches", ylim=(0, 1))
-        acc_ax.legend()
-        for name, dead in self.dead.items():
-            dead_ax.plot(range(len(dead)), dead, label=f"{name} (lr {self.lr[name]:g})", marker="o", ms=2,
-                         color=colors.get(name))
-        dead_ax.set(xlabel="epoch", ylabel="share of dead ReLUs", title="Dead units (0 on every training example)",
-                    ylim=(0, 1))
-        dead_ax.legend()
-        for ax in (acc_ax, dead_ax):
-            ax.grid(alpha=0.3)
-        return [save_figure(fig, plots_dir / "activations.png")]
+        epochs = len(next(iter(self.test_acc.values()))) - 1
+        threshold = f"threshold {self.cfg.threshold:g}"
+        acc = {**per_epoch(self.test_acc), threshold: ([0, epochs], [self.cfg.threshold] * 2)}
+        made = [plot_variants(acc, plots_dir / "activations.png", title="Same net, same batches", xlabel="epoch",
+                              ylabel="test accuracy", styles={threshold: "--"})]
+        if self.dead:
+            made.append(plot_variants(per_epoch(self.dead), plots_dir / "dead-relus.png",
+                                      title="Dead units (0 on every training example)", xlabel="epoch",
+                                      ylabel="share of dead ReLUs"))
+        return made
 
     def state_dict(self) -> dict[str, Any]:
-        return {"variants": self.variants.state_dict(), "steps": self.steps, "test_acc": self.test_acc,
+        return {"sweep": self.sweep.state_dict(), "steps": self.steps, "test_acc": self.test_acc,
                 "dead": self.dead, "active_at_init": self.active_at_init}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.variants.load_state_dict(state["variants"])
+        self.sweep.load_state_dict(state["sweep"])
         self.steps = int(state["steps"])
         self.test_acc = {k: list(v) for k, v in state["test_acc"].items()}
         self.dead = {k: list(v) for k, v in state["dead"].items()}

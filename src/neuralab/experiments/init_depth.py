@@ -20,10 +20,11 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
-from neuralab.config import field
+from neuralab.config import field, override
 from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
-from neuralab.methods.variants import seeded_model, variant_config
+from neuralab.errors import UserError
+from neuralab.experiments.sweep import seeded_network
 from neuralab.nn.activations import ACTIVATIONS, make
 from neuralab.nn.init import INITS
 from neuralab.registry import register_method
@@ -68,8 +69,12 @@ def bounds(activation: str) -> tuple[float, float] | None:
 class InitDepth(Method):
     def __init__(self, cfg: InitDepthConfig, model: nn.Module, data: SupervisedData, ctx: RunContext) -> None:
         self.cfg, self.device, self.done = cfg, ctx.device, False
-        self.model_cls = type(model)
-        self.configs = {f"{a}-{s}": variant_config(model, "init-depth", activation=a, init=s)
+        missing = [k for k in ("activation", "init") if not hasattr(ctx.model_config, k)]
+        if missing:
+            raise UserError(f"method init-depth: model {ctx.model_name} has no field {', '.join(missing)}; use a "
+                            "model that has it (e.g. --model mlp)")
+        self.model_name = ctx.model_name
+        self.configs = {f"{a}-{s}": override(ctx.model_config, {"activation": a, "init": s}, "model")
                         for a in cfg.activations for s in cfg.schemes}
         self.bounds = {a: bounds(a) for a in cfg.activations}
         self.gen = torch.Generator().manual_seed(ctx.seed)
@@ -82,7 +87,7 @@ class InitDepth(Method):
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=self.gen))
         metrics = {}
         for name, cfg in self.configs.items():
-            net = seeded_model(self.model_cls, cfg, seed, self.device).double()
+            net = seeded_network(self.model_name, cfg, seed).to(self.device, torch.float64)
             outs = layer_outputs(net, cfg.activation, x)
             logs = [math.log10(max(float(h.std()), 1e-300)) for h in outs]
             self.log_std[name] = [a + b for a, b in zip(self.log_std.get(name, [0.0] * len(logs)), logs, strict=True)]

@@ -2,7 +2,8 @@
 "Understanding the difficulty of training deep feedforward neural networks", 2010; curriculum F9,
 notes 002 section 2.11).
 
-The same MLP is trained once per initialisation scheme on the same batches. With every weight at zero,
+The recipe's MLP is trained once per initialisation scheme by the supervised rule, on the same batches (the
+sweep harness, `experiments/sweep.py`). With every weight at zero,
 all hidden units of a layer compute the same output and receive the same gradient, so they stay equal
 forever: the layer behaves like a single unit. This needs an activation with f(0) != 0 (sigmoid: every
 unit outputs 0.5, so the output layer gets a gradient and passes an identical one back to each hidden
@@ -18,14 +19,14 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from neuralab.config import field
 from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
-from neuralab.methods.optim import OPTIMIZERS, make_optimizer
-from neuralab.methods.variants import Lockstep, accuracy, seeded_model, variant_config
+from neuralab.experiments.sweep import Sweep, Variant
+from neuralab.methods.optim import OPTIMIZERS
+from neuralab.methods.supervised import SupervisedConfig
 from neuralab.nn.init import INITS
 from neuralab.registry import register_method
 
@@ -54,21 +55,17 @@ def distinct_units(weight: torch.Tensor) -> int:
 class InitSymmetry(Method):
     def __init__(self, cfg: InitSymmetryConfig, model: nn.Module, data: SupervisedData, ctx: RunContext) -> None:
         self.cfg, self.data, self.done = cfg, data, False
-        models = {s: seeded_model(type(model), variant_config(model, "init-symmetry", init=s), ctx.seed, ctx.device)
-                  for s in cfg.schemes}
-        optimizers = {s: make_optimizer(cfg.optimizer, m.parameters(), cfg.lr) for s, m in models.items()}
-        self.variants = Lockstep(models, optimizers, F.cross_entropy)
-        self.activation = getattr(model.cfg, "activation", "?")
+        self.sweep = Sweep([Variant(s, model={"init": s}) for s in cfg.schemes], data, ctx, method="init-symmetry",
+                           rule_config=SupervisedConfig(optimizer=cfg.optimizer, lr=cfg.lr))
+        self.activation = getattr(ctx.model_config, "activation", "?")
 
     def step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, Any]:
-        return self.variants.step(*batch)
+        return self.sweep.step(batch)
 
     def evaluate(self) -> dict[str, float]:
-        x, y = self.data.split("test")
-        metrics = {}
-        for scheme, model in self.variants.models.items():
+        metrics = self.sweep.evaluate()
+        for scheme, model in self.sweep.networks.items():
             weights = hidden_weights(model)
-            metrics[f"{scheme}/test/acc"] = accuracy(model, x, y)
             # Fewest distinct units over the hidden layers: 1 means some layer acts as a single unit.
             metrics[f"{scheme}/distinct_units"] = float(min(distinct_units(w) for w in weights))
             metrics[f"{scheme}/max_abs_weight"] = max(float(w.abs().max()) for w in weights)
@@ -79,7 +76,7 @@ class InitSymmetry(Method):
         lines = [f"Hidden activation {self.activation}; {self.cfg.optimizer} lr {self.cfg.lr:g}.", "",
                  "| init | test acc | distinct units per hidden layer | largest row difference | max abs weight |",
                  "|---|---|---|---|---|"]
-        for scheme, model in self.variants.models.items():
+        for scheme, model in self.sweep.networks.items():
             weights = hidden_weights(model)
             counts = " / ".join(f"{distinct_units(w)} of {w.shape[0]}" for w in weights)
             spread = max(float((w - w[0]).abs().max()) for w in weights)
@@ -91,7 +88,7 @@ class InitSymmetry(Method):
         """The first hidden layer's weights, one row per unit: identical rows show the unbroken symmetry."""
         from neuralab.viz.curves import save_figure
 
-        models = self.variants.models
+        models = self.sweep.networks
         fig, axes = plt.subplots(1, len(models), figsize=(3.6 * len(models), 3.4), squeeze=False,
                                  layout="constrained")
         for ax, (scheme, model) in zip(axes[0], models.items(), strict=True):
@@ -103,7 +100,7 @@ class InitSymmetry(Method):
         return [save_figure(fig, plots_dir / "init-symmetry.png")]
 
     def state_dict(self) -> dict[str, Any]:
-        return {"variants": self.variants.state_dict()}
+        return {"sweep": self.sweep.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.variants.load_state_dict(state["variants"])
+        self.sweep.load_state_dict(state["sweep"])

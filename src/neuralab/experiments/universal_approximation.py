@@ -2,7 +2,8 @@
 Stinchcombe, White, "Multilayer feedforward networks are universal approximators", 1989; Cybenko,
 "Approximation by superpositions of a sigmoidal function", 1989; curriculum F4, notes 002 section 2.8).
 
-One MLP with a single hidden layer per width is trained on the same points by mean squared error; the
+One MLP with a single hidden layer per width is trained on the same points by the supervised rule on mean
+squared error (the sweep harness, `experiments/sweep.py`); the
 error on a dense test grid (largest absolute error, or RMS) is compared with `epsilon`. The theorem says
 some width reaches any epsilon for a continuous function on an interval; it says nothing about how easily
 gradient descent finds those weights, which is what this sweep measures.
@@ -16,14 +17,14 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from neuralab.config import field
 from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
-from neuralab.methods.optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
-from neuralab.methods.variants import Lockstep, seeded_model, variant_config
+from neuralab.experiments.sweep import Sweep, Variant
+from neuralab.methods.optim import OPTIMIZERS, SCHEDULES
+from neuralab.methods.supervised import SupervisedConfig
 from neuralab.registry import register_method
 
 
@@ -43,22 +44,20 @@ class UniversalApproximation(Method):
     def __init__(self, cfg: UniversalApproximationConfig, model: nn.Module, data: SupervisedData,
                  ctx: RunContext) -> None:
         self.cfg, self.data, self.done = cfg, data, False
-        models = {f"w{w}": seeded_model(type(model), variant_config(model, "width-sweep", hidden=(w,)), ctx.seed,
-                                        ctx.device)
-                  for w in cfg.widths}
-        optimizers = {k: make_optimizer(cfg.optimizer, m.parameters(), cfg.lr) for k, m in models.items()}
-        schedules = {k: make_schedule(cfg.schedule, opt, ctx.total_steps, cfg.lr) for k, opt in optimizers.items()}
-        self.variants = Lockstep(models, optimizers, F.mse_loss, schedules)
+        rule = SupervisedConfig(optimizer=cfg.optimizer, lr=cfg.lr, schedule=cfg.schedule, loss="mse")
+        self.sweep = Sweep([Variant(f"w{w}", model={"hidden": (w,)}) for w in cfg.widths], data, ctx,
+                           method="universal-approximation", rule_config=rule)
+        self.networks = dict(zip(cfg.widths, self.sweep.networks.values(), strict=True))  # width -> network
 
     def step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, Any]:
-        return self.variants.step(*batch)
+        return self.sweep.step(batch)
 
     @torch.no_grad()
     def errors(self) -> dict[int, tuple[float, float]]:
         """Per width: (largest absolute error, RMS error) on the test grid."""
         x, y = self.data.split("test")
         out = {}
-        for w, model in zip(self.cfg.widths, self.variants.models.values(), strict=True):
+        for w, model in self.networks.items():
             diff = (model(x) - y).abs()
             out[w] = (float(diff.max()), float(diff.pow(2).mean().sqrt()))
         return out
@@ -66,7 +65,7 @@ class UniversalApproximation(Method):
     def evaluate(self) -> dict[str, float]:
         errs = self.errors()
         pick = 0 if self.cfg.error == "max" else 1
-        metrics = {}
+        metrics = self.sweep.evaluate()  # each width's test/loss (MSE)
         for w, (max_err, rms_err) in errs.items():
             metrics[f"w{w}/test/max_err"], metrics[f"w{w}/test/rms_err"] = max_err, rms_err
         metrics["compare/test/best_error"] = min(e[pick] for e in errs.values())
@@ -82,7 +81,7 @@ class UniversalApproximation(Method):
         lines = [f"{self.data.meta.source}: one hidden layer, {self.cfg.error} error target {self.cfg.epsilon:g}; "
                  f"smallest width reaching it: {int(smallest) if smallest else 'none'}.", "",
                  "| hidden units | parameters | max error | RMS error | within epsilon |", "|---|---|---|---|---|"]
-        for w, model in zip(self.cfg.widths, self.variants.models.values(), strict=True):
+        for w, model in self.networks.items():
             params = sum(p.numel() for p in model.parameters())
             ok = "yes" if errs[w][pick] <= self.cfg.epsilon else "no"
             lines.append(f"| {w} | {params} | {errs[w][0]:.4f} | {errs[w][1]:.4f} | {ok} |")
@@ -105,7 +104,7 @@ class UniversalApproximation(Method):
         err_ax.legend()
         xs = x[:, 0].cpu()
         fit_ax.plot(xs, y[:, 0].cpu(), color="black", lw=2.5, label="target")
-        for w, model in zip(widths, self.variants.models.values(), strict=True):
+        for w, model in self.networks.items():
             fit_ax.plot(xs, model(x)[:, 0].cpu(), lw=1, label=f"{w} unit{'s' if w > 1 else ''}")
         fit_ax.set(xlabel="x", ylabel="f(x)", title=f"Fits of {self.data.meta.source}")
         fit_ax.legend(fontsize=7, ncol=2)
@@ -114,7 +113,7 @@ class UniversalApproximation(Method):
         return [save_figure(fig, plots_dir / "approximation.png")]
 
     def state_dict(self) -> dict[str, Any]:
-        return {"variants": self.variants.state_dict()}
+        return {"sweep": self.sweep.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.variants.load_state_dict(state["variants"])
+        self.sweep.load_state_dict(state["sweep"])
