@@ -100,7 +100,7 @@ def _print_layers(entry: Any, cfg: Any, model: Any) -> None:
 def _recipe_model(recipe: Any) -> tuple[dict[str, Any], Any, str]:
     """(sections, model, note): the model as the recipe trains it, its input size and classes taken from
     the data; with the data unavailable, the default sizes and a note saying so."""
-    from neuralab.engine import build, resolve
+    from neuralab.build import build, resolve
     from neuralab.errors import DataError
     from neuralab.registry import MODELS
 
@@ -232,7 +232,7 @@ def _checkpoint_arg(value: str) -> int | str:
 def cmd_eval(args: argparse.Namespace) -> int:
     from neuralab.api import load
     from neuralab.atomic import write_json_atomic
-    from neuralab.engine import on_user_data
+    from neuralab.build import on_user_data
 
     which = _checkpoint_arg(args.checkpoint)
     loaded = load(args.run_dir, checkpoint=which)
@@ -286,7 +286,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def _experiment_setup(args: argparse.Namespace, extra: list[str], prefix: str) -> tuple[Any, dict, Path, Any]:
     """The recipe, its overrides, the output folder (default runs/PREFIX-RECIPE-TIME) and a progress printer."""
-    from neuralab.engine import default_run_dir
+    from neuralab.build import default_run_dir
     from neuralab.registry import RECIPES
 
     recipe = RECIPES.get(args.recipe)
@@ -297,7 +297,7 @@ def _experiment_setup(args: argparse.Namespace, extra: list[str], prefix: str) -
 
 
 def cmd_cv(args: argparse.Namespace, extra: list[str]) -> int:
-    from neuralab.engine import resolve
+    from neuralab.build import resolve
     from neuralab.evaluation.cross_validation import cross_validate, nested_cross_validate
     from neuralab.search.space import parse_params
 
@@ -319,7 +319,7 @@ def cmd_cv(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_ensemble(args: argparse.Namespace, extra: list[str]) -> int:
-    from neuralab.engine import resolve
+    from neuralab.build import resolve
     from neuralab.evaluation.ensemble import train_ensemble
 
     recipe, overrides, out, log = _experiment_setup(args, extra, "ensemble")
@@ -334,7 +334,7 @@ def cmd_ensemble(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_search(args: argparse.Namespace, extra: list[str]) -> int:
-    from neuralab.engine import resolve
+    from neuralab.build import resolve
     from neuralab.search.space import parse_params
     from neuralab.search.study import run_search
 

@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from neuralab import checkpoint
+from neuralab.build import resolve
 from neuralab.contracts import RunContext
-from neuralab.engine import fit, resolve
+from neuralab.engine import fit
 from neuralab.errors import UserError
 from neuralab.experiments.random_vs_grid import RandomOptima, RandomOptimaConfig, RandomVsGrid, RandomVsGridConfig
 from neuralab.registry import RECIPES

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from neuralab import checkpoint
-from neuralab.engine import DivergedError, fit, resolve
+from neuralab.build import resolve
+from neuralab.engine import DivergedError, fit
 from neuralab.errors import UserError
 from neuralab.evaluation.cross_validation import Log, Target
 from neuralab.evaluation.tables import cell, write_table
