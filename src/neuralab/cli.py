@@ -298,8 +298,8 @@ def _experiment_setup(args: argparse.Namespace, extra: list[str], prefix: str) -
 
 def cmd_cv(args: argparse.Namespace, extra: list[str]) -> int:
     from neuralab.build import resolve
-    from neuralab.evaluation.cross_validation import cross_validate, nested_cross_validate
-    from neuralab.search.space import parse_params
+    from neuralab.studies.cross_validation import cross_validate, nested_cross_validate
+    from neuralab.studies.search_space import parse_params
 
     recipe, overrides, out, log = _experiment_setup(args, extra, "cv")
     if args.param and not args.nested:
@@ -320,7 +320,7 @@ def cmd_cv(args: argparse.Namespace, extra: list[str]) -> int:
 
 def cmd_ensemble(args: argparse.Namespace, extra: list[str]) -> int:
     from neuralab.build import resolve
-    from neuralab.evaluation.ensemble import train_ensemble
+    from neuralab.studies.ensemble import train_ensemble
 
     recipe, overrides, out, log = _experiment_setup(args, extra, "ensemble")
     if args.members < 1:
@@ -335,8 +335,8 @@ def cmd_ensemble(args: argparse.Namespace, extra: list[str]) -> int:
 
 def cmd_search(args: argparse.Namespace, extra: list[str]) -> int:
     from neuralab.build import resolve
-    from neuralab.search.space import parse_params
-    from neuralab.search.study import run_search
+    from neuralab.studies.search import run_search
+    from neuralab.studies.search_space import parse_params
 
     recipe, overrides, out, log = _experiment_setup(args, extra, "search")
     sections = resolve(recipe, overrides)
@@ -391,7 +391,7 @@ EXPERIMENT_COMMANDS = {"cv": cmd_cv, "ensemble": cmd_ensemble, "search": cmd_sea
 
 def _add_experiment_parsers(sub: Any) -> None:
     """cv, ensemble, search: each takes a recipe and, like train, --section.field VALUE overrides."""
-    from neuralab.search.space import SYNTAX
+    from neuralab.studies.search_space import SYNTAX
 
     def common(s: argparse.ArgumentParser) -> None:
         s.add_argument("recipe")
