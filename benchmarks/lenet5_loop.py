@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 import neuralab
-from neuralab.engine import build, resolve
+from neuralab.build import build, resolve
 from neuralab.registry import RECIPES
 
 # neuralab with the peer's settings: batch 64, no augmentation, default memory order.

@@ -19,9 +19,10 @@ from typing import Any
 import torch
 
 from neuralab import checkpoint as checkpoints
+from neuralab.build import Run, build, load_config, saved_total_steps
 from neuralab.config import override
 from neuralab.data.tensors import DataMeta, SupervisedData
-from neuralab.engine import Run, build, fit, load_config, saved_total_steps
+from neuralab.engine import fit
 from neuralab.errors import UserError
 from neuralab.registry import MODELS, RECIPES
 

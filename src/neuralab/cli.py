@@ -100,7 +100,7 @@ def _print_layers(entry: Any, cfg: Any, model: Any) -> None:
 def _recipe_model(recipe: Any) -> tuple[dict[str, Any], Any, str]:
     """(sections, model, note): the model as the recipe trains it, its input size and classes taken from
     the data; with the data unavailable, the default sizes and a note saying so."""
-    from neuralab.engine import build, resolve
+    from neuralab.build import build, resolve
     from neuralab.errors import DataError
     from neuralab.registry import MODELS
 
@@ -232,7 +232,7 @@ def _checkpoint_arg(value: str) -> int | str:
 def cmd_eval(args: argparse.Namespace) -> int:
     from neuralab.api import load
     from neuralab.atomic import write_json_atomic
-    from neuralab.engine import on_user_data
+    from neuralab.build import on_user_data
 
     which = _checkpoint_arg(args.checkpoint)
     loaded = load(args.run_dir, checkpoint=which)
@@ -286,7 +286,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def _experiment_setup(args: argparse.Namespace, extra: list[str], prefix: str) -> tuple[Any, dict, Path, Any]:
     """The recipe, its overrides, the output folder (default runs/PREFIX-RECIPE-TIME) and a progress printer."""
-    from neuralab.engine import default_run_dir
+    from neuralab.build import default_run_dir
     from neuralab.registry import RECIPES
 
     recipe = RECIPES.get(args.recipe)
@@ -297,9 +297,9 @@ def _experiment_setup(args: argparse.Namespace, extra: list[str], prefix: str) -
 
 
 def cmd_cv(args: argparse.Namespace, extra: list[str]) -> int:
-    from neuralab.engine import resolve
-    from neuralab.evaluation.cross_validation import cross_validate, nested_cross_validate
-    from neuralab.search.space import parse_params
+    from neuralab.build import resolve
+    from neuralab.studies.cross_validation import cross_validate, nested_cross_validate
+    from neuralab.studies.search_space import parse_params
 
     recipe, overrides, out, log = _experiment_setup(args, extra, "cv")
     if args.param and not args.nested:
@@ -319,8 +319,8 @@ def cmd_cv(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_ensemble(args: argparse.Namespace, extra: list[str]) -> int:
-    from neuralab.engine import resolve
-    from neuralab.evaluation.ensemble import train_ensemble
+    from neuralab.build import resolve
+    from neuralab.studies.ensemble import train_ensemble
 
     recipe, overrides, out, log = _experiment_setup(args, extra, "ensemble")
     if args.members < 1:
@@ -334,9 +334,9 @@ def cmd_ensemble(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_search(args: argparse.Namespace, extra: list[str]) -> int:
-    from neuralab.engine import resolve
-    from neuralab.search.space import parse_params
-    from neuralab.search.study import run_search
+    from neuralab.build import resolve
+    from neuralab.studies.search import run_search
+    from neuralab.studies.search_space import parse_params
 
     recipe, overrides, out, log = _experiment_setup(args, extra, "search")
     sections = resolve(recipe, overrides)
@@ -391,7 +391,7 @@ EXPERIMENT_COMMANDS = {"cv": cmd_cv, "ensemble": cmd_ensemble, "search": cmd_sea
 
 def _add_experiment_parsers(sub: Any) -> None:
     """cv, ensemble, search: each takes a recipe and, like train, --section.field VALUE overrides."""
-    from neuralab.search.space import SYNTAX
+    from neuralab.studies.search_space import SYNTAX
 
     def common(s: argparse.ArgumentParser) -> None:
         s.add_argument("recipe")

@@ -104,8 +104,7 @@ def register_data(name: str, *, config: type) -> Callable[[T], T]:
 
 _GROUPS = {
     "recipes": ("neuralab.recipes",),
-    "components": ("neuralab.data", "neuralab.methods", "neuralab.models", "neuralab.experiments",
-                   "neuralab.search.objective"),
+    "components": ("neuralab.data", "neuralab.methods", "neuralab.models", "neuralab.experiments"),
 }
 _loaded: set[str] = set()
 

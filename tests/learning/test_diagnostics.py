@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 import neuralab
-from neuralab.engine import build, resolve
+from neuralab.build import build, resolve
 from neuralab.models.mlp.mlp import MLP, MLPConfig
 from neuralab.nn.diagnostics import ActivationRecorder
 from neuralab.registry import RECIPES

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import neuralab
-from neuralab.engine import build, resolve
+from neuralab.build import build, resolve
 from neuralab.methods.perceptron import signed_targets
 from neuralab.registry import RECIPES
 

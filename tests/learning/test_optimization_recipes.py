@@ -7,7 +7,8 @@ import pytest
 import torch
 
 import neuralab
-from neuralab.engine import build, fit, resolve
+from neuralab.build import build, resolve
+from neuralab.engine import fit
 from neuralab.errors import UserError
 from neuralab.experiments.second_order_logreg import SOLVERS, SecondOrderLogreg, SecondOrderLogregConfig
 from neuralab.methods.optim import OPTIMIZERS

@@ -8,8 +8,9 @@ import json
 import torch
 
 from neuralab import checkpoint
+from neuralab.build import build, resolve
 from neuralab.data.sources import DigitsConfig, build_digits
-from neuralab.engine import build, fit, resolve
+from neuralab.engine import fit
 from neuralab.registry import RECIPES
 
 

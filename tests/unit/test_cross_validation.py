@@ -12,7 +12,8 @@ import torch
 
 from neuralab.data.tensors import DataMeta, SupervisedData
 from neuralab.errors import UserError
-from neuralab.evaluation.cross_validation import (
+from neuralab.registry import RECIPES
+from neuralab.studies.cross_validation import (
     Target,
     cross_validate,
     held_out_target,
@@ -22,9 +23,8 @@ from neuralab.evaluation.cross_validation import (
     target_metric,
     training_set,
 )
-from neuralab.evaluation.ensemble import combine, train_ensemble
-from neuralab.registry import RECIPES
-from neuralab.search.space import parse_params
+from neuralab.studies.ensemble import combine, train_ensemble
+from neuralab.studies.search_space import parse_params
 
 DIGITS = RECIPES.get("mlp-digits")
 TINY = {"run": {"steps": "3", "device": "cpu"}}

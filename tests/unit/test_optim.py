@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from neuralab.engine import resolve
+from neuralab.build import resolve
 from neuralab.errors import UserError
 from neuralab.methods.optim import DEFAULT_LR, OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
 from neuralab.registry import RECIPES

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from neuralab.engine import build, resolve
+from neuralab.build import build, resolve
 from neuralab.errors import UserError
 from neuralab.methods.delta_rule import least_squares
 from neuralab.methods.perceptron import signed_targets

@@ -10,16 +10,17 @@ import pytest
 import torch
 
 from neuralab import checkpoint
+from neuralab.build import resolve
 from neuralab.contracts import RunContext
-from neuralab.engine import fit, resolve
+from neuralab.engine import fit
 from neuralab.errors import UserError
 from neuralab.experiments.random_vs_grid import RandomOptima, RandomOptimaConfig, RandomVsGrid, RandomVsGridConfig
+from neuralab.experiments.random_vs_grid_objective import LowEffectiveDimension, LowEffectiveDimensionConfig
 from neuralab.registry import RECIPES
-from neuralab.search.objective import LowEffectiveDimension, LowEffectiveDimensionConfig
-from neuralab.search.optuna_setup import import_optuna
-from neuralab.search.selection import DEFAULT_VAL_FRACTION, counterpart, select_by
-from neuralab.search.space import candidates, parse_param, parse_params, space_size, split_top_level
-from neuralab.search.study import TrialRow, refit_and_test, run_search, trial_count
+from neuralab.studies.optuna_setup import import_optuna
+from neuralab.studies.search import TrialRow, refit_and_test, run_search, trial_count
+from neuralab.studies.search_selection import DEFAULT_VAL_FRACTION, counterpart, select_by
+from neuralab.studies.search_space import candidates, parse_param, parse_params, space_size, split_top_level
 
 TINY = {"run": {"steps": "2", "device": "cpu"}}
 

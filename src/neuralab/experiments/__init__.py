@@ -6,6 +6,7 @@ import neuralab.experiments.init_depth
 import neuralab.experiments.init_symmetry
 import neuralab.experiments.optimizers_compare
 import neuralab.experiments.random_vs_grid
+import neuralab.experiments.random_vs_grid_objective
 import neuralab.experiments.regularization_compare
 import neuralab.experiments.second_order_logreg
 import neuralab.experiments.universal_approximation

@@ -26,7 +26,7 @@ from neuralab.config import field
 from neuralab.contracts import Method, RunContext
 from neuralab.errors import UserError
 from neuralab.registry import register_data, register_method
-from neuralab.search.optuna_setup import import_optuna, quiet
+from neuralab.studies.optuna_setup import import_optuna, quiet
 
 SEARCHES = ("grid", "random")
 
@@ -126,7 +126,7 @@ class RandomVsGrid(Method):
         return metrics
 
     def report(self, run_dir: Path | None = None) -> str:
-        from neuralab.evaluation.tables import markdown_table
+        from neuralab.studies.tables import markdown_table
 
         m = self.evaluate()
         if not m:

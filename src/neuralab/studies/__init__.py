@@ -1,1 +1,2 @@
-"""Studies: many runs of the engine over one recipe or a list of them (results over seeds)."""
+"""Studies: many runs of the engine for one question: cross-validation and nested cross-validation,
+ensembles of seeds, hyper-parameter search with Optuna, and results over seeds."""

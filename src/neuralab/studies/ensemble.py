@@ -20,10 +20,10 @@ import torch.nn.functional as F
 from neuralab.data.tensors import SupervisedData
 from neuralab.engine import fit
 from neuralab.errors import UserError
-from neuralab.evaluation.cross_validation import Log, training_set
-from neuralab.evaluation.tables import write_table
 from neuralab.recipes.recipe import Recipe
-from neuralab.search.space import merge_overrides
+from neuralab.studies.cross_validation import Log, training_set
+from neuralab.studies.search_space import merge_overrides
+from neuralab.studies.tables import write_table
 
 COMBINE = ("average", "vote")
 

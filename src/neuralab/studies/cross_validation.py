@@ -25,13 +25,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from neuralab.build import resolve
 from neuralab.data.tensors import SupervisedData, split_validation
-from neuralab.engine import fit, resolve
+from neuralab.engine import fit
 from neuralab.errors import UserError
-from neuralab.evaluation.tables import write_table
 from neuralab.recipes.recipe import Recipe
 from neuralab.registry import DATA
-from neuralab.search.space import ParamSpec, as_overrides, candidates, merge_overrides
+from neuralab.studies.search_space import ParamSpec, as_overrides, candidates, merge_overrides
+from neuralab.studies.tables import write_table
 
 Log = Callable[[str], None]
 

@@ -25,14 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from neuralab import checkpoint
-from neuralab.engine import DivergedError, fit, resolve
+from neuralab.build import resolve
+from neuralab.engine import DivergedError, fit
 from neuralab.errors import UserError
-from neuralab.evaluation.cross_validation import Log, Target
-from neuralab.evaluation.tables import cell, write_table
 from neuralab.recipes.recipe import Recipe
-from neuralab.search.optuna_setup import import_optuna, quiet
-from neuralab.search.selection import Selection, select_by
-from neuralab.search.space import ParamSpec, as_overrides, merge_overrides, space_size
+from neuralab.studies.cross_validation import Log, Target
+from neuralab.studies.optuna_setup import import_optuna, quiet
+from neuralab.studies.search_selection import Selection, select_by
+from neuralab.studies.search_space import ParamSpec, as_overrides, merge_overrides, space_size
+from neuralab.studies.tables import cell, write_table
 
 SAMPLERS = ("grid", "random", "tpe")
 POLL_SECONDS = 0.5  # how often a process that waits for other processes' last trials looks again

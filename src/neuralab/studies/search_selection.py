@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from neuralab.errors import UserError
-from neuralab.evaluation.cross_validation import Target
 from neuralab.recipes.recipe import Recipe
+from neuralab.studies.cross_validation import Target
 
 DEFAULT_VAL_FRACTION = 0.2
 

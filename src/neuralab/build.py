@@ -1,0 +1,176 @@
+"""Build a run from a recipe: resolve its config sections, pick the device, build data, model and method, and
+save or read back a run directory's configuration.
+
+`resolve` applies overrides to the recipe's sections; `build` seeds, builds the data source, lets the model
+size itself from the data (`neuralab.models.sizing`), prepares it through the run context and hands it to
+the method. `neuralab.engine` then runs the loop; `neuralab.api.load` rebuilds a saved run with the same
+calls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from neuralab.atomic import write_json_atomic
+from neuralab.config import RunConfig, from_dict, override, to_dict, validate
+from neuralab.contracts import DataSource, Method, RunContext
+from neuralab.distributed import Processes
+from neuralab.errors import UserError
+from neuralab.recipes.recipe import Recipe
+from neuralab.registry import DATA, METHODS, MODELS, RECIPES
+
+SECTIONS = ("run", "model", "method", "data")
+MIN_USER_STEPS = 300  # fewest training steps on user data when the user sets no budget
+
+
+@dataclass
+class Run:
+    """A finished (or loaded) run: its directory, configs, the live objects and the final metrics."""
+
+    recipe: Recipe
+    run_dir: Path | None
+    sections: dict[str, Any]
+    model: torch.nn.Module
+    method: Method
+    data: DataSource
+    step: int = 0
+    metrics: dict[str, float] = dataclasses.field(default_factory=dict)
+    procs: Processes = dataclasses.field(default_factory=Processes)  # this process's rank in data-parallel runs
+    total_steps: int = 0  # the length the run is planned for (schedules depend on it)
+
+    @property
+    def checks(self) -> dict[str, dict[str, Any]]:
+        """The recipe's expected metrics against the measured ones; none on the user's own data."""
+        return {} if on_user_data(self.sections) else self.recipe.check(self.metrics)
+
+
+def select_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"--device: unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: no CUDA GPU is available here; use --device cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise UserError("--device mps: Apple MPS is not available here; use --device cpu")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise UserError(f"--device: unsupported device {name!r}; use auto, cpu, cuda, cuda:N or mps")
+    return device
+
+
+def resolve(recipe: Recipe, overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The recipe's four config sections with `overrides` ({section: {field: value}}) applied."""
+    sections = recipe.sections()
+    for section, changes in (overrides or {}).items():
+        if section not in SECTIONS:
+            raise UserError(f"unknown config section {section!r}; sections are {', '.join(SECTIONS)}")
+        sections[section] = override(sections[section], changes, section)
+    for section in SECTIONS:
+        validate(sections[section], section)
+    return sections
+
+
+def on_user_data(sections: dict[str, Any]) -> bool:
+    """True when `--data.path` replaced the recipe's own data: its `expect` then does not apply."""
+    return bool(getattr(sections["data"], "path", None))
+
+
+def _budget_for_user_data(run: RunConfig, steps_per_epoch: int, explicit: dict[str, Any]) -> RunConfig:
+    """A recipe's epochs are set for its own data; on a small user data set they give a handful of steps.
+    Without an explicit --run.epochs/--run.steps, train at least MIN_USER_STEPS steps and say so."""
+    if run.steps or {"epochs", "steps"} & set(explicit):
+        return run
+    if math.ceil(run.epochs * steps_per_epoch) >= MIN_USER_STEPS:
+        return run
+    epochs = math.ceil(MIN_USER_STEPS / steps_per_epoch)
+    print(f"note: your data gives {steps_per_epoch} steps per epoch; training {epochs} epochs "
+          f"({epochs * steps_per_epoch} steps) instead of {run.epochs:g}. Set --run.epochs or --run.steps to choose.",
+          file=sys.stderr)
+    return override(run, {"epochs": epochs}, "run")
+
+
+def build(recipe: Recipe, sections: dict[str, Any], run_dir: Path | None = None,
+          explicit: dict[str, dict[str, Any]] | None = None, data: Any = None,
+          procs: Processes | None = None, total_steps: int | None = None) -> Run:
+    """Seed, then build data (unless given, e.g. one fold of a cross-validation), model and method.
+
+    `explicit` holds the overrides of a new run ({section: {field: value}}): sizes the user set are not
+    taken from the data, and a budget the user set is kept; None rebuilds a saved run as its config says.
+    With `procs` of a data-parallel group the method trains the model through DDP. `total_steps` is the
+    length a saved run was planned for (its schedule depends on it), when the data at hand cannot tell.
+    """
+    run: RunConfig = sections["run"]
+    procs = procs or Processes(device=select_device(run.device))
+    device = procs.device
+    if run.threads:
+        torch.set_num_threads(run.threads)
+    torch.manual_seed(run.seed)
+    if run.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+    if data is None:
+        data = DATA.get(recipe.data).build(sections["data"], run.seed)
+    data = data.to(device)
+    entry = MODELS.get(recipe.model)
+    if data.meta is not None:
+        sections["model"] = entry.sizing(sections["model"], data.meta, (explicit or {}).get("model", {}))
+    if explicit is not None and on_user_data(sections):
+        sections["run"] = run = _budget_for_user_data(run, data.steps_per_epoch, explicit.get("run", {}))
+    torch.manual_seed(run.seed)  # model init does not depend on how much randomness the data used
+    model = entry.cls(sections["model"])
+    steps_per_epoch = data.steps_per_epoch
+    total = total_steps or run.steps or max(1, math.ceil(run.epochs * steps_per_epoch))
+    procs.check_data(data)
+    ctx = RunContext(total_steps=total, device=device, seed=run.seed, run_dir=run_dir, amp=run.amp,
+                     channels_last=run.channels_last, compile=run.compile, procs=procs if procs.active else None,
+                     model_name=recipe.model, model_config=sections["model"])
+    trained = ctx.prepare(model)
+    model = trained.module if procs.active else trained  # the plain network (checkpoints, predictions)
+    method = METHODS.get(recipe.method).build(sections["method"], trained, data, ctx)
+    return Run(recipe=recipe, run_dir=run_dir, sections=sections, model=model, method=method, data=data,
+               procs=procs, total_steps=total)
+
+
+def default_run_dir(recipe: str) -> Path:
+    return Path("runs") / f"{recipe}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def save_config(run: Run) -> None:
+    meta = run.data.meta.to_dict() if run.data.meta is not None else {}
+    write_json_atomic(run.run_dir / "config.json", {
+        "recipe": run.recipe.name, "sections": {k: to_dict(v) for k, v in run.sections.items()},
+        "total_steps": run.total_steps, "data_meta": meta, "torch": torch.__version__})
+
+
+def saved_total_steps(run_dir: Path) -> int | None:
+    """The number of steps a saved run was planned for (None for runs saved before it was recorded)."""
+    return json.loads((run_dir / "config.json").read_text()).get("total_steps")
+
+
+def load_config(run_dir: Path) -> tuple[Recipe, dict[str, Any], dict[str, Any]]:
+    path = run_dir / "config.json"
+    if not path.is_file():
+        raise UserError(f"{run_dir}: not a run directory (no config.json)")
+    try:
+        saved = json.loads(path.read_text())
+        recipe = RECIPES.get(saved["recipe"])
+        defaults = recipe.sections()
+        sections = {k: from_dict(type(defaults[k]), saved["sections"][k]) for k in SECTIONS}
+    except (ValueError, KeyError) as exc:
+        raise UserError(f"{path}: unreadable run configuration ({exc})") from None
+    return recipe, sections, saved.get("data_meta", {})
