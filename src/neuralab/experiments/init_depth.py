@@ -71,8 +71,8 @@ class InitDepth(Method):
         self.cfg, self.device, self.done = cfg, ctx.device, False
         missing = [k for k in ("activation", "init") if not hasattr(ctx.model_config, k)]
         if missing:
-            raise UserError(f"method init-depth: model {ctx.model_name} has no field {', '.join(missing)}; use a "
-                            "model that has it (e.g. --model mlp)")
+            raise UserError(f"method init-depth: model {ctx.model_name} has no field {', '.join(missing)}; this "
+                            "lesson needs a model that has them, such as mlp")
         self.model_name = ctx.model_name
         self.configs = {f"{a}-{s}": override(ctx.model_config, {"activation": a, "init": s}, "model")
                         for a in cfg.activations for s in cfg.schemes}

@@ -60,7 +60,7 @@ class Sweep:
             unknown = [k for k in v.model if not hasattr(ctx.model_config, k)]
             if unknown:
                 raise UserError(f"method {method}: model {ctx.model_name} has no field {', '.join(unknown)}; "
-                                "use a model that has it (e.g. --model mlp)")
+                                "this lesson needs a model that has them, such as mlp")
             cfg = override(ctx.model_config, v.model, "model")
             net = ctx.prepare(seeded_network(ctx.model_name, cfg, ctx.seed))
             self.networks[v.name] = net
