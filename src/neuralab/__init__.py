@@ -6,7 +6,11 @@ The API functions load on first use, so `import neuralab` and the command line's
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+# Plots are written as files: the Agg backend, chosen before anything imports pyplot (a user's MPLBACKEND wins).
+os.environ.setdefault("MPLBACKEND", "Agg")
 
 __all__ = ["create_model", "list_models", "list_recipes", "load", "model_info", "train"]
 __version__ = "0.1.0"

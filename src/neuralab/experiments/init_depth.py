@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
@@ -137,6 +136,8 @@ class InitDepth(Method):
         return "\n".join(lines)
 
     def plot(self, plots_dir: Path) -> list[Path]:
+        import matplotlib.pyplot as plt  # plotting libraries load only when a plot is drawn
+
         from neuralab.viz.curves import save_figure
 
         if not self.trials:

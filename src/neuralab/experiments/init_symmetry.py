@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
@@ -86,6 +85,8 @@ class InitSymmetry(Method):
 
     def plot(self, plots_dir: Path) -> list[Path]:
         """The first hidden layer's weights, one row per unit: identical rows show the unbroken symmetry."""
+        import matplotlib.pyplot as plt  # plotting libraries load only when a plot is drawn
+
         from neuralab.viz.curves import save_figure
 
         models = self.sweep.networks

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -196,6 +195,8 @@ class SecondOrderLogreg(Method):
         return "\n".join(lines)
 
     def plot(self, plots_dir: Path) -> list[Path]:
+        import matplotlib.pyplot as plt  # plotting libraries load only when a plot is drawn
+
         from neuralab.viz.curves import save_figure
 
         fig, (gap_ax, grad_ax) = plt.subplots(1, 2, figsize=(11, 4))

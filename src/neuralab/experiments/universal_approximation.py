@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
@@ -89,6 +88,8 @@ class UniversalApproximation(Method):
 
     @torch.no_grad()
     def plot(self, plots_dir: Path) -> list[Path]:
+        import matplotlib.pyplot as plt  # plotting libraries load only when a plot is drawn
+
         from neuralab.viz.curves import save_figure
 
         errs = self.errors()
