@@ -110,7 +110,7 @@ def test_vanishing_gradients_first_step_shows_sigmoid_gradients_vanish_but_not_r
     recipe = RECIPES.get("vanishing-gradients")
     run = build(recipe, resolve(recipe, {"run": {"device": "cpu"}}))
     metrics = run.method.step(run.data.next_batch())
-    depth = len(run.method.variants["relu"].model.cfg.hidden)
+    depth = len(run.method.sweep.networks["relu"].cfg.hidden)
     assert all(len(n["init"]) == depth + 1 for n in run.method.norms.values())  # every Linear layer
     assert metrics["sigmoid/first_last_ratio"] < 1e-6
     assert metrics["relu/first_last_ratio"] > 0.1 and metrics["sigmoid_bn/first_last_ratio"] > 0.1

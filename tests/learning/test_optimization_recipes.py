@@ -32,7 +32,7 @@ def test_optimizers_compare_trains_every_optimizer_and_reports_them(tmp_path):
 
 def test_optimizers_compare_copies_start_from_the_same_weights():
     recipe = RECIPES.get("optimizers-compare")
-    models = list(build(recipe, resolve(recipe)).method.models.values())
+    models = list(build(recipe, resolve(recipe)).method.sweep.networks.values())
     assert len(models) == len(OPTIMIZERS)
     for model in models[1:]:
         for p, q in zip(models[0].parameters(), model.parameters(), strict=True):
@@ -49,8 +49,8 @@ def test_optimizers_compare_is_deterministic_and_resumes_exactly(tmp_path):
                {k: v for k, v in a.metrics.items() if k != "time/seconds"}
         assert other.method.smoothed == a.method.smoothed and other.method.reached == a.method.reached
         for name in OPTIMIZERS:
-            for pa, po in zip(a.method.models[name].parameters(), other.method.models[name].parameters(),
-                              strict=True):
+            for pa, po in zip(a.method.sweep.networks[name].parameters(),
+                              other.method.sweep.networks[name].parameters(), strict=True):
                 assert torch.equal(pa, po), name
 
 

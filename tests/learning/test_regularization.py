@@ -101,7 +101,7 @@ def build_compare(**method):
 
 def test_compare_variants_start_from_the_same_weights_and_differ_only_in_their_regulariser():
     run = build_compare()
-    variants = run.method.variants
+    variants = run.method.sweep.rules
     first = [m.weight for m in variants["none"].model.modules() if isinstance(m, torch.nn.Linear)]
     for name, v in variants.items():
         linears = [m.weight for m in v.model.modules() if isinstance(m, torch.nn.Linear)]

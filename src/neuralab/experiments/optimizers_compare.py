@@ -2,30 +2,28 @@
 2.13, "start with Adam but try several optimisers"; Kingma and Ba, "Adam: A method for stochastic
 optimization", 2015).
 
-Each optimiser trains its own copy of the recipe's model, all copies starting from the same weights, and
-every step feeds all of them the same mini-batch, so the curves differ only by the update rule and its
-learning rate. The smoothed training loss is an exponential moving average of the mini-batch losses with
-Adam's bias correction; its first crossing of `threshold` gives "steps to threshold".
+Each optimiser is one variant of a sweep: its own copy of the recipe's model, all copies starting from the
+same weights, trained by the supervised rule with that optimiser and learning rate on the same mini-batch
+every step, so the curves differ only by the update rule and its learning rate. The smoothed training
+loss is an exponential moving average of the mini-batch losses with Adam's bias correction;
+its first crossing of `threshold` gives "steps to threshold".
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from neuralab.config import field
 from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
-from neuralab.methods.optim import DEFAULT_LR, OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
-from neuralab.methods.supervised import evaluate_split
-from neuralab.methods.variants import Lockstep
+from neuralab.experiments.sweep import Sweep, Variant, plot_variants
+from neuralab.methods.optim import DEFAULT_LR, OPTIMIZERS, SCHEDULES
+from neuralab.methods.supervised import SupervisedConfig, evaluate_split
 from neuralab.registry import register_method
 
 
@@ -52,48 +50,47 @@ class OptimizersCompareConfig:
 
 @register_method("optimizers-compare", config=OptimizersCompareConfig)
 class OptimizersCompare(Method):
+    """A sweep with one variant per optimiser (the supervised rule with that optimiser and learning rate),
+    plus the smoothed training loss of each and the step at which it first crosses the threshold."""
+
     def __init__(self, cfg: OptimizersCompareConfig, model: nn.Module, data: SupervisedData,
                  ctx: RunContext) -> None:
-        self.cfg, self.data, self.done = cfg, data, False
+        self.cfg, self.data, self.ctx, self.done = cfg, data, ctx, False
         self.names = list(cfg.optimizers)
         self.lr = {name: getattr(cfg, f"lr_{name}") for name in self.names}
-        self.models = {name: copy.deepcopy(model) for name in self.names}  # identical starting weights
-        optimizers = {
-            name: make_optimizer(name, self.models[name].parameters(), self.lr[name], cfg.momentum,
-                                 cfg.adamw_weight_decay if name == "adamw" else 0.0)
-            for name in self.names}
-        schedules = {name: make_schedule(cfg.schedule, opt, ctx.total_steps, self.lr[name])
-                     for name, opt in optimizers.items()}
-        self.lockstep = Lockstep(self.models, optimizers, F.cross_entropy, schedules)
+        # The supervised rule's weight_decay is the optimiser's own: decoupled for adamw (Loshchilov & Hutter).
+        variants = [Variant(name, rule={"optimizer": name, "lr": self.lr[name], "momentum": cfg.momentum,
+                                        "weight_decay": cfg.adamw_weight_decay if name == "adamw" else 0.0,
+                                        "schedule": cfg.schedule})
+                    for name in self.names]
+        self.sweep = Sweep(variants, data, ctx, method="optimizers-compare",
+                           rule_config=SupervisedConfig(eval_batch_size=cfg.eval_batch_size))
         self.steps = 0
         self.ema = {name: 0.0 for name in self.names}
         self.smoothed: dict[str, list[float]] = {name: [] for name in self.names}  # one entry per step
         self.reached: dict[str, int | None] = {name: None for name in self.names}
 
     def step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, Any]:
-        x, y = batch
         self.steps += 1
         s = self.cfg.smoothing
-        metrics = {}
-        for name, loss in self.lockstep.step(x, y).items():
-            name, value = name.removesuffix("/train/loss"), loss.item()
+        metrics = self.sweep.step(batch)
+        for name in self.names:
+            value = float(metrics[f"{name}/train/loss"])
             self.ema[name] = s * self.ema[name] + (1 - s) * value
             smoothed = self.ema[name] / (1 - s**self.steps)
             self.smoothed[name].append(smoothed)
             if self.reached[name] is None and smoothed <= self.cfg.threshold:
                 self.reached[name] = self.steps
-            metrics[f"{name}/train/loss"] = value
         return metrics
 
     def evaluate(self) -> dict[str, float]:
-        """Per optimiser: loss over the whole training set, test loss and accuracy, steps to threshold."""
-        metrics = {}
-        for name, model in self.models.items():
-            for split in ("train", "val", "test"):
-                pair = self.data.split(split)
-                if pair is not None:
-                    result = evaluate_split(model, *pair, "cross_entropy", self.cfg.eval_batch_size)
-                    metrics[f"{name}/{split}/loss"], metrics[f"{name}/{split}/acc"] = result["loss"], result["acc"]
+        """Per optimiser: loss and accuracy over the whole training set and the held-out splits, steps to
+        threshold; the best and worst test accuracy."""
+        metrics = self.sweep.evaluate()
+        for name, net in self.sweep.networks.items():
+            with self.ctx.autocast():  # as the rule measures the held-out splits
+                train = evaluate_split(net, *self.data.split("train"), "cross_entropy", self.cfg.eval_batch_size)
+            metrics[f"{name}/train/loss"], metrics[f"{name}/train/acc"] = train["loss"], train["acc"]
             if self.reached[name] is not None:
                 metrics[f"{name}/steps_to_threshold"] = float(self.reached[name])
         accs = [metrics[f"{name}/test/acc"] for name in self.names]
@@ -115,30 +112,24 @@ class OptimizersCompare(Method):
         return "\n".join(lines)
 
     def plot(self, plots_dir: Path) -> list[Path]:
-        from neuralab.viz.curves import save_figure
-
+        """plots/optimizers.png: smoothed training loss of every optimiser and the threshold, log scale."""
         if not self.steps:
             return []
-        fig, ax = plt.subplots(figsize=(7, 4.2))
-        steps = range(1, self.steps + 1)
-        for i, name in enumerate(self.names):  # dashes tell apart curves that lie on top of each other
-            ax.plot(steps, self.smoothed[name], label=f"{name} (lr {self.lr[name]:g})", lw=1.4,
-                    ls="--" if i % 2 else "-")
-        ax.axhline(self.cfg.threshold, color="grey", ls="--", lw=1)
-        ax.set_yscale("log")
-        ax.set(xlabel="step", ylabel="training loss (smoothed)",
-               title="Optimisers on the same net, data and seed")
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8, ncol=2)
-        return [save_figure(fig, plots_dir / "optimizers.png")]
+        steps = list(range(1, self.steps + 1))
+        curves = {f"{name} (lr {self.lr[name]:g})": (steps, self.smoothed[name]) for name in self.names}
+        # dashes tell apart curves that lie on top of each other (adam and adamw, momentum and nesterov)
+        styles = {label: "--" if i % 2 else "-" for i, label in enumerate(curves)}
+        threshold = f"threshold {self.cfg.threshold:g}"
+        curves[threshold], styles[threshold] = (steps, [self.cfg.threshold] * self.steps), ":"
+        return [plot_variants(curves, plots_dir / "optimizers.png", title="Optimisers on the same net, data and seed",
+                              xlabel="step", ylabel="training loss (smoothed)", log_y=True, styles=styles)]
 
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "variants": self.lockstep.state_dict(),
-            "steps": self.steps, "ema": self.ema, "smoothed": self.smoothed, "reached": self.reached}
+        return {"variants": self.sweep.state_dict(), "steps": self.steps, "ema": self.ema,
+                "smoothed": self.smoothed, "reached": self.reached}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.lockstep.load_state_dict(state["variants"])
+        self.sweep.load_state_dict(state["variants"])
         self.steps = int(state["steps"])
         self.ema = {k: float(v) for k, v in state["ema"].items()}
         self.smoothed = {k: [float(x) for x in v] for k, v in state["smoothed"].items()}

@@ -2,7 +2,8 @@
 (curriculum F5, F11; notes 002 section 2.10; Srivastava et al., "Dropout: a simple way to prevent neural
 networks from overfitting", 2014).
 
-Every variant starts from the same initial weights and sees the same mini-batches; one engine step trains
+Each regulariser is one variant of a sweep (a change to the MLP's config or to the supervised rule's),
+every variant starts from the same initial weights and sees the same mini-batches; one engine step trains
 all of them for one epoch and measures train, validation and test loss and accuracy, so the table shows
 how far each technique closes the train/test gap of the unregularised net, and the plot shows the
 over- and underfitting curves (train vs test loss over epochs).
@@ -10,7 +11,6 @@ over- and underfitting curves (train vs test loss over epochs).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,10 +24,10 @@ from neuralab.config import field
 from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
 from neuralab.errors import UserError
+from neuralab.experiments.sweep import Sweep, Variant
 from neuralab.methods.augment import AUGMENTATIONS
 from neuralab.methods.optim import OPTIMIZERS
-from neuralab.methods.supervised import Supervised, SupervisedConfig, evaluate_split
-from neuralab.models.mlp.mlp import MLP, MLPConfig
+from neuralab.methods.supervised import SupervisedConfig, evaluate_split
 from neuralab.registry import register_method
 from neuralab.viz.curves import save_figure
 
@@ -59,86 +59,78 @@ class RegularizationCompareConfig:
     eval_batch_size: int = field(2000, "Examples per forward pass when measuring.", ge=1)
 
 
-def _settings(cfg: RegularizationCompareConfig, base: MLPConfig) -> dict[str, tuple[MLPConfig, SupervisedConfig]]:
-    """Model and method config of each variant: the base net trained by Adam, plus one regulariser."""
-    opt = SupervisedConfig(optimizer=cfg.optimizer, lr=cfg.lr, schedule="none", eval_batch_size=cfg.eval_batch_size)
-    change = dataclasses.replace
-    return {
-        "none": (base, opt),
-        "l2": (base, change(opt, l2=cfg.l2)),
-        "l1": (base, change(opt, l1=cfg.l1)),
-        "elastic": (base, change(opt, l1=cfg.l1, l2=cfg.l2)),
-        "max_norm": (base, change(opt, max_norm=cfg.max_norm)),
-        "dropout": (change(base, dropout=cfg.dropout), opt),
-        "batch_norm": (change(base, batch_norm=True), opt),
-        "augment": (base, change(opt, augment=cfg.augment)),
-        "early_stopping": (base, opt),
-        UNDERFIT: (base, change(opt, l2=cfg.underfit_l2)),
-    }
-
-
-@torch.no_grad()
-def _same_start(net: nn.Module, base: nn.Module) -> nn.Module:
-    """Copy `base`'s Linear layers into `net`'s, in order (batch norm and dropout add layers in between)."""
-    linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
-    for dst, src in zip(linears, [m for m in base.modules() if isinstance(m, nn.Linear)], strict=True):
-        dst.load_state_dict(src.state_dict())
-    return net
+def _variants(cfg: RegularizationCompareConfig) -> list[Variant]:
+    """The unregularised net, one variant per regulariser, and the underfitting huge L2. Early stopping
+    trains like `none`; the lesson stops it on its validation loss."""
+    return [
+        Variant("none"),
+        Variant("l2", rule={"l2": cfg.l2}),
+        Variant("l1", rule={"l1": cfg.l1}),
+        Variant("elastic", rule={"l1": cfg.l1, "l2": cfg.l2}),
+        Variant("max_norm", rule={"max_norm": cfg.max_norm}),
+        Variant("dropout", model={"dropout": cfg.dropout}),
+        Variant("batch_norm", model={"batch_norm": True}),
+        Variant("augment", rule={"augment": cfg.augment}),
+        Variant("early_stopping"),
+        Variant(UNDERFIT, rule={"l2": cfg.underfit_l2}),
+    ]
 
 
 @register_method("regularization-compare", config=RegularizationCompareConfig)
 class RegularizationCompare(Method):
-    """Each step: one epoch of every variant on the same shuffled batches, then a measurement of each."""
+    """Each step: one epoch of every variant's rule on the same shuffled batches, then a measurement of each."""
 
     def __init__(self, cfg: RegularizationCompareConfig, model: nn.Module, data: SupervisedData,
                  ctx: RunContext) -> None:
         if data.x_val is None:
             raise UserError("regularization-compare needs a validation split (--data.val_fraction > 0) "
                              "for its early-stopping variant")
-        self.cfg, self.data = cfg, data
-        self.variants: dict[str, Supervised] = {}
-        for name, (model_cfg, method_cfg) in _settings(cfg, model.cfg).items():
-            net = model if name == "none" else _same_start(MLP(model_cfg).to(ctx.device), model)
-            self.variants[name] = Supervised(method_cfg, net, data, ctx)
+        self.cfg, self.data, self.ctx = cfg, data, ctx
+        rule = SupervisedConfig(optimizer=cfg.optimizer, lr=cfg.lr, schedule="none",
+                                eval_batch_size=cfg.eval_batch_size)
+        self.sweep = Sweep(_variants(cfg), data, ctx, method="regularization-compare", rule_config=rule)
         self.generator = torch.Generator().manual_seed(ctx.seed)
-        self.history: dict[str, dict[str, list[float]]] = {name: {} for name in self.variants}
+        self.history: dict[str, dict[str, list[float]]] = {name: {} for name in self.sweep.rules}
         self.epoch = 0
         # early stopping: best validation loss, its epoch and weights, epochs since, whether it stopped
         self.stop = {"best": float("inf"), "best_epoch": 0, "bad": 0, "stopped": False, "weights": None}
         self.done = False
 
     def step(self, batch: Any) -> dict[str, float]:
+        """One epoch in mini-batches of `batch_size` (the engine's batch only counts the epoch), so that
+        early stopping can watch the validation loss after every epoch."""
         x, y = self.data.x_train, self.data.y_train
         order = torch.randperm(len(x), generator=self.generator).to(x.device)
-        training = [n for n in self.variants if not (n == "early_stopping" and self.stop["stopped"])]
+        training = {n: rule for n, rule in self.sweep.rules.items()
+                    if not (n == "early_stopping" and self.stop["stopped"])}
         for i in range(0, len(x), self.cfg.batch_size):
             idx = order[i:i + self.cfg.batch_size]
-            for name in training:
-                self.variants[name].step((x[idx], y[idx]))
+            for rule in training.values():
+                rule.step((x[idx], y[idx]))
         self.epoch += 1
         metrics = {}
         for name in training:
             m = self._measure(name)
             for k, v in m.items():
                 self.history[name].setdefault(k, []).append(v)
-            metrics.update({f"{name}/train/loss": m["train_loss"], f"{name}/test/loss": m["test_loss"],
-                            f"{name}/gap": m["train_acc"] - m["test_acc"]})
+            metrics.update({f"{name}/train/loss": m["train/loss"], f"{name}/test/loss": m["test/loss"],
+                            f"{name}/gap": m["train/acc"] - m["test/acc"]})
         if "early_stopping" in training:
             self._early_stopping()
         return metrics
 
     def _measure(self, name: str) -> dict[str, float]:
-        model, loss = self.variants[name].model, self.variants[name].cfg.loss
-        out = {}
-        for split in ("train", "val", "test"):
-            for k, v in evaluate_split(model, *self.data.split(split), loss, self.cfg.eval_batch_size).items():
-                out[f"{split}_{k}"] = v
-        return out
+        """Loss and accuracy on the whole training set (measured like the rule measures the held-out splits),
+        then the rule's own val/test metrics."""
+        rule = self.sweep.rules[name]
+        with self.ctx.autocast():
+            train = evaluate_split(rule.model, *self.data.split("train"), rule.cfg.loss, self.cfg.eval_batch_size)
+        return {**{f"train/{k}": v for k, v in train.items()}, **rule.evaluate()}
 
     def _early_stopping(self) -> None:
         """Keep the weights of the best validation loss; after `patience` worse epochs go back to them."""
-        s, model = self.stop, self.variants["early_stopping"].model
-        val = self.history["early_stopping"]["val_loss"][-1]
+        s, model = self.stop, self.sweep.networks["early_stopping"]
+        val = self.history["early_stopping"]["val/loss"][-1]
         if val < s["best"]:
             s.update(best=val, best_epoch=self.epoch, bad=0,
                      weights={k: v.detach().clone() for k, v in model.state_dict().items()})
@@ -156,9 +148,9 @@ class RegularizationCompare(Method):
                 continue
             at = self.stop["best_epoch"] - 1 if name == "early_stopping" and self.stop["best_epoch"] else -1
             row = {k: v[at] for k, v in h.items()}
-            row["gap"] = row["train_acc"] - row["test_acc"]
-            row["loss_gap"] = row["test_loss"] - row["train_loss"]
-            row["epochs"] = len(h["train_acc"]) if at == -1 else at + 1
+            row["gap"] = row["train/acc"] - row["test/acc"]
+            row["loss_gap"] = row["test/loss"] - row["train/loss"]
+            row["epochs"] = len(h["train/acc"]) if at == -1 else at + 1
             out[name] = row
         return out
 
@@ -168,7 +160,7 @@ class RegularizationCompare(Method):
             return {}
         metrics = {}
         for name, row in rows.items():
-            metrics.update({f"{name}/{split}/{k}": row[f"{split}_{k}"] for split in ("train", "test")
+            metrics.update({f"{name}/{split}/{k}": row[f"{split}/{k}"] for split in ("train", "test")
                             for k in ("acc", "loss")})
             metrics[f"{name}/gap"] = row["gap"]
         techniques = [n for n in TECHNIQUES[1:] if n in rows]
@@ -176,10 +168,10 @@ class RegularizationCompare(Method):
         metrics["compare/closing_acc_gap"] = sum(rows[n]["gap"] <= acc_gap - self.cfg.acc_margin for n in techniques)
         metrics["compare/closing_loss_gap"] = sum(rows[n]["loss_gap"] <= (1 - self.cfg.loss_margin) * loss_gap
                                                   for n in techniques)
-        metrics["compare/test/best_acc_gain"] = max(rows[n]["test_acc"] for n in TECHNIQUES if n in rows) - \
-            rows["none"]["test_acc"]
+        metrics["compare/test/best_acc_gain"] = max(rows[n]["test/acc"] for n in TECHNIQUES if n in rows) - \
+            rows["none"]["test/acc"]
         if UNDERFIT in rows:
-            metrics["compare/train/underfit_acc_drop"] = rows["none"]["train_acc"] - rows[UNDERFIT]["train_acc"]
+            metrics["compare/train/underfit_acc_drop"] = rows["none"]["train/acc"] - rows[UNDERFIT]["train/acc"]
         return metrics
 
     def report(self, run_dir: Path | None = None) -> str:
@@ -192,8 +184,8 @@ class RegularizationCompare(Method):
                  "| technique | train acc | test acc | acc gap | train loss | test loss | loss gap | epochs |",
                  "|---|---|---|---|---|---|---|---|"]
         for name, r in rows.items():
-            lines.append(f"| {name} | {r['train_acc']:.3f} | {r['test_acc']:.3f} | {r['gap']:+.3f} | "
-                         f"{r['train_loss']:.3f} | {r['test_loss']:.3f} | {r['loss_gap']:+.3f} | {r['epochs']} |")
+            lines.append(f"| {name} | {r['train/acc']:.3f} | {r['test/acc']:.3f} | {r['gap']:+.3f} | "
+                         f"{r['train/loss']:.3f} | {r['test/loss']:.3f} | {r['loss_gap']:+.3f} | {r['epochs']} |")
         return "\n".join(lines)
 
     def plot(self, plots_dir: Path) -> list[Path]:
@@ -208,10 +200,10 @@ class RegularizationCompare(Method):
         fig, axes = plt.subplots(1, 4, figsize=(19, 3.8))
         for ax, (name, title) in zip(axes[:3], shown, strict=True):
             h = self.history[name]
-            epochs = range(1, len(h["train_loss"]) + 1)
-            ax.plot(epochs, h["train_loss"], label="train")
-            ax.plot(epochs, h["test_loss"], label="test")
-            if max(h["test_loss"]) > 10 * min(h["train_loss"]):
+            epochs = range(1, len(h["train/loss"]) + 1)
+            ax.plot(epochs, h["train/loss"], label="train")
+            ax.plot(epochs, h["test/loss"], label="test")
+            if max(h["test/loss"]) > 10 * min(h["train/loss"]):
                 ax.set_yscale("log")
             ax.set_xlabel("epoch")
             ax.set_ylabel("cross-entropy")
@@ -220,8 +212,8 @@ class RegularizationCompare(Method):
             ax.legend()
         names = list(rows)
         pos = range(len(names))
-        axes[3].bar([p - 0.2 for p in pos], [rows[n]["train_acc"] for n in names], 0.4, label="train")
-        axes[3].bar([p + 0.2 for p in pos], [rows[n]["test_acc"] for n in names], 0.4, label="test")
+        axes[3].bar([p - 0.2 for p in pos], [rows[n]["train/acc"] for n in names], 0.4, label="train")
+        axes[3].bar([p + 0.2 for p in pos], [rows[n]["test/acc"] for n in names], 0.4, label="test")
         axes[3].set_xticks(list(pos), names, rotation=60, ha="right")
         axes[3].set_ylim(0.0, 1.02)
         axes[3].set_title("accuracy per technique")
@@ -229,13 +221,12 @@ class RegularizationCompare(Method):
         return [save_figure(fig, plots_dir / "regularization.png")]
 
     def state_dict(self) -> dict[str, Any]:
-        return {"variants": {n: v.state_dict() for n, v in self.variants.items()},
+        return {"variants": self.sweep.state_dict(),
                 "generator": self.generator.get_state(), "history": self.history, "epoch": self.epoch,
                 "stop": self.stop}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        for name, v in self.variants.items():
-            v.load_state_dict(state["variants"][name])
+        self.sweep.load_state_dict(state["variants"])
         self.generator.set_state(state["generator"])
         self.history = {n: {k: list(v) for k, v in h.items()} for n, h in state["history"].items()}
         self.epoch = int(state["epoch"])
