@@ -15,11 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
-import neuralab.viz  # noqa: F401  (selects the Agg backend)
 from neuralab.config import field
 from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
@@ -29,7 +27,6 @@ from neuralab.methods.augment import AUGMENTATIONS
 from neuralab.methods.optim import OPTIMIZERS
 from neuralab.methods.supervised import SupervisedConfig, evaluate_split
 from neuralab.registry import register_method
-from neuralab.viz.curves import save_figure
 
 TECHNIQUES = ("none", "l2", "l1", "elastic", "max_norm", "dropout", "batch_norm", "augment", "early_stopping")
 UNDERFIT = "huge_l2"
@@ -191,6 +188,10 @@ class RegularizationCompare(Method):
     def plot(self, plots_dir: Path) -> list[Path]:
         """plots/regularization.png: train vs test loss over epochs for no regularisation, the technique with
         the smallest gap and the underfitting huge L2, plus train and test accuracy of every variant."""
+        import matplotlib.pyplot as plt  # plotting libraries load only when a plot is drawn
+
+        from neuralab.viz.curves import save_figure
+
         rows = self.rows()
         if "none" not in rows:
             return []
