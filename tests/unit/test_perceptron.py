@@ -116,7 +116,7 @@ def test_perceptron_resumes_exactly_from_its_state():
 
 
 def test_linear_unit_rules_refuse_other_models_and_labels():
-    as_mlp = replace(RECIPES.get("perceptron-and"), model="mlp", model_config=None)
+    as_mlp = replace(RECIPES.get("perceptron-and"), model="mlp", model_config={})
     with pytest.raises(UserError, match="threshold-unit"):
         build(as_mlp, resolve(as_mlp))
     with pytest.raises(UserError, match="classes 0 and 1"):
