@@ -27,3 +27,16 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300)
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def assert_png_drawn(path: Path, min_size: tuple[int, int] = (300, 200), min_std: float = 5.0) -> None:
+    """A plot was drawn: a PNG at least `min_size` (width, height) pixels whose pixels are not all one shade."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(path) as image:
+        assert image.format == "PNG", f"{path} is a {image.format}, not a PNG"
+        width, height = image.size
+        assert width >= min_size[0] and height >= min_size[1], f"{path} is only {width}x{height} pixels"
+        std = float(np.asarray(image.convert("L"), dtype=np.float64).std())
+    assert std > min_std, f"{path} looks blank (pixel std {std:.2f})"
