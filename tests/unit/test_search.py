@@ -17,6 +17,7 @@ from neuralab.search.optuna_setup import import_optuna
 from neuralab.search.random_vs_grid import GridVsRandom, GridVsRandomConfig, RandomOptima, RandomOptimaConfig
 from neuralab.search.space import candidates, parse_param, parse_params, split_top_level
 from neuralab.search.study import run_search
+from tests.conftest import assert_png_drawn
 
 TINY = {"run": {"steps": "2", "device": "cpu"}}
 
@@ -101,7 +102,7 @@ def test_grid_search_tries_every_point_once_and_writes_table_and_plot(tmp_path):
     assert result.best.value == max(r.value for r in result.rows)
     csv_rows = (tmp_path / "search.csv").read_text().splitlines()
     assert csv_rows[0] == "trial,state,method.lr,model.hidden,test/acc" and len(csv_rows) == 5
-    assert (tmp_path / "search.png").stat().st_size > 5000
+    assert_png_drawn(tmp_path / "search.png")
     assert all((tmp_path / f"trial-{r.number}" / "summary.json").exists() for r in result.rows)
 
 
@@ -183,6 +184,6 @@ def test_experiment_state_round_trips_and_budget_must_be_square(tmp_path):
     other.load_state_dict(method.state_dict())
     assert other.evaluate() == method.evaluate()
     assert "| random | 16 | 16 |" in other.report()
-    assert other.plot(tmp_path)[0].stat().st_size > 10000
+    assert_png_drawn(other.plot(tmp_path)[0])
     with pytest.raises(UserError, match="must be a square"):
         _experiment(budget=10)
