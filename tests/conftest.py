@@ -29,10 +29,13 @@ def run_cli(*args: object, env: dict[str, str] | None = None, cwd: str | Path | 
                           env=env or cli_env(), cwd=cwd, timeout=timeout)
 
 
-def popen_cli(*args: object, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """Start `python -m neuralab ARGS` without waiting (to signal it); stderr is piped, stdout discarded."""
+def popen_cli(*args: object, env: dict[str, str] | None = None, read_stdout: bool = False,
+              read_stderr: bool = True) -> subprocess.Popen:
+    """Start `python -m neuralab ARGS` without waiting (to signal it). Only the streams the caller reads are
+    piped: a process whose full pipe nobody drains would block."""
     return subprocess.Popen([sys.executable, "-m", "neuralab", *map(str, args)], env=env or cli_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE if read_stdout else subprocess.DEVNULL,
+                            stderr=subprocess.PIPE if read_stderr else subprocess.DEVNULL, text=True)
 
 
 def checkpoint_step(run_dir: Path) -> int | None:
