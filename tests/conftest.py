@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,18 +14,72 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
-def cli_env(**extra: str) -> dict[str, str]:
+def cli_env(first: str = "", **extra: str) -> dict[str, str]:
+    """The environment a CLI subprocess runs in: this checkout's src on PYTHONPATH (after `first`, if given)."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(SRC), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([p for p in (first, str(SRC), env.get("PYTHONPATH", "")) if p])
     env.update(extra)
     return env
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+def run_cli(*args: object, env: dict[str, str] | None = None, cwd: str | Path | None = None,
+            timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run `python -m neuralab ARGS` to completion, capturing stdout and stderr as text."""
     return subprocess.run([sys.executable, "-m", "neuralab", *map(str, args)], capture_output=True, text=True,
-                          env=env or cli_env(), timeout=timeout)
+                          env=env or cli_env(), cwd=cwd, timeout=timeout)
+
+
+def popen_cli(*args: object, env: dict[str, str] | None = None, read_stdout: bool = False,
+              read_stderr: bool = True) -> subprocess.Popen:
+    """Start `python -m neuralab ARGS` without waiting (to signal it). Only the streams the caller reads are
+    piped: a process whose full pipe nobody drains would block."""
+    return subprocess.Popen([sys.executable, "-m", "neuralab", *map(str, args)], env=env or cli_env(),
+                            stdout=subprocess.PIPE if read_stdout else subprocess.DEVNULL,
+                            stderr=subprocess.PIPE if read_stderr else subprocess.DEVNULL, text=True)
+
+
+def checkpoint_step(run_dir: Path) -> int | None:
+    """The step of the newest complete checkpoint in `run_dir`, None before the first."""
+    try:
+        return json.loads((run_dir / "checkpoints" / "latest.json").read_text())["step"]
+    except (FileNotFoundError, ValueError):  # not written yet, or caught mid-replace
+        return None
+
+
+def wait_for_step(run_dir: Path, proc: subprocess.Popen, at_least: int, timeout: float = 60) -> int:
+    """Wait until `proc` has checkpointed step `at_least` or later; return that step."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        step = checkpoint_step(run_dir)
+        if step is not None and step >= at_least:
+            return step
+        if proc.poll() is not None:
+            raise AssertionError(f"training ended before step {at_least}: {proc.stderr.read()}")
+        time.sleep(0.01)
+    raise AssertionError(f"no checkpoint of step {at_least} or later appeared within {timeout} s")
+
+
+def final_tensors(run_dir: Path) -> dict:
+    """Every tensor of the newest checkpoint in `run_dir`, by name."""
+    from safetensors.torch import load_file
+
+    name = json.loads((run_dir / "checkpoints" / "latest.json").read_text())["name"]
+    return load_file(str(run_dir / "checkpoints" / f"{name}.safetensors"))
 
 
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def assert_png_drawn(path: Path, min_size: tuple[int, int] = (300, 200), min_std: float = 5.0) -> None:
+    """A plot was drawn: a PNG at least `min_size` (width, height) pixels whose pixels are not all one shade."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(path) as image:
+        assert image.format == "PNG", f"{path} is a {image.format}, not a PNG"
+        width, height = image.size
+        assert width >= min_size[0] and height >= min_size[1], f"{path} is only {width}x{height} pixels"
+        std = float(np.asarray(image.convert("L"), dtype=np.float64).std())
+    assert std > min_std, f"{path} looks blank (pixel std {std:.2f})"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import assert_png_drawn, run_cli
 
 
 def test_list_and_family_filter():
@@ -60,7 +60,8 @@ def test_plot_writes_curves_and_early_stopping_stops(tmp_path):
     assert summary["stopped_early"] and summary["step"] == 15
     (out / "plots" / "curves.png").unlink()
     r = run_cli("plot", out)
-    assert r.returncode == 0 and (out / "plots" / "curves.png").stat().st_size > 1000
+    assert r.returncode == 0, r.stderr
+    assert_png_drawn(out / "plots" / "curves.png")
     header = (out / "metrics.csv").read_text().splitlines()[0].split(",")
     assert {"step", "train/loss", "test/acc"} <= set(header)
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.cli.test_engine_lifecycle import wait_for_step
+from tests.conftest import wait_for_step
 
 NEURALAB = Path(sys.executable).with_name("neuralab")  # the console script `make setup` installs
 

@@ -9,7 +9,6 @@ import os
 import pickle
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +16,14 @@ import pytest
 import torch
 from PIL import Image
 
-SRC = Path(__file__).resolve().parents[2] / "src"
+from tests import conftest
+from tests.conftest import cli_env
 
 
 def run_cli(*args, cwd=None, **env_extra: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([env_extra.pop("PYTHONPATH_FIRST", ""), str(SRC), env.get("PYTHONPATH", "")])
-    env.update(env_extra)
-    return subprocess.run([sys.executable, "-m", "neuralab", *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=120)
+    """The shared CLI runner; PYTHONPATH_FIRST puts a folder ahead of the sources (a planted module)."""
+    first = env_extra.pop("PYTHONPATH_FIRST", "")
+    return conftest.run_cli(*args, env=cli_env(first, **env_extra), cwd=cwd, timeout=120)
 
 
 def one_line_error(result: subprocess.CompletedProcess) -> str:

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 import neuralab
 from neuralab.experiments.init_symmetry import hidden_weights
-from neuralab.viz.curves import DPI
-
-
-def assert_drawn(path, inches):
-    """The PNG at `path` is about `inches` (width, height) at the plots' DPI, trimmed to its content, and shows
-    something (not a blank canvas)."""
-    image = Image.open(path)
-    for pixels, nominal in zip(image.size, inches, strict=True):
-        assert 0.8 * nominal * DPI < pixels < nominal * DPI + 40
-    assert np.asarray(image.convert("L"), dtype=float).std() > 15
+from tests.conftest import assert_png_drawn
 
 
 def test_activations_relu_fast_sigmoid_slow_and_high_lr_kills_relus(tmp_path):
@@ -33,20 +22,7 @@ def test_activations_relu_fast_sigmoid_slow_and_high_lr_kills_relus(tmp_path):
     report = method.report()
     assert "| relu | relu | 0.05 |" in report and "| sigmoid | sigmoid | 0.05 | not within 10 |" in report
     for name in ("activations.png", "dead-relus.png"):
-        assert_drawn(tmp_path / "act" / "plots" / name, (7.5, 4.5))
-
-
-def test_activations_resume_is_bit_identical(tmp_path):
-    overrides = {"run": {"steps": 30, "checkpoint_every": 10}, "method": {"activations": "relu,sigmoid"}}
-    whole = neuralab.train("activations", overrides, out=tmp_path / "whole")
-    neuralab.train("activations", {**overrides, "run": {"steps": 20, "checkpoint_every": 10}}, out=tmp_path / "cut")
-    resumed = neuralab.train("activations", overrides, out=tmp_path / "cut", resume=True)
-    assert resumed.step == whole.step == 30
-    for name, model in whole.method.sweep.networks.items():
-        other = resumed.method.sweep.networks[name].state_dict()
-        for key, value in model.state_dict().items():
-            assert torch.equal(value, other[key]), (name, key)
-    assert resumed.method.test_acc == whole.method.test_acc
+        assert_png_drawn(tmp_path / "act" / "plots" / name)
 
 
 def test_zero_init_keeps_hidden_units_identical_random_init_breaks_symmetry(tmp_path):
@@ -61,7 +37,7 @@ def test_zero_init_keeps_hidden_units_identical_random_init_breaks_symmetry(tmp_
             assert torch.unique(w, dim=0).shape[0] == w.shape[0]
     assert run.metrics["he_normal/test/acc"] > run.metrics["zeros/test/acc"] + 0.4
     assert run.metrics["zeros/distinct_units"] == 1.0
-    assert_drawn(tmp_path / "sym" / "plots" / "init-symmetry.png", (3 * 3.6, 3.4))  # one weight image per scheme
+    assert_png_drawn(tmp_path / "sym" / "plots" / "init-symmetry.png")  # one weight image per scheme
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
@@ -89,7 +65,7 @@ def test_universal_approximation_error_falls_with_width(tmp_path):
     m = run.metrics
     assert m["w1/test/max_err"] > 0.5 and m["w16/test/max_err"] <= 0.05 and m["compare/smallest_width"] == 16
     assert m["w16/test/loss"] < m["w1/test/loss"]  # the rule's own MSE on the test grid agrees
-    assert_drawn(tmp_path / "ua" / "plots" / "approximation.png", (10, 3.8))
+    assert_png_drawn(tmp_path / "ua" / "plots" / "approximation.png")
 
 
 def test_a_discontinuous_target_keeps_its_max_error_at_the_jump(tmp_path):

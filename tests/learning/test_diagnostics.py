@@ -15,6 +15,7 @@ from neuralab.build import build, resolve
 from neuralab.models.mlp.mlp import MLP, MLPConfig
 from neuralab.nn.diagnostics import ActivationRecorder
 from neuralab.registry import RECIPES
+from tests.conftest import assert_png_drawn
 
 
 def make(method: dict | None = None):
@@ -86,8 +87,8 @@ def test_confusion_matrix_sums_to_the_test_size_and_its_diagonal_gives_test_accu
     assert cm.shape == (10, 10)
     assert cm.sum() == len(run.data.y_test)
     assert cm.trace() / cm.sum() == pytest.approx(run.metrics["test/acc"], abs=1e-9)
-    assert (out / "plots" / "confusion.png").stat().st_size > 0
-    assert (out / "plots" / "diagnostics.png").stat().st_size > 0
+    assert_png_drawn(out / "plots" / "confusion.png")
+    assert_png_drawn(out / "plots" / "diagnostics.png")
 
 
 def test_report_gives_per_class_recall_and_precision_from_the_confusion_matrix(finished):

@@ -4,61 +4,14 @@ killed with SIGKILL (or stopped with SIGINT) resumes to the same table bit for b
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
 import neuralab
 from neuralab.data.envs import grid_layout
-
-SRC = Path(__file__).resolve().parents[2] / "src"
-
-
-def cli_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(SRC), env.get("PYTHONPATH", "")])
-    return env
-
-
-def cli(*args: object, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "neuralab", *map(str, args)], capture_output=True, text=True,
-                          env=cli_env(), timeout=timeout)
-
-
-def popen(*args: object) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "neuralab", *map(str, args)], env=cli_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-
-def latest_checkpoint_step(run_dir: Path) -> int | None:
-    try:
-        return json.loads((run_dir / "checkpoints" / "latest.json").read_text())["step"]
-    except (OSError, ValueError):
-        return None
-
-
-def wait_for_step(run_dir: Path, proc: subprocess.Popen, at_least: int, timeout: float = 60) -> int:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        step = latest_checkpoint_step(run_dir)
-        if step is not None and step >= at_least:
-            return step
-        if proc.poll() is not None:
-            raise AssertionError(f"training ended before step {at_least}: {proc.stderr.read()}")
-        time.sleep(0.005)
-    raise AssertionError(f"no checkpoint past step {at_least} within {timeout} s")
-
-
-def final_tensors(run_dir: Path) -> dict[str, torch.Tensor]:
-    name = json.loads((run_dir / "checkpoints" / "latest.json").read_text())["name"]
-    return load_file(str(run_dir / "checkpoints" / f"{name}.safetensors"))
+from tests.conftest import assert_png_drawn, checkpoint_step, final_tensors, popen_cli, run_cli, wait_for_step
 
 
 def cells_on_the_edge(run) -> int:
@@ -98,34 +51,34 @@ def test_sarsa_path_is_safer_than_qlearning(runs):
 
 def test_cli_run_writes_plots_report_and_evaluates(tmp_path):
     out = tmp_path / "run"
-    r = cli("train", "qlearning-cliffwalking", "--quiet", "--out", out, "--run.steps", 100)
+    r = run_cli("train", "qlearning-cliffwalking", "--quiet", "--out", out, "--run.steps", 100)
     assert r.returncode == 0, r.stderr
     assert "greedy policy on CliffWalking-v1: return" in r.stdout and "S C C C C C C C C C C G" in r.stdout
     for name in ("curves.png", "returns.png", "greedy_path.png"):
-        assert (out / "plots" / name).stat().st_size > 1000, name
+        assert_png_drawn(out / "plots" / name)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["step"] == 100 and "S C C" in summary["report"]
-    r = cli("eval", out)
+    r = run_cli("eval", out)
     assert r.returncode == 0, r.stderr
     assert f"eval/return: {summary['metrics']['eval/return']:.4f}" in r.stdout
     assert json.loads((out / "eval.json").read_text())["step"] == 100
     (out / "plots" / "greedy_path.png").unlink()
-    r = cli("plot", out)
+    r = run_cli("plot", out)
     assert r.returncode == 0 and (out / "plots" / "greedy_path.png").exists(), r.stderr
 
 
 def test_resume_after_sigkill_is_bit_identical(tmp_path):
     args = ["train", "qlearning-cliffwalking", "--quiet", "--run.checkpoint_every", 1, "--run.steps", 100]
     whole, killed = tmp_path / "A", tmp_path / "B"
-    r = cli(*args, "--out", whole)
+    r = run_cli(*args, "--out", whole)
     assert r.returncode == 0, r.stderr
-    proc = popen(*args, "--out", killed)
+    proc = popen_cli(*args, "--out", killed)
     wait_for_step(killed, proc, at_least=30)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    assert latest_checkpoint_step(killed) < 100  # killed mid-run
-    r = cli(*args, "--out", killed, "--resume")
+    assert checkpoint_step(killed) < 100  # killed mid-run
+    r = run_cli(*args, "--out", killed, "--resume")
     assert r.returncode == 0, r.stderr
     a, b = final_tensors(whole), final_tensors(killed)
     assert set(a) == set(b) >= {"method.model.q", "method.generator", "method.returns"}
@@ -136,12 +89,12 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path):
 
 def test_sigint_writes_checkpoint_and_exits_130(tmp_path):
     out = tmp_path / "run"
-    proc = popen("train", "qlearning-cliffwalking", "--quiet", "--out", out, "--run.steps", 10**6,
+    proc = popen_cli("train", "qlearning-cliffwalking", "--quiet", "--out", out, "--run.steps", 10**6,
                  "--run.checkpoint_every", 20)
     wait_for_step(out, proc, at_least=20)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "interrupted at step" in err and "--resume" in err and "Traceback" not in err
-    step = latest_checkpoint_step(out)
+    step = checkpoint_step(out)
     assert step is not None and f"interrupted at step {step};" in err

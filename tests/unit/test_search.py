@@ -21,6 +21,7 @@ from neuralab.studies.optuna_setup import import_optuna
 from neuralab.studies.search import TrialRow, refit_and_test, run_search, trial_count
 from neuralab.studies.search_selection import DEFAULT_VAL_FRACTION, counterpart, select_by
 from neuralab.studies.search_space import candidates, parse_param, parse_params, space_size, split_top_level
+from tests.conftest import assert_png_drawn
 
 TINY = {"run": {"steps": "2", "device": "cpu"}}
 
@@ -125,7 +126,7 @@ def test_grid_search_chooses_on_validation_and_tests_the_refit_once(tmp_path):
         result.report.splitlines()[-1]
     csv_rows = (tmp_path / "search.csv").read_text().splitlines()
     assert csv_rows[0] == "trial,state,method.lr,model.hidden,val/acc" and len(csv_rows) == 5
-    assert (tmp_path / "search.png").stat().st_size > 5000
+    assert_png_drawn(tmp_path / "search.png")
 
 
 def test_counterpart_names_the_other_split():
@@ -260,7 +261,7 @@ def test_experiment_state_round_trips_and_budget_must_be_square(tmp_path):
     other.load_state_dict(method.state_dict())
     assert other.evaluate() == method.evaluate()
     assert "| random | 16 | 16 |" in other.report()
-    assert other.plot(tmp_path)[0].stat().st_size > 10000
+    assert_png_drawn(other.plot(tmp_path)[0])
     with pytest.raises(UserError, match="must be a square"):
         _experiment(budget=10)
 
