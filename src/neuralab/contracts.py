@@ -109,3 +109,8 @@ class Method(ABC):
     def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
         """Class probabilities (N, K) for preprocessed inputs (N, ...); methods that classify override it."""
         raise UserError(f"{type(self).__name__}: this kind of run does not predict class probabilities")
+
+    @classmethod
+    def predicts(cls) -> bool:
+        """Whether this method classifies new inputs (overrides `predict_proba`); asked before building a run."""
+        return cls.predict_proba is not Method.predict_proba

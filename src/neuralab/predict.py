@@ -8,8 +8,10 @@ from pathlib import Path
 import torch
 
 from neuralab.api import load
+from neuralab.build import load_config
 from neuralab.data.user import read_csv_features, read_image
 from neuralab.errors import UserError
+from neuralab.registry import METHODS
 
 
 def _read_inputs(paths: list[str], meta) -> tuple[list[str], torch.Tensor]:
@@ -36,6 +38,10 @@ def _read_inputs(paths: list[str], meta) -> tuple[list[str], torch.Tensor]:
 
 
 def predict_files(run_dir: str | Path, inputs: list[str], top: int = 3) -> Iterator[str]:
+    recipe, _, _ = load_config(Path(run_dir))
+    if not METHODS.get(recipe.method).build.predicts():  # refused before anything is built
+        raise UserError(f"{run_dir}: this {recipe.name} run does not predict class probabilities (its method, "
+                        f"{recipe.method}, trains no single classifier to ask)")
     loaded = load(run_dir, with_data=False)
     if loaded.meta is None or not loaded.meta.class_names:
         raise UserError(f"{run_dir}: this run has no class labels to predict")

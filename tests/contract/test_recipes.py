@@ -22,7 +22,7 @@ from safetensors.torch import load_file
 import neuralab
 from neuralab import checkpoint
 from neuralab.cli import main
-from neuralab.registry import DATA, RECIPES
+from neuralab.registry import DATA, METHODS, RECIPES
 from tests.conftest import assert_png_drawn
 
 STEPS, HALF = 4, 2
@@ -34,10 +34,7 @@ NAMES = RECIPES.names()
 CLOCK_KEYS = {"seconds", "elapsed", "time"}  # wall-clock durations: the one thing a resumed run may not repeat
 # Known bugs in src, not in these tests (strict: the test reports when one is fixed). `predict` loads a run
 # without its data (shape-only), and these methods need the data to build, so the refusal names the wrong cause.
-PREDICT_BUGS = {
-    "regularization-compare": "predict says 'needs a validation split' instead of 'does not predict'",
-    "second-order-logreg": "predict says 'every training label falls in one class' instead of 'does not predict'",
-}
+PREDICT_BUGS: dict[str, str] = {}  # recipe -> why predict misbehaves (strict xfail: fixing it must empty this)
 METRIC_RTOL = 1e-12
 ROW_FIELDS = {"step", "epoch", "time"}  # the engine's own columns in metrics.jsonl; everything else is a metric
 
@@ -188,7 +185,7 @@ def test_predict_labels_a_new_input_or_says_in_one_line_why_not(name, trained, t
     code = main(["predict", str(run_dir), str(path), "--top", "2"])
     out, err = capsys.readouterr()
     classifies = bool(meta.get("class_names")) and meta.get("kind") in ("images", "features")
-    if classifies and hasattr(neuralab.load(run_dir).run.method, "predict_proba"):
+    if classifies and METHODS.get(RECIPES.get(name).method).build.predicts():
         assert code == 0, err
         [line] = out.splitlines()
         shown, label, probs = line.split("\t")
