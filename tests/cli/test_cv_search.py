@@ -115,9 +115,11 @@ def _trials(db):
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         return optuna.load_study(study_name="s", storage=f"sqlite:///{db}").get_trials()
-    except KeyError:
+    except (KeyError, SQLAlchemyError):  # no study yet, or its tables are still being created by the process
         return []
 
 
