@@ -98,7 +98,8 @@ def _budget_for_user_data(run: RunConfig, steps_per_epoch: int, explicit: dict[s
     if math.ceil(run.epochs * steps_per_epoch) >= MIN_USER_STEPS:
         return run
     epochs = math.ceil(MIN_USER_STEPS / steps_per_epoch)
-    print(f"note: your data gives {steps_per_epoch} steps per epoch; training {epochs} epochs "
+    steps = f"{steps_per_epoch} step{'' if steps_per_epoch == 1 else 's'}"
+    print(f"note: your data gives {steps} per epoch; training {epochs} epochs "
           f"({epochs * steps_per_epoch} steps) instead of {run.epochs:g}. Set --run.epochs or --run.steps to choose.",
           file=sys.stderr)
     return override(run, {"epochs": epochs}, "run")

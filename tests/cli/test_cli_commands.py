@@ -47,6 +47,28 @@ def test_user_mistakes_give_one_line_and_exit_2(args, words):
         assert word in lines[0]
 
 
+def test_places_that_cannot_hold_a_run_are_refused_before_anything_is_written(tmp_path):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    for out in (a_file, a_file / "sub"):
+        r = run_cli("train", "mlp-xor", "--quiet", "--out", out)
+        assert r.returncode == 2 and "is a file, not a folder" in r.stderr and "Traceback" not in r.stderr
+    assert a_file.read_text() == "mine"
+    r = run_cli("train", "mlp-xor", "--quiet", "--out", tmp_path / "run", "--run.steps", "2")
+    assert r.returncode == 0, r.stderr
+    bad = run_cli("predict", tmp_path / "run", a_file, "--top", "-1")
+    assert bad.returncode == 2 and "--top -1" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_an_image_model_on_a_csv_is_refused_before_the_run_directory_exists(tmp_path):
+    table = tmp_path / "table.csv"
+    table.write_text("a,b,label\n" + "".join(f"{i},{i % 3},{'xy'[i % 2]}\n" for i in range(20)))
+    out = tmp_path / "run"
+    r = run_cli("train", "lenet5-digits", "--quiet", "--data.path", table, "--out", out)
+    assert r.returncode == 2 and "takes images" in r.stderr and "mlp" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not out.exists()
+
+
 def test_plot_writes_curves_and_early_stopping_stops(tmp_path):
     out = tmp_path / "run"
     # lr 0 cannot improve validation accuracy, so patience 2 ends the run after 3 evaluations

@@ -115,6 +115,24 @@ def test_csv_is_learned_and_predicted(csv_run, tmp_path):
     assert labels[:3] == ["yes", "no", "yes"] and len(labels) == 3 + 60
 
 
+def test_a_small_data_set_gets_a_step_budget_and_no_verdict_of_the_recipes_target(csv_run, tmp_path):
+    """On 48 training rows a batch of 128 is one step an epoch: without --run.epochs the run trains enough epochs
+    for 300 steps and says so; mlp-digits' own target (digits, test/acc >= 0.95) is not applied to this data."""
+    _, train_csv = csv_run
+    out = tmp_path / "budget"
+    r = run_cli("train", "mlp-digits", "--data.path", train_csv, "--data.label", "cls", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "note: your data gives 1 step per epoch; training 300 epochs (300 steps)" in r.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["step"] == 300 and summary["expect"] == {}
+    assert "expected test/acc" not in r.stdout and "are not checked" in r.stdout
+    # the chosen budget is the run's own: a resumed or evaluated run reads it back, and eval gives no verdict either
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["sections"]["run"]["epochs"] == 300 and saved["total_steps"] == 300
+    e = run_cli("eval", out)
+    assert e.returncode == 0 and json.loads((out / "eval.json").read_text())["expect"] == {}
+
+
 def test_predict_csv_missing_a_feature_column(csv_run, tmp_path):
     new = tmp_path / "new.csv"
     new.write_text("a\n1.0\n")

@@ -21,6 +21,7 @@ from neuralab.data.tensors import SupervisedData
 from neuralab.engine import fit
 from neuralab.errors import UserError
 from neuralab.recipes.recipe import Recipe
+from neuralab.registry import METHODS
 from neuralab.studies.cross_validation import Log, training_set
 from neuralab.studies.search_space import merge_overrides
 from neuralab.studies.tables import write_table
@@ -78,6 +79,8 @@ def train_ensemble(recipe: Recipe, overrides: dict[str, dict[str, Any]], *, seed
         raise UserError(f"--combine {how}: use {' or '.join(COMBINE)}")
     if not seeds:
         raise UserError("--members: an ensemble needs at least one member")
+    if not METHODS.get(recipe.method).build.predicts():  # before training anything
+        raise UserError(f"{recipe.name}: its method gives no class probabilities to combine")
     sections, data = training_set(recipe, overrides)  # built once: every member sees the same split
     members, probs, y_test = [], [], None
     for i, seed in enumerate(seeds, 1):
@@ -86,10 +89,7 @@ def train_ensemble(recipe: Recipe, overrides: dict[str, dict[str, Any]], *, seed
         run_dir = out / f"member-{i}"
         run = fit(recipe, merge_overrides(overrides, {"run": {"seed": str(seed)}}), out=run_dir, progress=False,
                   data=member_data)
-        predict = getattr(run.method, "predict_proba", None)
-        if predict is None:
-            raise UserError(f"{recipe.name}: its method gives no class probabilities to combine")
-        p = predict(run.data.x_test).cpu()  # (N, C)
+        p = run.method.predict_proba(run.data.x_test).cpu()  # (N, C)
         y_test = run.data.y_test.cpu()
         probs.append(p)
         members.append(Member(seed, accuracy(p.argmax(-1), y_test), run_dir))

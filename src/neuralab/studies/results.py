@@ -186,8 +186,7 @@ def recipe_report(name: str, out: Path, overrides: dict[str, dict[str, Any]] | N
     from neuralab.engine import fit
 
     run = fit(name, _with_seed(overrides, 0), out=_fresh(out / name / "seed-0"), progress=False)
-    report = getattr(run.method, "report", None)
-    text = report(run.run_dir) if report is not None else ""
+    text = run.method.report(run.run_dir)
     if not text:
         raise UserError(f"--report {name}: this recipe's method writes no report; use neuralab results "
                         f"--recipes {name}")
