@@ -147,6 +147,17 @@ def build(recipe: Recipe, sections: dict[str, Any], run_dir: Path | None = None,
                procs=procs, total_steps=total)
 
 
+def sized_model(recipe: Recipe, sections: dict[str, Any]) -> tuple[dict[str, Any], torch.nn.Module]:
+    """The recipe's model at the size its data gives, without a method (what `info` and `flops` show)."""
+    seed = sections["run"].seed
+    data = DATA.get(recipe.data).build(sections["data"], seed)
+    entry = MODELS.get(recipe.model)
+    if data.meta is not None:
+        sections["model"] = entry.sizing(sections["model"], data.meta, {})
+    torch.manual_seed(seed)
+    return sections, entry.cls(sections["model"])
+
+
 def default_run_dir(recipe: str) -> Path:
     return Path("runs") / f"{recipe}-{time.strftime('%Y%m%d-%H%M%S')}"
 

@@ -100,13 +100,12 @@ def _print_layers(entry: Any, cfg: Any, model: Any) -> None:
 def _recipe_model(recipe: Any) -> tuple[dict[str, Any], Any, str]:
     """(sections, model, note): the model as the recipe trains it, its input size and classes taken from
     the data; with the data unavailable, the default sizes and a note saying so."""
-    from neuralab.build import build, resolve
+    from neuralab.build import resolve, sized_model
     from neuralab.errors import DataError
     from neuralab.registry import MODELS
 
     try:
-        run = build(recipe, resolve(recipe, {"run": {"device": "cpu"}}))
-        return run.sections, run.model, ""
+        return (*sized_model(recipe, resolve(recipe, {"run": {"device": "cpu"}})), "")
     except DataError as exc:
         sections = recipe.sections()
         note = f"  (data not available, so the model is shown with its default sizes: {exc})"
