@@ -79,9 +79,9 @@ def train_ensemble(recipe: Recipe, overrides: dict[str, dict[str, Any]], *, seed
         raise UserError(f"--combine {how}: use {' or '.join(COMBINE)}")
     if not seeds:
         raise UserError("--members: an ensemble needs at least one member")
+    sections, data = training_set(recipe, overrides)  # built once: every member sees the same split
     if not METHODS.get(recipe.method).build.predicts():  # before training anything
         raise UserError(f"{recipe.name}: its method gives no class probabilities to combine")
-    sections, data = training_set(recipe, overrides)  # built once: every member sees the same split
     members, probs, y_test = [], [], None
     for i, seed in enumerate(seeds, 1):
         member_data = SupervisedData(data.split("train"), data.split("test"), data.meta,
