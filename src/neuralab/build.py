@@ -124,16 +124,10 @@ def build(recipe: Recipe, sections: dict[str, Any], run_dir: Path | None = None,
     if run.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
-    if data is None:
-        data = DATA.get(recipe.data).build(sections["data"], run.seed)
+    data, model = sized_model(recipe, sections, data, (explicit or {}).get("model", {}))
     data = data.to(device)
-    entry = MODELS.get(recipe.model)
-    if data.meta is not None:
-        sections["model"] = entry.sizing(sections["model"], data.meta, (explicit or {}).get("model", {}))
     if explicit is not None and on_user_data(sections):
         sections["run"] = run = _budget_for_user_data(run, data.steps_per_epoch, explicit.get("run", {}))
-    torch.manual_seed(run.seed)  # model init does not depend on how much randomness the data used
-    model = entry.cls(sections["model"])
     steps_per_epoch = data.steps_per_epoch
     total = total_steps or run.steps or max(1, math.ceil(run.epochs * steps_per_epoch))
     procs.check_data(data)
@@ -147,15 +141,18 @@ def build(recipe: Recipe, sections: dict[str, Any], run_dir: Path | None = None,
                procs=procs, total_steps=total)
 
 
-def sized_model(recipe: Recipe, sections: dict[str, Any]) -> tuple[dict[str, Any], torch.nn.Module]:
-    """The recipe's model at the size its data gives, without a method (what `info` and `flops` show)."""
+def sized_model(recipe: Recipe, sections: dict[str, Any], data: Any = None,
+                explicit_model: dict[str, Any] | None = None) -> tuple[DataSource, torch.nn.Module]:
+    """The data (built unless given) and the recipe's model at the size that data gives; `sections["model"]`
+    is updated to that size. `info` and `flops` show this model without building a method."""
     seed = sections["run"].seed
-    data = DATA.get(recipe.data).build(sections["data"], seed)
+    if data is None:
+        data = DATA.get(recipe.data).build(sections["data"], seed)
     entry = MODELS.get(recipe.model)
     if data.meta is not None:
-        sections["model"] = entry.sizing(sections["model"], data.meta, {})
-    torch.manual_seed(seed)
-    return sections, entry.cls(sections["model"])
+        sections["model"] = entry.sizing(sections["model"], data.meta, explicit_model or {})
+    torch.manual_seed(seed)  # model init does not depend on how much randomness the data used
+    return data, entry.cls(sections["model"])
 
 
 def default_run_dir(recipe: str) -> Path:

@@ -105,7 +105,8 @@ def _recipe_model(recipe: Any) -> tuple[dict[str, Any], Any, str]:
     from neuralab.registry import MODELS
 
     try:
-        return (*sized_model(recipe, resolve(recipe, {"run": {"device": "cpu"}})), "")
+        sections = resolve(recipe, {"run": {"device": "cpu"}})
+        return sections, sized_model(recipe, sections)[1], ""
     except DataError as exc:
         sections = recipe.sections()
         note = f"  (data not available, so the model is shown with its default sizes: {exc})"
