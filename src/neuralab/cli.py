@@ -1,5 +1,5 @@
-"""`neuralab` command line: list, info, flops, train, eval, plot, predict, export, cv, ensemble, search,
-results.
+"""`neuralab` command line: list, info, flops, train, eval, plot, predict, explain, export, cv, ensemble,
+search, results.
 
 User mistakes end with one line on stderr and exit code 2; bugs keep their traceback.
 """
@@ -284,6 +284,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from neuralab.interpret.explain import explain_run
+
+    print(explain_run(args.run_dir, args.method, image=args.input, layer=args.layer, unit=args.unit, out=args.out,
+                      checkpoint=_checkpoint_arg(args.checkpoint)))
+    return 0
+
+
 def _experiment_setup(args: argparse.Namespace, extra: list[str], prefix: str) -> tuple[Any, dict, Path, Any]:
     """The recipe, its overrides, the output folder (default runs/PREFIX-RECIPE-TIME) and a progress printer."""
     from neuralab.build import default_run_dir
@@ -432,6 +440,26 @@ def _add_experiment_parsers(sub: Any) -> None:
                    help="seconds between a running trial's heartbeats; a trial silent for twice this is retried")
 
 
+def _add_explain_parser(sub: Any, checkpoint_help: str) -> None:
+    from neuralab.interpret import METHOD_NAMES
+
+    s = sub.add_parser("explain", help="interpretability pictures of a trained image classifier, written as PNG")
+    s.add_argument("run_dir")
+    s.add_argument("--method", required=True, choices=METHOD_NAMES,
+                   help="filters: first-layer kernels; saliency: input gradients; occlusion: probability drop under "
+                        "a grey square; gradcam: Grad-CAM; activation-max: inputs grown to excite a unit; "
+                        "top-examples: test images that excite a channel most")
+    s.add_argument("--input", metavar="IMAGE", help="explain this image file (read as predict reads it) instead of "
+                                                    "a few test images")
+    s.add_argument("--layer", metavar="NAME", help="layer for gradcam, activation-max and top-examples, as neuralab "
+                                                   "info names it (default: the last convolution with a map larger "
+                                                   "than 1x1; activation-max: the class scores)")
+    s.add_argument("--unit", type=int, metavar="N", help="one class or channel for activation-max and top-examples "
+                                                         "(default: the first few)")
+    s.add_argument("--out", metavar="DIR", help="folder for the PNG (default RUN_DIR/explain)")
+    s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
+
+
 def make_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="neuralab", description="Train, evaluate and visualise the deep-learning curriculum.")
     p.add_argument("--version", action="version", version=version_line())
@@ -465,6 +493,7 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("run_dir")
     s.add_argument("inputs", nargs="+")
     s.add_argument("--top", type=int, default=3, help="probabilities shown per input")
+    _add_explain_parser(sub, checkpoint_help)
     s = sub.add_parser("export", help="write a run's network as ONNX or its weights as safetensors")
     s.add_argument("run_dir")
     s.add_argument("--format", required=True, choices=("onnx", "safetensors"))
@@ -501,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
         if extra:
             raise UserError(f"unexpected arguments: {' '.join(extra)}")
         return {"list": cmd_list, "info": cmd_info, "flops": cmd_flops, "eval": cmd_eval, "plot": cmd_plot,
-                "predict": cmd_predict, "export": cmd_export}[args.command](args)
+                "predict": cmd_predict, "explain": cmd_explain, "export": cmd_export}[args.command](args)
     except UserError as exc:
         print(f"neuralab: error: {exc}", file=sys.stderr)
         return EXIT_USER

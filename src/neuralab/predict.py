@@ -14,7 +14,9 @@ from neuralab.errors import UserError
 from neuralab.registry import METHODS
 
 
-def _read_inputs(paths: list[str], meta) -> tuple[list[str], torch.Tensor]:
+def read_inputs(paths: list[str], meta) -> tuple[list[str], torch.Tensor]:
+    """(names, raw inputs) of image files or CSV rows, read as the run's data was: `UserError` on a file that
+    is missing, unreadable or of the other kind."""
     names, rows = [], []
     for raw in paths:
         path = Path(raw)
@@ -45,7 +47,7 @@ def predict_files(run_dir: str | Path, inputs: list[str], top: int = 3) -> Itera
     loaded = load(run_dir, with_data=False)
     if loaded.meta is None or not loaded.meta.class_names:
         raise UserError(f"{run_dir}: this run has no class labels to predict")
-    names, raw = _read_inputs(inputs, loaded.meta)
+    names, raw = read_inputs(inputs, loaded.meta)
     probs = loaded.predict(loaded.preprocess(raw)).cpu()
     classes = loaded.meta.class_names
     for name, p in zip(names, probs, strict=True):

@@ -197,3 +197,17 @@ def test_predict_labels_a_new_input_or_says_in_one_line_why_not(name, trained, t
         assert code == 2 and out == "", err
         assert err.startswith("neuralab: error: ") and len(err.strip().splitlines()) == 1, err
         assert "predict" in err, f"{name}: predict refused for another reason: {err}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_explain_draws_saliency_for_every_image_classifier(name, trained, tmp_path, capsys):
+    """Every recipe that classifies images gets a saliency picture; the others are skipped with the reason."""
+    recipe = RECIPES.get(name)
+    if not METHODS.get(recipe.method).build.predicts():
+        pytest.skip(f"{name}: its method, {recipe.method}, trains no single classifier to explain")
+    meta = json.loads((trained(name) / "config.json").read_text())["data_meta"]
+    if meta.get("kind") != "images":
+        pytest.skip(f"{name}: trained on {meta.get('kind') or 'non-image'} data; explain draws image classifiers")
+    assert main(["explain", str(trained(name)), "--method", "saliency", "--out", str(tmp_path)]) == 0, \
+        capsys.readouterr().err
+    assert_png_drawn(tmp_path / "saliency.png")
