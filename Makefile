@@ -35,7 +35,7 @@ docs: setup
 # make compress-docs: docs/cnn.md's pruning and quantisation tables: train each recipe afresh, then compress it.
 compress-docs: setup
 	for r in lenet5-mnist mlp-mnist; do rm -rf runs/compress/$$r && $(PY) -m neuralab train $$r --out runs/compress/$$r \
-	  --quiet && $(PY) -m neuralab compress runs/compress/$$r --quiet --write docs/cnn.md --block compress:$$r || exit 1; done
+	  --quiet && $(PY) -m neuralab compress runs/compress/$$r --finetune-steps 200 --quiet --write docs/cnn.md --block compress:$$r || exit 1; done
 
 lint: setup
 	$(PY) -m ruff check src tests benchmarks scripts

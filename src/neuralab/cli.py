@@ -400,16 +400,16 @@ def _sparsities(text: str) -> tuple[float, ...]:
 
 def cmd_compress(args: argparse.Namespace) -> int:
     """Prune, fine-tune, retrain from scratch and quantise a trained run; print (or write) the table."""
-    from neuralab.compress.study import Settings, compress_run
-    from neuralab.studies import results
-
-    settings = Settings(sparsities=_sparsities(args.sparsity), finetune_steps=args.finetune_steps,
-                        rounds=args.rounds, quantize=args.quantize == "int8", threads=args.threads,
-                        repeats=args.repeats)
+    sparsities = _sparsities(args.sparsity)  # user mistakes first, before torch is imported
     if args.threads < 1 or args.repeats < 1:
         raise UserError(f"--threads {args.threads} --repeats {args.repeats}: both must be at least 1")
     if not (Path(args.run_dir) / "config.json").is_file():
         raise UserError(f"{args.run_dir}: not a run directory (no config.json)")
+    from neuralab.compress.study import Settings, compress_run
+    from neuralab.studies import results
+
+    settings = Settings(sparsities=sparsities, finetune_steps=args.finetune_steps, rounds=args.rounds,
+                        quantize=args.quantize == "int8", threads=args.threads, repeats=args.repeats)
     block = args.block or "compress"
     if args.write:  # a file without the markers is refused before any training
         results.write_block(Path(args.write), block, "", dry_run=True)

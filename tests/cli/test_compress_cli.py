@@ -13,7 +13,8 @@ from tests.conftest import run_cli
 @pytest.fixture(scope="module")
 def lenet_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("compress") / "lenet5-digits"
-    neuralab.train("lenet5-digits", {"run": {"steps": 50, "threads": 1}}, out=run_dir)
+    # channels-last as lenet5-mnist trains: global pruning must cope with its conv weights' memory order
+    neuralab.train("lenet5-digits", {"run": {"steps": 50, "threads": 1, "channels_last": True}}, out=run_dir)
     return run_dir
 
 
@@ -60,3 +61,13 @@ def test_a_folder_that_is_not_a_run_is_one_line(tmp_path):
     proc = run_cli("compress", tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"neuralab: error: {tmp_path}: not a run directory (no config.json)"
+
+
+def test_a_run_that_is_not_a_classifier_is_one_line(tmp_path):
+    run_dir = tmp_path / "qlearning"
+    neuralab.train("qlearning-cliffwalking", {"run": {"steps": 2}}, out=run_dir)
+    proc = run_cli("compress", run_dir, "--out", tmp_path / "c")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("neuralab: error: qlearning-cliffwalking: not a classifier (compress scores "
+                                   "variants by test accuracy on class labels)")
+    assert not (tmp_path / "c").exists()

@@ -87,10 +87,10 @@ def classifier(loaded: LoadedRun) -> tuple[nn.Module, SupervisedData]:
     from neuralab.export import exportable_model
 
     name = loaded.run.recipe.name
-    model = exportable_model(loaded)
     data = loaded.run.data
     if not isinstance(data, SupervisedData) or data.y_test.dtype.is_floating_point or not loaded.run.method.predicts():
         raise UserError(f"{name}: not a classifier (compress scores variants by test accuracy on class labels)")
+    model = exportable_model(loaded)  # one trained network, not a table or side-by-side variants
     if not pruning.prunable(model):
         raise UserError(f"{name}: model {loaded.run.recipe.model} has no convolution or linear layer to prune")
     return model, data
@@ -115,7 +115,10 @@ class Compressor:
 
     def __init__(self, loaded: LoadedRun, settings: Settings, out: Path, log: Log | None) -> None:
         self.run, self.settings, self.out, self.log = loaded.run, settings, out, log
-        self.model, self.data = classifier(loaded)
+        model, self.data = classifier(loaded)
+        # Weights in the default memory order: global pruning flattens them with `view`, which a channels-last
+        # conv weight refuses, so variants are pruned, trained and timed in NCHW order.
+        self.model = copy.deepcopy(model).to(memory_format=torch.contiguous_format)
         self.method_cfg = self.run.sections["method"]
         self.seed = self.run.sections["run"].seed
         self.x_test, self.y_test = (t.cpu() for t in self.data.split("test"))
@@ -132,8 +135,7 @@ class Compressor:
         hooks recompute the weight before every forward pass)."""
         cfg = self.run.sections
         ctx = RunContext(total_steps=steps, device=self.data.device, seed=self.seed, run_dir=None,
-                         channels_last=cfg["run"].channels_last, model_name=self.run.recipe.model,
-                         model_config=cfg["model"])
+                         model_name=self.run.recipe.model, model_config=cfg["model"])
         method = METHODS.get(self.run.recipe.method).build(method_cfg, net, stream, ctx)
         for _ in range(steps):
             method.step(stream.next_batch())
@@ -149,8 +151,6 @@ class Compressor:
     def fresh_network(self, masks: dict[str, torch.Tensor]) -> nn.Module:
         """The recipe's model from a new initialisation (seed + 1) with `masks` fixed on its layers."""
         net = seeded_network(self.run.recipe.model, self.run.sections["model"], self.seed + 1).to(self.data.device)
-        if self.run.sections["run"].channels_last:
-            net = net.to(memory_format=torch.channels_last)
         pruning.apply_masks(net, masks)
         return net
 
