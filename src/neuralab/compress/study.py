@@ -78,9 +78,6 @@ class CompressResult:
     report: str
     files: list[Path]
 
-    def accuracy(self, variant: str, target: float | None = None) -> float:
-        return next(r.accuracy for r in self.rows if r.variant == variant and r.target == target)
-
 
 def classifier(loaded: LoadedRun) -> tuple[nn.Module, SupervisedData]:
     """The run's trained network and its labelled data; a `UserError` for runs that are not a classifier."""
