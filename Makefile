@@ -2,7 +2,7 @@
 # make test: set up, then the fast test suite. make slow: every recipe to its expected metric.
 PY := .venv/bin/python
 
-.PHONY: setup demo test slow bench docs lint
+.PHONY: setup demo test slow bench docs compress-docs lint
 
 setup:
 	@bash scripts/setup.sh
@@ -31,6 +31,12 @@ docs: setup
 	for r in $$(echo $(SUPERVISED) | tr , ' '); do $(RESULTS) --report $$r --write docs/supervised.md || exit 1; done
 	$(RESULTS) --report mlp-digits --method.diagnostics true --block report:mlp-digits-diagnostics --write docs/supervised.md
 	$(RESULTS) --report random-vs-grid --method.budget 9 --block report:random-vs-grid-budget-9 --write docs/supervised.md
+	$(MAKE) compress-docs
+
+# make compress-docs: docs/cnn.md's pruning and quantisation tables: train each recipe afresh, then compress it.
+compress-docs: setup
+	for r in lenet5-mnist mlp-mnist; do rm -rf runs/compress/$$r && $(PY) -m neuralab train $$r --out runs/compress/$$r \
+	  --quiet && $(PY) -m neuralab compress runs/compress/$$r --finetune-steps 200 --quiet --write docs/cnn.md --block compress:$$r || exit 1; done
 
 lint: setup
 	$(PY) -m ruff check src tests benchmarks scripts

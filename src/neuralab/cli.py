@@ -1,5 +1,5 @@
 """`neuralab` command line: list, info, flops, train, eval, plot, predict, explain, export, cv, ensemble,
-search, results.
+search, results, compress.
 
 User mistakes end with one line on stderr and exit code 2; bugs keep their traceback.
 """
@@ -393,6 +393,49 @@ def cmd_results(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def _sparsities(text: str) -> tuple[float, ...]:
+    """'0.5,0.9' -> (0.5, 0.9); each a share of weights strictly between 0 and 1."""
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise UserError(f"--sparsity {text}: give comma-separated fractions, e.g. 0.5,0.9") from None
+    bad = [v for v in values if not 0 < v < 1]
+    if bad:
+        raise UserError(f"--sparsity {bad[0]:g}: a sparsity is the share of weights set to zero, strictly between "
+                        f"0 and 1")
+    return tuple(sorted(set(values)))
+
+
+def cmd_compress(args: argparse.Namespace) -> int:
+    """Prune, fine-tune, retrain from scratch and quantise a trained run; print (or write) the table."""
+    sparsities = _sparsities(args.sparsity)  # user mistakes first, before torch is imported
+    if args.threads < 1 or args.repeats < 1:
+        raise UserError(f"--threads {args.threads} --repeats {args.repeats}: both must be at least 1")
+    if not (Path(args.run_dir) / "config.json").is_file():
+        raise UserError(f"{args.run_dir}: not a run directory (no config.json)")
+    from neuralab.compress.study import Settings, compress_run
+    from neuralab.studies import results
+
+    settings = Settings(sparsities=sparsities, finetune_steps=args.finetune_steps, rounds=args.rounds,
+                        quantize=args.quantize == "int8", threads=args.threads, repeats=args.repeats)
+    block = args.block or "compress"
+    if args.write:  # a file without the markers is refused before any training
+        results.write_block(Path(args.write), block, "", dry_run=True)
+    command = (f"neuralab compress {args.run_dir} --sparsity {args.sparsity} --finetune-steps {args.finetune_steps} "
+               f"--rounds {args.rounds} --quantize {args.quantize} --threads {args.threads} --repeats {args.repeats}")
+    command += f" --write {args.write} --block {block}" if args.write else ""
+    log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    result = compress_run(args.run_dir, settings, out=args.out, checkpoint=_checkpoint_arg(args.checkpoint),
+                          command=command, log=log)
+    if args.write:
+        results.write_block(Path(args.write), block, result.report)
+        print(f"wrote {results.markers(block)[0]} block of {args.write}")
+    else:
+        print(result.report)
+    print(f"tables: {', '.join(map(str, result.files))}")
+    return 0
+
+
 EXPERIMENT_COMMANDS = {"cv": cmd_cv, "ensemble": cmd_ensemble, "search": cmd_search,
                        "results": cmd_results}
 
@@ -500,6 +543,25 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="file to write (default RUN_DIR/model.onnx or RUN_DIR/model.safetensors)")
     s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
     _add_experiment_parsers(sub)
+    s = sub.add_parser("compress", help="prune (one-shot and iteratively fine-tuned), retrain the pruned net from a "
+                                        "fresh init and quantise a trained classifier; table of size, sparsity, "
+                                        "accuracy and CPU latency")
+    s.add_argument("run_dir")
+    s.add_argument("--sparsity", default="0.5,0.8,0.9,0.95", metavar="S,S,...",
+                   help="target shares of conv/linear weights set to zero, each in (0, 1)")
+    s.add_argument("--finetune-steps", type=int, default=300,
+                   help="training steps per sparsity for fine-tuning (over all rounds) and for the fresh init")
+    s.add_argument("--rounds", type=int, default=3, help="prune-then-fine-tune rounds of iterative pruning")
+    s.add_argument("--quantize", choices=("int8", "none"), default="int8",
+                   help="also measure int8 variants (torch.ao static post-training quantisation)")
+    s.add_argument("--threads", type=int, default=1, help="torch threads while timing")
+    s.add_argument("--repeats", type=int, default=30, help="timed forward passes per latency (median reported)")
+    s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
+    s.add_argument("--out", help="folder for the tables and weight files (default RUN_DIR/compress)")
+    s.add_argument("--write", metavar="FILE.md", help="replace the block between <!-- results:BLOCK:start/end --> "
+                                                      "markers of this file with the report")
+    s.add_argument("--block", help="marker name for --write (default compress)")
+    s.add_argument("--quiet", action="store_true", help="no line per measured variant")
     s = sub.add_parser("results", help="train recipes over seeds 0..N-1 and write the results table between "
                                        "<!-- results:start/end --> markers of a markdown file")
     s.add_argument("--family", help="only this family's recipes; names the block <!-- results:FAMILY:start -->")
@@ -530,7 +592,8 @@ def main(argv: list[str] | None = None) -> int:
         if extra:
             raise UserError(f"unexpected arguments: {' '.join(extra)}")
         return {"list": cmd_list, "info": cmd_info, "flops": cmd_flops, "eval": cmd_eval, "plot": cmd_plot,
-                "predict": cmd_predict, "explain": cmd_explain, "export": cmd_export}[args.command](args)
+                "predict": cmd_predict, "explain": cmd_explain, "export": cmd_export,
+                "compress": cmd_compress}[args.command](args)
     except UserError as exc:
         print(f"neuralab: error: {exc}", file=sys.stderr)
         return EXIT_USER
