@@ -27,7 +27,7 @@ def read_inputs(paths: list[str], meta) -> tuple[list[str], torch.Tensor]:
             x = read_csv_features(path, None, features=meta.feature_names, missing="mean" if meta.fill else "error",
                                   hint="this run cannot fill it (train with --data.missing mean for that)").x
             names += [f"{path}:{i + 2}" for i in range(len(x))]
-            rows.append(x)
+            rows.append(x.reshape(len(x), *meta.input_shape))  # a row of a sequence set is one (C, L) sequence
         else:
             if meta.kind != "images":
                 raise UserError(f"{path}: this run was trained on CSV features; give a .csv file")

@@ -57,7 +57,7 @@ def test_config_fields_are_documented(entry):
     assert entry.paper, f"{entry.name} names no paper"
 
 
-SIZE_FIELDS = ("num_classes", "in_features", "image_size", "in_channels")  # the fields the data sets
+SIZE_FIELDS = ("num_classes", "in_features", "image_size", "in_channels", "length")  # the fields the data sets
 
 
 def _resized(entry):
@@ -82,7 +82,7 @@ def test_non_default_sizes_give_the_right_output_shape(entry):
     validate(cfg, "model")
     x = entry.example_input(cfg)
     for name, value in changes.items():  # the example input follows the config
-        axis = {"in_features": -1, "image_size": -1, "in_channels": 1}.get(name)
+        axis = {"in_features": -1, "image_size": -1, "length": -1, "in_channels": 1}.get(name)
         if axis is not None:
             assert x.shape[axis] == value, (name, tuple(x.shape))
     out = entry.cls(cfg)(x)

@@ -1,5 +1,6 @@
 """Architectures, one concept per file, registered by family (one import per line)."""
 
+import neuralab.models.cnn.cnn1d
 import neuralab.models.cnn.lenet5
 import neuralab.models.linear.logistic
 import neuralab.models.linear.threshold_unit

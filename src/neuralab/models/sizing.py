@@ -61,6 +61,21 @@ def images(cfg: Any, meta: DataMeta, explicit: dict[str, Any]) -> Any:
                                         "num_classes": _classes(meta, cfg)})
 
 
+def sequences(cfg: Any, meta: DataMeta, explicit: dict[str, Any]) -> Any:
+    """Sequences (C, L): `in_channels`, `length` and `num_classes`; a feature row (F,) is one channel of length F
+    (a CSV of sampled signals); images are refused."""
+    shape = list(meta.input_shape)
+    if len(shape) == 1:
+        shape = [1, *shape]
+    if len(shape) != 2:
+        raise UserError(f"this recipe's model takes sequences (channels, length), but {meta.source} holds inputs "
+                        f"of shape {tuple(meta.input_shape)}; train a recipe with an image model on it "
+                        "(e.g. lenet5-mnist)")
+    channels, length = shape
+    return _apply(cfg, meta, explicit, {"in_channels": channels, "length": length,
+                                        "num_classes": _classes(meta, cfg)})
+
+
 def unsized(cfg: Any, meta: DataMeta, explicit: dict[str, Any]) -> Any:
     """A model whose sizes do not come from a data set's meta (tabular RL, fixed toy objectives)."""
     return cfg

@@ -7,6 +7,7 @@ import neuralab.recipes.diagnostics
 import neuralab.recipes.foundations
 import neuralab.recipes.initialization
 import neuralab.recipes.mlp
+import neuralab.recipes.mnist1d
 import neuralab.recipes.optimization
 import neuralab.recipes.regularization
 import neuralab.recipes.rl
