@@ -25,6 +25,7 @@ from neuralab.config import RunConfig, from_dict, override, to_dict, validate
 from neuralab.contracts import DataSource, Method, RunContext
 from neuralab.distributed import Processes
 from neuralab.errors import UserError
+from neuralab.nn.shapes import ShapeError, has_windows, trace_shapes
 from neuralab.recipes.recipe import Recipe
 from neuralab.registry import DATA, METHODS, MODELS, RECIPES
 
@@ -152,7 +153,17 @@ def sized_model(recipe: Recipe, sections: dict[str, Any], data: Any = None,
     if data.meta is not None:
         sections["model"] = entry.sizing(sections["model"], data.meta, explicit_model or {})
     torch.manual_seed(seed)  # model init does not depend on how much randomness the data used
-    return data, entry.cls(sections["model"])
+    shape = tuple(data.meta.input_shape) if data.meta is not None else None
+    try:  # a conv/pool window larger than its input fails here, in one line, not as a torch traceback
+        model = entry.cls(sections["model"])
+        if shape is not None and has_windows(model):
+            trace_shapes(model, shape)
+    except ShapeError as exc:
+        inputs = "x".join(map(str, shape)) if shape else "its"
+        raise ShapeError(f"{recipe.model} cannot take {inputs} inputs: {exc}; give larger "
+                         "inputs or configure the model for this size (`neuralab info MODEL` prints every "
+                         "layer's output)") from None
+    return data, model
 
 
 def default_run_dir(recipe: str) -> Path:
