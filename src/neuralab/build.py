@@ -81,6 +81,14 @@ def resolve(recipe: Recipe, overrides: dict[str, dict[str, Any]] | None = None) 
         if section not in SECTIONS:
             raise UserError(f"unknown config section {section!r}; sections are {', '.join(SECTIONS)}")
         sections[section] = override(sections[section], changes, section)
+    if sections["run"].full:  # the recipe's full setting, under the user's own overrides
+        if not recipe.full:
+            raise UserError(f"--run.full: {recipe.name} has no separate full setting; it already trains as the "
+                            "paper does")
+        for section, changes in recipe.full.items():
+            mine = (overrides or {}).get(section, {})
+            sections[section] = override(sections[section], {k: v for k, v in changes.items() if k not in mine},
+                                         section)
     for section in SECTIONS:
         validate(sections[section], section)
     return sections

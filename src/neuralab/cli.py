@@ -133,6 +133,9 @@ def cmd_info(args: argparse.Namespace) -> int:
             print(f"  paper: {entry.paper}")
         print(f"  expects: {', '.join(f'{k} {op} {v}' for k, (op, v) in r.expect.items()) or 'nothing'}")
         print(f"  parameters: {sum(p.numel() for p in model.parameters()):,}{sized}")
+        if r.full:
+            changes = "; ".join(f"{s}: " + ", ".join(f"{k}={v}" for k, v in c.items()) for s, c in r.full.items())
+            print(f"  --run.full (the paper's setting, for GPUs): {changes}")
         _print_layers(entry, sections["model"], model)
         for section in ("run", "model", "method", "data"):
             _print_fields(section, sections[section])

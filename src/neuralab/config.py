@@ -52,6 +52,8 @@ class RunConfig:
     threads: int = field(0, "CPU threads for torch; 0 keeps torch's default.", ge=0)
     amp: bool = field(False, "bfloat16 autocast around forward passes and losses (CPU, or GPUs with bf16).")
     compile: bool = field(False, "torch.compile the model (Inductor: needs a C++ compiler on CPU, Triton on GPU).")
+    full: bool = field(False, "Train the recipe's full setting for GPUs (the paper's input size, network, "
+                              "schedule and epochs; `neuralab info RECIPE` lists it) instead of its CPU variant.")
     channels_last: bool = field(False, "Keep conv weights and activations in channels-last (NHWC) memory order, "
                                        "which oneDNN and cuDNN convolutions run faster on.")
 

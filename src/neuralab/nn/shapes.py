@@ -109,10 +109,11 @@ def trace_shapes(model: nn.Module, input_shape: Sequence[int],
     return _trace(model, input_shape, dtype)[0]
 
 
-def output_shape(module: nn.Module, input_shape: Sequence[int]) -> tuple[int, ...]:
+def output_shape(module: nn.Module, input_shape: Sequence[int], prefix: str = "") -> tuple[int, ...]:
     """The shape (without the batch axis) `module` gives for one example of `input_shape`: how a network sizes
-    the layer after its convolutional part. Raises `ShapeError` when some window does not fit."""
-    return _trace(module, input_shape, torch.float32)[1]
+    the layer after its convolutional part. Raises `ShapeError` when some window does not fit, naming the
+    layer `prefix.name` (`prefix`: where `module` sits in the network, e.g. "features")."""
+    return _trace(module, input_shape, torch.float32, prefix)[1]
 
 
 def has_windows(model: nn.Module) -> bool:
@@ -120,15 +121,16 @@ def has_windows(model: nn.Module) -> bool:
     return any(isinstance(m, WINDOWED) for m in model.modules())
 
 
-def _trace(model: nn.Module, input_shape: Sequence[int],
-           dtype: torch.dtype) -> tuple[list[LayerShape], tuple[int, ...]]:
+def _trace(model: nn.Module, input_shape: Sequence[int], dtype: torch.dtype,
+           prefix: str = "") -> tuple[list[LayerShape], tuple[int, ...]]:
     shapes: list[LayerShape] = []
     hooks = []
 
     def before(name: str):
         def fn(module: nn.Module, args: tuple) -> None:
             if args and isinstance(args[0], torch.Tensor):
-                window_fits(name or type(module).__name__, module, args[0].shape)
+                where = ".".join(p for p in (prefix, name) if p) or type(module).__name__
+                window_fits(where, module, args[0].shape)
         return fn
 
     def after(name: str):
