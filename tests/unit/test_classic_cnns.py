@@ -16,7 +16,7 @@ from neuralab.errors import DataError, UserError
 from neuralab.nn.shapes import ShapeError, trace_shapes
 from neuralab.registry import MODELS, RECIPES
 
-IMAGENET = dict(in_channels=3, image_size=224, num_classes=1000)
+IMAGENET = dict(in_channels=3, image_size=224, num_classes=1000, hidden=4096)
 
 
 def _params(name: str, **changes) -> int:

@@ -80,9 +80,9 @@ def describe_window(module: nn.Module) -> str:
 def window_fits(name: str, module: nn.Module, shape: Sequence[int]) -> tuple[int, ...]:
     """The spatial output sizes of a conv/pool `module` on an input of `shape` (B, C, *spatial); raises
     `ShapeError` naming the layer when its window is larger than the padded input along some axis."""
-    spatial = tuple(shape[2:]) if len(shape) > 2 else tuple(shape[1:])
+    spatial = tuple(shape[2:])
     n = len(spatial)
-    kernel, stride = _per_axis(module.kernel_size, n), _per_axis(module.stride or module.kernel_size, n)
+    kernel, stride = _per_axis(module.kernel_size, n), _per_axis(module.stride, n)
     padding = getattr(module, "padding", 0)
     dilation = _per_axis(getattr(module, "dilation", 1), n)
     ceil_mode = getattr(module, "ceil_mode", False)

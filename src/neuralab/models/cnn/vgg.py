@@ -44,7 +44,8 @@ class VGGConfig:
                        choices=tuple(CONFIGS))
     batch_norm: bool = field(False, "Batch normalisation after every convolution (not in the 2014 paper).")
     width: float = field(1.0, "Multiplier on every convolution's channels (1: the paper's 64 ... 512).", gt=0)
-    hidden: int = field(4096, "Units of each of the two hidden fully connected layers (the paper: 4096).", ge=1)
+    hidden: int = field(512, "Units of each of the two hidden fully connected layers (the paper: 4096; "
+                                 "512 keeps the small variant cheap).", ge=1)
     dropout: float = field(0.5, "Dropout after each hidden fully connected layer (the paper: 0.5).", ge=0, le=1)
 
 

@@ -36,7 +36,8 @@ class ZFNetConfig:
                       choices=("small", "imagenet"))
     width: float = field(1.0, "Multiplier on every convolution's channels (1: the paper's 96-256-384-384-256).",
                          gt=0)
-    hidden: int = field(4096, "Units of each of the two hidden fully connected layers (the paper: 4096).", ge=1)
+    hidden: int = field(1024, "Units of each of the two hidden fully connected layers (the paper: 4096; "
+                                 "1024 keeps the small variant cheap).", ge=1)
     lrn: bool = field(True, "Normalisation across maps after the first two pooling layers (the paper's contrast "
                             "normalisation, as AlexNet's local response normalisation).")
     dropout: float = field(0.5, "Dropout before each hidden fully connected layer (the paper: 0.5).", ge=0, le=1)
