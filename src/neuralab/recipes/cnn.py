@@ -36,7 +36,7 @@ register(Recipe(
     method_config=dict(optimizer="adam", lr=2e-3, schedule="onecycle"),
     data_config=dict(batch_size=128),
     run=RunConfig(epochs=2, log_every=50, channels_last=True),
-    expect={"test/acc": (">=", 0.88)},
+    expect={"test/acc": (">=", 0.875)},  # measured 0.8853 (seed 0, 1 thread, 561 s on a loaded 2-core machine)
     # The paper (section 5): SGD, momentum 0.9, weight decay 5e-4, lr 0.01 divided by 10 three times over 90 epochs.
     full=dict(model=dict(stem="imagenet", width=1.0, hidden=4096, lrn=True), data=dict(resize=224),
               method=dict(optimizer="momentum", lr=0.01, momentum=0.9, weight_decay=5e-4, schedule="step"),
