@@ -53,7 +53,7 @@ register(Recipe(
     method_config=dict(optimizer="adam", lr=2e-3, schedule="onecycle"),
     data_config=dict(batch_size=128, resize=32),
     run=RunConfig(epochs=2, log_every=50, channels_last=True),
-    expect={"test/acc": (">=", 0.88)},
+    expect={"test/acc": (">=", 0.905)},  # measured 0.9112 (seed 0, 1 thread, on a loaded 2-core machine)
     # The paper (section 3.1): batch 256, SGD momentum 0.9, weight decay 5e-4, lr 0.01 divided by 10 three times,
     # 74 epochs.
     full=dict(model=dict(batch_norm=False, width=1.0, hidden=4096), data=dict(resize=224, batch_size=256),
