@@ -25,3 +25,38 @@ register(Recipe(
     run=RunConfig(epochs=15, log_every=10),
     expect={"test/acc": (">=", 0.95)},
 ))
+
+register(Recipe(
+    name="alexnet-fashion", family="cnn", curriculum="C2",
+    summary="AlexNet on Fashion-MNIST, narrowed for a CPU: 5x5 stride-1 first layer for 28 px images, a quarter "
+            "of the paper's channels, 512-unit hidden layers, no LRN (it costs most of a CPU step); "
+            "--run.full trains the paper's net at 224x224.",
+    model="alexnet", method="supervised", data="fashion-mnist",
+    model_config=dict(stem="small", width=0.25, hidden=512, lrn=False),
+    method_config=dict(optimizer="adam", lr=2e-3, schedule="onecycle"),
+    data_config=dict(batch_size=128),
+    run=RunConfig(epochs=2, log_every=50, channels_last=True),
+    expect={"test/acc": (">=", 0.875)},  # measured 0.8853 (seed 0, 1 thread, 561 s on a loaded 2-core machine)
+    # The paper (section 5): SGD, momentum 0.9, weight decay 5e-4, lr 0.01 divided by 10 three times over 90 epochs.
+    full=dict(model=dict(stem="imagenet", width=1.0, hidden=4096, lrn=True), data=dict(resize=224),
+              method=dict(optimizer="momentum", lr=0.01, momentum=0.9, weight_decay=5e-4, schedule="step"),
+              run=dict(epochs=90)),
+))
+
+register(Recipe(
+    name="vgg11-fashion", family="cnn", curriculum="C2",
+    summary="VGG-11 (configuration A) with batch norm on Fashion-MNIST resized to 32x32, narrowed for a CPU: a "
+            "quarter of the paper's channels, 256-unit hidden layers; --run.full trains the paper's net (no "
+            "batch norm) at 224x224.",
+    model="vgg", method="supervised", data="fashion-mnist",
+    model_config=dict(depth=11, batch_norm=True, width=0.25, hidden=256),
+    method_config=dict(optimizer="adam", lr=2e-3, schedule="onecycle"),
+    data_config=dict(batch_size=128, resize=32),
+    run=RunConfig(epochs=2, log_every=50, channels_last=True),
+    expect={"test/acc": (">=", 0.905)},  # measured 0.9112 (seed 0, 1 thread, on a loaded 2-core machine)
+    # The paper (section 3.1): batch 256, SGD momentum 0.9, weight decay 5e-4, lr 0.01 divided by 10 three times,
+    # 74 epochs.
+    full=dict(model=dict(batch_norm=False, width=1.0, hidden=4096), data=dict(resize=224, batch_size=256),
+              method=dict(optimizer="momentum", lr=0.01, momentum=0.9, weight_decay=5e-4, schedule="step"),
+              run=dict(epochs=74)),
+))
