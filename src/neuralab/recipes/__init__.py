@@ -10,4 +10,5 @@ import neuralab.recipes.mlp
 import neuralab.recipes.optimization
 import neuralab.recipes.regularization
 import neuralab.recipes.rl
-import neuralab.recipes.search  # noqa: F401
+import neuralab.recipes.search
+import neuralab.recipes.transfer  # noqa: F401
