@@ -63,9 +63,11 @@ def test_the_best_checkpoint_is_read_before_the_newest(tmp_path):
     _fake_run(tmp_path / "no-best", {2: {"model": early}, 4: {"model": late}})
 
     weights, which = source_weights(tmp_path / "with-best")
-    assert which == "best checkpoint (step 2)" and torch.equal(weights["features.0.weight"], early["features.0.weight"])
+    assert which == "best checkpoint (step 2)"
+    assert torch.equal(weights["features.0.weight"], early["features.0.weight"])
     weights, which = source_weights(tmp_path / "no-best")
-    assert which == "latest checkpoint (step 4)" and torch.equal(weights["features.0.weight"], late["features.0.weight"])
+    assert which == "latest checkpoint (step 4)"
+    assert torch.equal(weights["features.0.weight"], late["features.0.weight"])
 
 
 def test_sources_that_are_not_runs_of_one_network_are_refused(tmp_path):

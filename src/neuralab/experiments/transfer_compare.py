@@ -3,13 +3,16 @@ scratch on a few labels of another (curriculum C4; Yosinski, Clune, Bengio, Lips
 features in deep neural networks?", 2014).
 
 The source is a finished run (`--method.source RUN_DIR`), or one this lesson trains first into
-RUN_DIR/source with the engine (by default `lenet5-mnist` for `source_steps` steps). Three variants of the
-recipe's model then train side by side on the recipe's (small) training set, on the same batches, from
-the same seed, for the same steps: `scratch` from its fresh initialisation, `finetune` starting from the
-source's matching weights, and `frozen` from them too but with the feature extractor frozen (only the
-layers after it train). The weights are loaded and frozen by `neuralab.transfer`, the code behind
-`neuralab train --init-from RUN_DIR --freeze PREFIX`. Metrics: VARIANT/test/acc and the gain of each
-transferred variant over scratch, compare/test/finetune_gain and compare/test/frozen_gain.
+RUN_DIR/source through the engine (by default `lenet5-mnist`, for as many steps as the variants train).
+Three variants of the recipe's model then train side by side on the recipe's (small) training set, on the
+same batches, from the same seed, with the same rule, for the same steps: `scratch` from its
+initialisation, `finetune` from the source's matching weights, and `frozen` from them too but with the
+feature extractor frozen (only the layers after it train). The weights are loaded and frozen by
+`neuralab.transfer`, the code behind `neuralab train --init-from RUN_DIR --freeze PREFIX`.
+
+Metrics: VARIANT/test/acc, and each transferred variant's test-accuracy gain over scratch at the end
+(compare/test/finetune_gain, compare/test/frozen_gain) and at the first evaluation (`_head_start`): how
+much of the source's knowledge carries over, and how long it takes the scratch net to catch up.
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ class TransferCompareConfig:
                                      "below).")
     source_recipe: str = field("lenet5-mnist", "Recipe of the source run this lesson trains when `source` is "
                                                "empty; its model must share layer names and shapes with this one.")
-    source_steps: int = field(300, "Training steps of that source run.", ge=1)
+    source_steps: int = field(0, "Training steps of that source run; 0: as many as this run trains each variant.",
+                              ge=0)
     source_batch_size: int = field(128, "Examples per step of that source run.", ge=1)
     freeze: tuple[str, ...] = field(("features",), "Parameter-name prefixes the frozen variant keeps fixed (the "
                                                    "feature extractor; the layers after it train).", nonempty=True)
@@ -71,7 +75,8 @@ def source_run(cfg: TransferCompareConfig, ctx: RunContext) -> Path:
     if not (out / "summary.json").exists():  # not yet trained, or interrupted: train or finish it
         from neuralab.engine import fit
 
-        overrides = {"run": {"steps": cfg.source_steps, "seed": ctx.seed, "device": str(ctx.device)},
+        steps = cfg.source_steps or ctx.total_steps
+        overrides = {"run": {"steps": steps, "seed": ctx.seed, "device": str(ctx.device)},
                      "data": {"batch_size": cfg.source_batch_size}}
         with torch.random.fork_rng():
             fit(cfg.source_recipe, overrides, out=out, progress=False,
@@ -92,15 +97,23 @@ class TransferCompare(Method):
         rule = SupervisedConfig(optimizer=cfg.optimizer, lr=cfg.lr, schedule="none",
                                 eval_batch_size=cfg.eval_batch_size)
         self.sweep = Sweep(variants, data, ctx, method="transfer-compare", rule_config=rule)
+        self.steps = 0
+        self.first: dict[str, float] = {}  # the step of the first evaluation and each variant's test/acc there
         self.done = False
 
     def step(self, batch: Any) -> dict[str, Any]:
+        self.steps += 1
         return self.sweep.step(batch)
 
     def evaluate(self) -> dict[str, float]:
+        """Each variant's metrics, and the gain of each transferred variant over scratch in test accuracy: now
+        (`_gain`) and at the first evaluation (`_head_start`)."""
         metrics = {k: float(v) for k, v in self.sweep.evaluate().items()}
+        if not self.first:
+            self.first = {"step": self.steps, **{name: metrics[f"{name}/test/acc"] for name in VARIANTS}}
         for name in VARIANTS[1:]:
             metrics[f"compare/test/{name}_gain"] = metrics[f"{name}/test/acc"] - metrics["scratch/test/acc"]
+            metrics[f"compare/test/{name}_head_start"] = self.first[name] - self.first["scratch"]
         return metrics
 
     def _source_summary(self) -> str:
@@ -116,20 +129,23 @@ class TransferCompare(Method):
 
     def report(self, run_dir: Path | None = None) -> str:
         metrics = self.evaluate()
-        transfer = self.sweep.transfers["frozen"]
+        transfer = self.sweep.transfers["finetune"]
         trainable = {name: sum(p.numel() for p in net.parameters() if p.requires_grad)
                      for name, net in self.sweep.networks.items()}
-        starts = {"scratch": "fresh initialisation", "finetune": "source weights", "frozen": "source weights"}
+        starts = {"scratch": "its initialisation", "finetune": "source weights", "frozen": "source weights"}
+        first, now = int(self.first["step"]), self.steps
         lines = [f"Transfer to {len(self.data.x_train):,} training examples; source: {self._source_summary()}, "
-                 f"{transfer.checkpoint}, {len(transfer.loaded)} tensors loaded, "
-                 f"{len(transfer.skipped)} skipped.", "",
-                 "| variant | starts from | frozen | trainable parameters | test acc | test loss | gain over scratch |",
-                 "|---|---|---|---|---|---|---|"]
+                 f"{transfer.checkpoint}: {len(transfer.loaded)} tensors loaded, {len(transfer.skipped)} skipped. "
+                 f"Test accuracy on {len(self.data.split('test')[1]):,} examples after {first} and {now} steps "
+                 f"(gain: minus scratch's):", "",
+                 f"| variant | starts from | frozen | trainable parameters | step {first} | gain | step {now} | gain |",
+                 "|---|---|---|---|---|---|---|---|"]
         for name in VARIANTS:
             frozen = ", ".join(self.sweep.transfers[name].freeze) if name in self.sweep.transfers else ""
-            gain = "" if name == "scratch" else f"{metrics[f'compare/test/{name}_gain']:+.4f}"
+            early, late = ("-", "-") if name == "scratch" else (
+                f"{metrics[f'compare/test/{name}_head_start']:+.4f}", f"{metrics[f'compare/test/{name}_gain']:+.4f}")
             lines.append(f"| {name} | {starts[name]} | {frozen or '-'} | {trainable[name]:,} | "
-                         f"{metrics[f'{name}/test/acc']:.4f} | {metrics[f'{name}/test/loss']:.4f} | {gain or '-'} |")
+                         f"{self.first[name]:.4f} | {early} | {metrics[f'{name}/test/acc']:.4f} | {late} |")
         return "\n".join(lines)
 
     def plot(self, plots_dir: Path) -> list[Path]:
@@ -146,7 +162,9 @@ class TransferCompare(Method):
                               title=f"fine-tuned vs from scratch on {len(self.data.x_train):,} training examples")]
 
     def state_dict(self) -> dict[str, Any]:
-        return {"variants": self.sweep.state_dict()}
+        return {"variants": self.sweep.state_dict(), "steps": self.steps, "first": dict(self.first)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.sweep.load_state_dict(state["variants"])
+        self.steps = int(state["steps"])
+        self.first = dict(state["first"])
