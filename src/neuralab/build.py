@@ -117,6 +117,8 @@ def build(recipe: Recipe, sections: dict[str, Any], run_dir: Path | None = None,
     taken from the data, and a budget the user set is kept; None rebuilds a saved run as its config says.
     With `procs` of a data-parallel group the method trains the model through DDP. `total_steps` is the
     length a saved run was planned for (its schedule depends on it), when the data at hand cannot tell.
+    `--run.init_from` starts a new run's model from another run's matching weights, `--run.freeze` fixes
+    parameters before the method builds its optimiser (`neuralab.transfer`).
     """
     run: RunConfig = sections["run"]
     procs = procs or Processes(device=select_device(run.device))
