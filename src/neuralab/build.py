@@ -146,6 +146,9 @@ def build(recipe: Recipe, sections: dict[str, Any], run_dir: Path | None = None,
     trained = ctx.prepare(model)
     model = trained.module if procs.active else trained  # the plain network (checkpoints, predictions)
     method = METHODS.get(recipe.method).build(sections["method"], trained, data, ctx)
+    if transfer is not None and "model" not in method.state_dict():
+        raise UserError(f"--run.init_from/--run.freeze: {recipe.method} does not train the recipe's model (it builds "
+                        f"networks of its own), so there is nothing to start from another run or to freeze")
     return Run(recipe=recipe, run_dir=run_dir, sections=sections, model=model, method=method, data=data,
                procs=procs, total_steps=total, transfer=transfer)
 

@@ -79,13 +79,15 @@ def test_resuming_a_fine_tuned_run_is_bit_identical_and_does_not_reload_the_sour
     ("not-a-run", ["--init-from", "not a run directory"]),
     ("no-match", ["--init-from", "no tensor matches this model by name and shape"]),
     ("bad-prefix", ["--freeze classifier", "no parameter name starts with it", "top-level prefixes: net.1, net.3"]),
+    ("variants", ["init-symmetry does not train the recipe's model"]),
 ])
 def test_mistakes_give_one_line_exit_2_and_write_nothing(case, words, source, tmp_path, capsys):
     (tmp_path / "not-a-run").mkdir()
     recipe, extra = {"missing": ("mlp-digits", ["--init-from", tmp_path / "missing"]),
                      "not-a-run": ("mlp-digits", ["--init-from", tmp_path / "not-a-run"]),
                      "no-match": ("lenet5-digits", ["--init-from", source]),
-                     "bad-prefix": ("mlp-digits", ["--freeze", "classifier"])}[case]
+                     "bad-prefix": ("mlp-digits", ["--freeze", "classifier"]),
+                     "variants": ("init-symmetry", ["--freeze", "net.1"])}[case]
     out = tmp_path / "out"
     code = main(["train", recipe, *QUICK, *map(str, extra), "--out", str(out)])
     captured = capsys.readouterr()
