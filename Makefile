@@ -33,6 +33,8 @@ docs: setup
 	$(RESULTS) --report mlp-digits --method.diagnostics true --block report:mlp-digits-diagnostics --write docs/supervised.md
 	$(RESULTS) --report random-vs-grid --method.budget 9 --block report:random-vs-grid-budget-9 --write docs/supervised.md
 	$(RESULTS) --seeds 3 --block mnist1d --recipes $(MNIST1D) --write docs/cnn.md
+	$(RESULTS) --seeds 3 --block transfer --recipes transfer-fashion-1k --write docs/cnn.md
+	$(RESULTS) --report transfer-fashion-1k --write docs/cnn.md
 	$(MAKE) compress-docs
 
 # make compress-docs: docs/cnn.md's pruning and quantisation tables: train each recipe afresh, then compress it.

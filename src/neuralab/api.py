@@ -29,8 +29,12 @@ from neuralab.registry import MODELS, RECIPES
 
 def train(recipe: str, overrides: dict[str, dict[str, Any]] | None = None, *, out: str | Path | None = None,
           resume: bool = False, progress: bool = False, seed: int | None = None,
-          device: str | None = None) -> Run:
+          device: str | None = None, init_from: str | Path | None = None,
+          freeze: tuple[str, ...] | str | None = None) -> Run:
     """Train a recipe; `overrides` is {section: {field: value}} with sections run, model, method, data.
+
+    `init_from` starts the model from another run's matching weights and `freeze` (name prefixes) keeps
+    parameters fixed, like `--init-from` and `--freeze`; `run.transfer` says what was loaded, skipped, frozen.
 
     `progress=True` shows progress on stderr (what the CLI shows unless --quiet): a bar with the loss,
     the monitored metric and the ETA on a terminal, a plain line every 10 s otherwise, and a line saying
@@ -41,6 +45,10 @@ def train(recipe: str, overrides: dict[str, dict[str, Any]] | None = None, *, ou
         overrides.setdefault("run", {})["seed"] = seed
     if device is not None:
         overrides.setdefault("run", {})["device"] = device
+    if init_from is not None:
+        overrides.setdefault("run", {})["init_from"] = str(init_from)
+    if freeze is not None:
+        overrides.setdefault("run", {})["freeze"] = freeze
     return fit(RECIPES.get(recipe), overrides, out=out, resume=resume, progress=progress)
 
 

@@ -29,6 +29,8 @@ from neuralab.errors import UserError
 from neuralab.nn.shapes import ShapeError, has_windows, trace_shapes
 from neuralab.recipes.recipe import Recipe
 from neuralab.registry import DATA, METHODS, MODELS, RECIPES
+from neuralab.transfer import Transfer
+from neuralab.transfer import prepare as prepare_transfer
 
 SECTIONS = ("run", "model", "method", "data")
 MIN_USER_STEPS = 300  # fewest training steps on user data when the user sets no budget
@@ -48,6 +50,7 @@ class Run:
     metrics: dict[str, float] = dataclasses.field(default_factory=dict)
     procs: Processes = dataclasses.field(default_factory=Processes)  # this process's rank in data-parallel runs
     total_steps: int = 0  # the length the run is planned for (schedules depend on it)
+    transfer: Transfer | None = None  # what --init-from loaded and --freeze froze, when either was asked for
 
     @property
     def checks(self) -> dict[str, dict[str, Any]]:
@@ -124,6 +127,8 @@ def build(recipe: Recipe, sections: dict[str, Any], run_dir: Path | None = None,
     taken from the data, and a budget the user set is kept; None rebuilds a saved run as its config says.
     With `procs` of a data-parallel group the method trains the model through DDP. `total_steps` is the
     length a saved run was planned for (its schedule depends on it), when the data at hand cannot tell.
+    `--run.init_from` starts a new run's model from another run's matching weights, `--run.freeze` fixes
+    parameters before the method builds its optimiser (`neuralab.transfer`).
     """
     run: RunConfig = sections["run"]
     procs = procs or Processes(device=select_device(run.device))
@@ -135,6 +140,10 @@ def build(recipe: Recipe, sections: dict[str, Any], run_dir: Path | None = None,
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
     data, model = sized_model(recipe, sections, data, (explicit or {}).get("model", {}))
+    transfer = None
+    if run.init_from or run.freeze:  # before the method builds its optimiser over the trainable parameters
+        # Only a new run starts from the source's weights; a resumed or loaded one has its own checkpoint.
+        transfer = prepare_transfer(model, run.init_from if explicit is not None else None, run.freeze)
     data = data.to(device)
     if explicit is not None and on_user_data(sections):
         sections["run"] = run = _budget_for_user_data(run, data.steps_per_epoch, explicit.get("run", {}))
@@ -148,8 +157,11 @@ def build(recipe: Recipe, sections: dict[str, Any], run_dir: Path | None = None,
     trained = ctx.prepare(model)
     model = trained.module if procs.active else trained  # the plain network (checkpoints, predictions)
     method = METHODS.get(recipe.method).build(sections["method"], trained, data, ctx)
+    if transfer is not None and "model" not in method.state_dict():
+        raise UserError(f"--run.init_from/--run.freeze: {recipe.method} does not train the recipe's model (it builds "
+                        f"networks of its own), so there is nothing to start from another run or to freeze")
     return Run(recipe=recipe, run_dir=run_dir, sections=sections, model=model, method=method, data=data,
-               procs=procs, total_steps=total)
+               procs=procs, total_steps=total, transfer=transfer)
 
 
 def sized_model(recipe: Recipe, sections: dict[str, Any], data: Any = None,

@@ -201,7 +201,7 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
 
     recipe = RECIPES.get(args.recipe)
     overrides = _parse_overrides(extra)
-    for flag in ("seed", "device", "amp", "compile"):
+    for flag in ("seed", "device", "amp", "compile", "init_from", "freeze"):
         if getattr(args, flag) is not None:
             overrides.setdefault("run", {})[flag] = getattr(args, flag)
     run = fit(recipe, overrides, out=args.out, resume=args.resume, progress=not args.quiet)
@@ -535,6 +535,11 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--amp", action="store_true", default=None, help="bfloat16 autocast (same as --run.amp true)")
     s.add_argument("--compile", action="store_true", default=None,
                    help="torch.compile the model (same as --run.compile true)")
+    s.add_argument("--init-from", metavar="RUN_DIR", help="start from the matching weights (name and shape) of "
+                                                           "RUN_DIR's best, else newest, checkpoint; lists what "
+                                                           "was skipped and why (same as --run.init_from)")
+    s.add_argument("--freeze", metavar="PREFIX[,PREFIX]", help="freeze the parameters whose names start with a "
+                                                               "prefix, e.g. features (same as --run.freeze)")
     checkpoint_help = "latest (the newest), best (best monitored metric, e.g. val/acc) or a step number"
     s = sub.add_parser("eval", help="evaluate a run's checkpoint (the newest by default); writes RUN_DIR/eval.json")
     s.add_argument("run_dir")

@@ -14,6 +14,7 @@ import types
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from neuralab.errors import UserError
@@ -62,8 +63,17 @@ class RunConfig:
                               "schedule and epochs; `neuralab info RECIPE` lists it) instead of its CPU variant.")
     channels_last: bool = field(False, "Keep conv weights and activations in channels-last (NHWC) memory order, "
                                        "which oneDNN and cuDNN convolutions run faster on.")
+    init_from: str | None = field(None, "Run directory whose best (else newest) checkpoint starts the model: every "
+                                        "tensor whose name and shape match is loaded, the others keep their "
+                                        "initialisation (a resumed run continues from its own checkpoint).")
+    freeze: tuple[str, ...] = field((), "Parameter-name prefixes to freeze, comma list (e.g. features): "
+                                        "requires_grad off and left out of the optimiser; batch norm under them "
+                                        "stays in inference mode.", unique=True)
 
     def __post_init__(self) -> None:
+        # Kept absolute in the run's config.json, so the record names the source from any folder.
+        if self.init_from:
+            object.__setattr__(self, "init_from", str(Path(self.init_from).expanduser().absolute()))
         # `--amp`, `amp=True` and configs saved when amp was a yes/no switch mean "on"; false means "off".
         if isinstance(self.amp, bool) or str(self.amp).lower() in _SWITCH:
             object.__setattr__(self, "amp", _SWITCH[str(self.amp).lower()])

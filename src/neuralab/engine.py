@@ -62,8 +62,13 @@ def fit(recipe: Recipe | str, overrides: dict[str, dict[str, Any]] | None = None
         saved_recipe, sections, _ = load_config(run_dir)
         if saved_recipe.name != recipe.name:
             raise UserError(f"--resume: {run_dir} is a run of {saved_recipe.name}, not {recipe.name}")
+        started = sections["run"]
         for section, changes in (overrides or {}).items():  # e.g. more steps for a finished run
             sections[section] = override(sections[section], changes, section)
+        for name in ("init_from", "freeze"):  # the optimiser's parameters and the starting point are fixed
+            if getattr(sections["run"], name) != getattr(started, name):
+                raise UserError(f"--resume: the run was started with --run.{name} {getattr(started, name)!r}; "
+                                "keep it, or start a new run")
     else:
         sections = resolve(recipe, overrides)
     cfg: RunConfig = sections["run"]
@@ -156,6 +161,7 @@ def _loop(run: Run, resume: bool, progress: bool) -> Run:
         signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
     if progress and procs.is_main:  # said once, before the progress bar starts drawing
         notes = [f"resumed from step {state['step']}"] if resume else (data.meta.notes if data.meta is not None else [])
+        notes = [*notes, *(run.transfer.lines() if run.transfer is not None else [])]  # what --init-from loaded
         for line in notes:  # on a fresh run: what reading the data changed (rows dropped, cells filled)
             print(f"{recipe.name}: {line}", file=sys.stderr, flush=True)
     bar = Progress(total, state["step"], recipe.name, enabled=progress and procs.is_main)

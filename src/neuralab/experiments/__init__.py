@@ -9,5 +9,6 @@ import neuralab.experiments.random_vs_grid
 import neuralab.experiments.random_vs_grid_objective
 import neuralab.experiments.regularization_compare
 import neuralab.experiments.second_order_logreg
+import neuralab.experiments.transfer_compare
 import neuralab.experiments.universal_approximation
 import neuralab.experiments.vanishing_gradients  # noqa: F401

@@ -2,12 +2,14 @@
 changes, each built the way a normal run is built and trained by the real learning rule, on one shared
 batch order.
 
-A variant is a name plus changes to the model config and to the rule's config. Each variant's network
-is built from the registered model with those changes, initialised from the run's seed inside a forked
-generator (so variants with the same architecture start from the same weights, and the global generator
-that the engine checkpoints is not touched), prepared by the run context (device, channels-last,
-compile, DDP) and handed to the registered rule (`supervised` by default), so augmentation, penalties,
-clipping, autocast and closures apply exactly as in a single run. Metrics are named VARIANT/SPLIT/NAME.
+A variant is a name plus changes to the model config and to the rule's config (and, for transfer lessons,
+a run to start from and parameters to freeze, applied by `neuralab.transfer` as --init-from/--freeze are).
+Each variant's network is built from the registered model with those changes, initialised from the run's
+seed inside a forked generator (so variants with the same architecture start from the same weights, and the
+global generator that the engine checkpoints is not touched), prepared by the run context (device,
+channels-last, compile, DDP) and handed to the registered rule (`supervised` by default), so augmentation,
+penalties, clipping, autocast and closures apply exactly as in a single run. Metrics are named
+VARIANT/SPLIT/NAME.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from neuralab.config import override
 from neuralab.contracts import DataSource, Method, RunContext
 from neuralab.errors import UserError
 from neuralab.registry import METHODS, MODELS
+from neuralab.transfer import Transfer
+from neuralab.transfer import prepare as prepare_transfer
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,8 @@ class Variant:
     name: str
     model: dict[str, Any] = dataclasses.field(default_factory=dict)  # changes to the model config
     rule: dict[str, Any] = dataclasses.field(default_factory=dict)  # changes to the rule's config
+    init_from: str | None = None  # a run whose matching weights start this variant (`neuralab.transfer`)
+    freeze: tuple[str, ...] = ()  # parameter-name prefixes this variant does not train
 
 
 def seeded_network(model_name: str, cfg: Any, seed: int) -> nn.Module:
@@ -55,6 +61,7 @@ class Sweep:
         entry = METHODS.get(rule)
         base_rule = rule_config if rule_config is not None else entry.config()
         self.networks: dict[str, nn.Module] = {}
+        self.transfers: dict[str, Transfer] = {}  # what each transferred variant loaded, skipped and froze
         self.rules: dict[str, Method] = {}
         for v in variants:
             unknown = [k for k in v.model if not hasattr(ctx.model_config, k)]
@@ -62,7 +69,10 @@ class Sweep:
                 raise UserError(f"method {method}: model {ctx.model_name} has no field {', '.join(unknown)}; "
                                 "this lesson needs a model that has them, such as mlp")
             cfg = override(ctx.model_config, v.model, "model")
-            net = ctx.prepare(seeded_network(ctx.model_name, cfg, ctx.seed))
+            net = seeded_network(ctx.model_name, cfg, ctx.seed)
+            if v.init_from or v.freeze:  # the path of --init-from/--freeze, before the rule builds its optimiser
+                self.transfers[v.name] = prepare_transfer(net, v.init_from, v.freeze)
+            net = ctx.prepare(net)
             self.networks[v.name] = net
             self.rules[v.name] = entry.build(override(base_rule, v.rule, "method"), net, data, ctx)
         self.variants = {v.name: v for v in variants}

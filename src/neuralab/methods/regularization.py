@@ -16,8 +16,9 @@ from torch import nn
 
 
 def weights(model: nn.Module) -> Iterator[torch.nn.Parameter]:
-    """Every weight matrix or kernel of `model` (biases and norm parameters excluded)."""
-    return (p for p in model.parameters() if p.dim() > 1)
+    """Every trainable weight matrix or kernel of `model` (biases, norm parameters and frozen weights excluded:
+    a penalty on a frozen weight is a constant, and max-norm must not move it)."""
+    return (p for p in model.parameters() if p.dim() > 1 and p.requires_grad)
 
 
 def weight_penalty(model: nn.Module, l1: float, l2: float) -> torch.Tensor:

@@ -112,7 +112,7 @@ def evaluate_split(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str
 class Supervised(Method):
     def __init__(self, cfg: SupervisedConfig, model: nn.Module, data: SupervisedData, ctx: RunContext) -> None:
         self.cfg, self.model, self.data, self.ctx = cfg, model, data, ctx
-        self.params = list(model.parameters())
+        self.params = [p for p in model.parameters() if p.requires_grad]  # frozen ones (--run.freeze) stay put
         self.optimizer = make_optimizer(cfg.optimizer, self.params, cfg.lr, cfg.momentum, cfg.weight_decay)
         self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps, cfg.lr)
         self.augmenter = (Augmenter(cfg.augment, tuple(data.meta.input_shape), ctx.seed, ctx.device)

@@ -11,4 +11,5 @@ import neuralab.recipes.mnist1d
 import neuralab.recipes.optimization
 import neuralab.recipes.regularization
 import neuralab.recipes.rl
-import neuralab.recipes.search  # noqa: F401
+import neuralab.recipes.search
+import neuralab.recipes.transfer  # noqa: F401
