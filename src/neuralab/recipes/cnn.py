@@ -25,3 +25,16 @@ register(Recipe(
     run=RunConfig(epochs=15, log_every=10),
     expect={"test/acc": (">=", 0.95)},
 ))
+
+register(Recipe(
+    name="adversarial-mnist", family="cnn", curriculum="C6",
+    summary="LeNet-5 (ReLU, max pooling) adversarially trained on MNIST against L-inf attacks of 0.1 (pixels on "
+            "[0, 1]): FGSM from a random start in training (Wong et al. 2020), PGD in evaluation.",
+    model="lenet5", method="supervised", data="mnist",
+    model_config=dict(activation="relu", pool="max"),
+    method_config=dict(optimizer="adam", lr=3e-3, schedule="onecycle", adversarial="fgsm", adv_eps=0.1,
+                       adv_steps=10, adv_eval_size=1000),
+    data_config=dict(batch_size=256),
+    run=RunConfig(epochs=5, log_every=50, channels_last=True),
+    expect={"test/pgd_acc": (">=", 0.8)},
+))
