@@ -112,7 +112,7 @@ def attack_run(run_dir: str | Path, method: str = "pgd", eps: list[float] | None
             preds.append(predictions(adv))
             advs.append(adv if e == eps[-1] else adv[:0])
         pred = torch.cat(preds)
-        acc.append(float((pred == y).float().mean()))
+        acc.append(int((pred == y).sum()) / len(y))
         shown = (torch.cat(advs), pred)
     result = AttackResult(recipe=run.recipe.name, step=loaded.step, method=method,
                           description=_describe(method, steps, alpha), images=len(x), eps=eps, acc=acc)
