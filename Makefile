@@ -30,6 +30,7 @@ docs: setup
 	for r in $$(echo $(SUPERVISED) | tr , ' '); do $(RESULTS) --report $$r --write docs/supervised.md || exit 1; done
 	$(RESULTS) --report mlp-digits --method.diagnostics true --block report:mlp-digits-diagnostics --write docs/supervised.md
 	$(RESULTS) --report random-vs-grid --method.budget 9 --block report:random-vs-grid-budget-9 --write docs/supervised.md
+	$(RESULTS) --seeds 3 --block adversarial --recipes adversarial-mnist --write docs/adversarial.md
 
 lint: setup
 	$(PY) -m ruff check src tests benchmarks scripts
