@@ -18,9 +18,12 @@ import torch
 
 from neuralab.api import load
 from neuralab.atomic import write_json_atomic, write_text_atomic
+from neuralab.build import load_config
+from neuralab.data.tensors import DataMeta
 from neuralab.errors import UserError
 from neuralab.methods.attacks import ATTACKS, PGD_ALPHA_FACTOR, PixelSpace, attack, fixed_subset
 from neuralab.methods.supervised import Supervised
+from neuralab.registry import METHODS
 from neuralab.viz.adversarial import plot_accuracy_curve, plot_examples
 
 DEFAULT_EPS = (0.0, 0.05, 0.1, 0.2, 0.3)
@@ -85,15 +88,17 @@ def attack_run(run_dir: str | Path, method: str = "pgd", eps: list[float] | None
     out = Path(out) if out is not None else Path(run_dir) / f"attack-{method}"
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: is a file; give a folder for the tables and plots")
+    recipe, _, meta = load_config(Path(run_dir))  # refused before anything is built
+    build = METHODS.get(recipe.method).build
+    if not (isinstance(build, type) and issubclass(build, Supervised)):
+        raise UserError(f"{run_dir}: this {recipe.name} run is trained by {recipe.method}; attacks need a "
+                        "classifier trained by the supervised method (gradients of its loss)")
+    space = PixelSpace.from_meta(DataMeta.from_dict(meta) if meta else None, "neuralab attack")
+    if not meta["num_classes"]:
+        raise UserError(f"{run_dir}: this run predicts numbers, not classes; attacks measure classification accuracy")
     loaded = load(run_dir, checkpoint=checkpoint)
     run = loaded.run
-    if not isinstance(run.method, Supervised):
-        raise UserError(f"{run_dir}: this {run.recipe.name} run is trained by {run.recipe.method}; attacks need a "
-                        "classifier trained by the supervised method (gradients of its loss)")
-    space = PixelSpace.from_meta(loaded.meta, "neuralab attack")
     x, y = run.data.split("test")
-    if y.dtype.is_floating_point:
-        raise UserError(f"{run_dir}: this run predicts numbers, not classes; attacks measure classification accuracy")
     x, y = fixed_subset(x, y, limit)
     batch = run.method.cfg.eval_batch_size
     model = run.model.eval()
