@@ -35,6 +35,7 @@ docs: setup
 	$(RESULTS) --seeds 3 --block mnist1d --recipes $(MNIST1D) --write docs/cnn.md
 	$(RESULTS) --seeds 3 --block transfer --recipes transfer-fashion-1k --write docs/cnn.md
 	$(RESULTS) --report transfer-fashion-1k --write docs/cnn.md
+	$(RESULTS) --seeds 3 --block adversarial --recipes adversarial-mnist --write docs/adversarial.md
 	$(MAKE) compress-docs
 
 # make compress-docs: docs/cnn.md's pruning and quantisation tables: train each recipe afresh, then compress it.

@@ -1,5 +1,5 @@
-"""`neuralab` command line: list, info, flops, train, eval, plot, predict, explain, export, cv, ensemble,
-search, results, compress.
+"""`neuralab` command line: list, info, flops, train, eval, plot, predict, explain, attack, export, cv,
+ensemble, search, results, compress.
 
 User mistakes end with one line on stderr and exit code 2; bugs keep their traceback.
 """
@@ -302,6 +302,18 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_attack(args: argparse.Namespace) -> int:
+    from neuralab.attack import attack_run, parse_eps
+
+    result = attack_run(args.run_dir, args.method, parse_eps(args.eps), steps=args.steps, alpha=args.alpha,
+                        limit=args.limit, examples=args.examples, out=args.out,
+                        checkpoint=_checkpoint_arg(args.checkpoint), seed=args.seed)
+    print(result.table())
+    for path in result.files:
+        print(path)
+    return 0
+
+
 def _experiment_setup(args: argparse.Namespace, extra: list[str], prefix: str) -> tuple[Any, dict, Path, Any]:
     """The recipe, its overrides, the output folder (default runs/PREFIX-RECIPE-TIME) and a progress printer."""
     from neuralab.build import default_run_dir
@@ -557,6 +569,20 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", required=True, choices=("onnx", "safetensors"))
     s.add_argument("--out", help="file to write (default RUN_DIR/model.onnx or RUN_DIR/model.safetensors)")
     s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
+    s = sub.add_parser("attack", help="accuracy of a run's image classifier under FGSM or PGD (L-inf) at each "
+                                      "epsilon: table, curve and example images")
+    s.add_argument("run_dir")
+    s.add_argument("--method", choices=("fgsm", "pgd"), default="pgd", help="the attack (default pgd)")
+    s.add_argument("--eps", default="0,0.05,0.1,0.2,0.3", metavar="E1,E2,...",
+                   help="L-inf budgets in pixel units, pixels on [0, 1] (default 0,0.05,0.1,0.2,0.3)")
+    s.add_argument("--steps", type=int, default=10, help="PGD steps (default 10)")
+    s.add_argument("--alpha", type=float, default=0.0, help="PGD step size in pixel units (default 2.5 eps / steps)")
+    s.add_argument("--limit", type=int, default=1000,
+                   help="attack this many test images, a fixed random subset (default 1000; 0: all)")
+    s.add_argument("--examples", type=int, default=6, help="example rows in examples.png, at the largest epsilon")
+    s.add_argument("--seed", type=int, default=0, help="seed of PGD's random starts")
+    s.add_argument("--out", help="folder for accuracy.csv/.json/.png and examples.png (default RUN_DIR/attack-METHOD)")
+    s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
     _add_experiment_parsers(sub)
     s = sub.add_parser("compress", help="prune (one-shot and iteratively fine-tuned), retrain the pruned net from a "
                                         "fresh init and quantise a trained classifier; table of size, sparsity, "
@@ -607,7 +633,7 @@ def main(argv: list[str] | None = None) -> int:
         if extra:
             raise UserError(f"unexpected arguments: {' '.join(extra)}")
         return {"list": cmd_list, "info": cmd_info, "flops": cmd_flops, "eval": cmd_eval, "plot": cmd_plot,
-                "predict": cmd_predict, "explain": cmd_explain, "export": cmd_export,
+                "predict": cmd_predict, "explain": cmd_explain, "attack": cmd_attack, "export": cmd_export,
                 "compress": cmd_compress}[args.command](args)
     except UserError as exc:
         print(f"neuralab: error: {exc}", file=sys.stderr)

@@ -211,3 +211,22 @@ def test_explain_draws_saliency_for_every_image_classifier(name, trained, tmp_pa
     assert main(["explain", str(trained(name)), "--method", "saliency", "--out", str(tmp_path)]) == 0, \
         capsys.readouterr().err
     assert_png_drawn(tmp_path / "saliency.png")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_attack_tabulates_and_draws_an_image_classifier_or_says_in_one_line_why_not(name, trained, tmp_path, capsys):
+    """`attack` on every recipe: supervised image classifiers get their table and plots, other runs one line."""
+    run_dir = trained(name)
+    meta = json.loads((run_dir / "config.json").read_text())["data_meta"]
+    code = main(["attack", str(run_dir), "--eps", "0,0.1", "--steps", "2", "--limit", "16", "--examples", "2",
+                 "--out", str(tmp_path / "attack")])
+    out, err = capsys.readouterr()
+    if meta.get("kind") == "images" and meta.get("class_names") and RECIPES.get(name).method == "supervised":
+        assert code == 0, err
+        assert [line.split()[0] for line in out.splitlines()[2:4]] == ["0.000", "0.100"]
+        assert_png_drawn(tmp_path / "attack" / "accuracy.png")
+        assert_png_drawn(tmp_path / "attack" / "examples.png")
+    else:  # feature vectors, regression, RL, comparisons of several networks: nothing to attack
+        assert code == 2 and out == "", err
+        assert err.startswith("neuralab: error: ") and len(err.strip().splitlines()) == 1, err
+        assert not (tmp_path / "attack").exists()

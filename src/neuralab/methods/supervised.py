@@ -5,6 +5,8 @@ augment the batch, forward, data loss plus explicit weight penalties, backward, 
 step, max-norm projection (the regularisers of curriculum F11 live in `regularization.py` and
 `augment.py`). Optional diagnostics (F12) log per-layer gradient norms and activation statistics; a
 finished classification run reports per-class precision, recall and F1 and draws its confusion matrix (F13).
+With `adversarial` set, each training batch is replaced by its adversarial examples (Madry et al. 2018, C6;
+the attacks live in `attacks.py`) and evaluation also reports the accuracy under PGD (`test/pgd_acc`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from neuralab.config import field
 from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
 from neuralab.errors import UserError
+from neuralab.methods.attacks import FAST_ALPHA_FACTOR, PixelSpace, fixed_subset, perturb, pgd
 from neuralab.methods.augment import AUGMENTATIONS, Augmenter
 from neuralab.methods.optim import OPTIMIZERS, QUASI_NEWTON, SCHEDULES, make_optimizer, make_schedule
 from neuralab.methods.regularization import clip_gradients_, max_norm_, weight_penalty
@@ -29,6 +32,7 @@ from neuralab.nn.diagnostics import ActivationRecorder, dead_relu_fraction, grad
 from neuralab.registry import register_method
 
 LOSSES = ("cross_entropy", "bce", "mse")
+ADVERSARIAL = ("none", "fgsm", "pgd")
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,19 @@ class SupervisedConfig:
                                      choices=AUGMENTATIONS)
     diagnostics: bool = field(False, "Log per-layer gradient norms and activation mean/std (diag/...) with the "
                                      "train metrics, and the dead-ReLU fraction at each evaluation.")
+    adversarial: str = field("none", "Adversarial training (Madry et al. 2018): train on attacked batches only. "
+                                     "fgsm: one signed-gradient step of 1.25 adv_eps from a uniform random start "
+                                     "(Wong, Rice, Kolter 2020, 'fast' training); pgd: adv_steps PGD steps. "
+                                     "Evaluation then also reports the accuracy under PGD, */pgd_acc.",
+                             choices=ADVERSARIAL)
+    adv_eps: float = field(0.1, "L-inf radius of the training and evaluation attacks in pixel units (pixels on "
+                                "[0, 1], whatever the input normalisation).", gt=0, le=1)
+    adv_steps: int = field(10, "PGD steps, in training with adversarial pgd and in the */pgd_acc evaluation.", ge=1)
+    adv_alpha: float = field(0.0, "PGD step size in pixel units; 0: 2.5 adv_eps / adv_steps (Madry et al.). "
+                                  "Training with fgsm always steps 1.25 adv_eps.", ge=0)
+    adv_eval_size: int = field(1000, "*/pgd_acc is measured on this many examples of each split, a fixed random "
+                                     "subset (PGD costs adv_steps forward-backward passes per example); 0: all.",
+                               ge=0)
 
 
 def _loss(name: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -119,6 +136,13 @@ class Supervised(Method):
                           if cfg.augment else None)
         # Hooks only when asked for: without diagnostics the forward pass carries no extra work.
         self.recorder = ActivationRecorder(model) if cfg.diagnostics else None
+        self.space, self.adv_generator = None, None
+        if cfg.adversarial != "none":
+            if not data.meta.num_classes:
+                raise UserError("--method.adversarial: adversarial training needs class labels, not regression "
+                                "targets")
+            self.space = PixelSpace.from_meta(data.meta, "--method.adversarial")
+            self.adv_generator = torch.Generator(device=ctx.device).manual_seed(ctx.seed)
         self.done = False
 
     def step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, Any]:
@@ -126,6 +150,8 @@ class Supervised(Method):
         self.model.train()
         if self.augmenter is not None:
             x = self.augmenter(x)
+        if self.space is not None:
+            x = self._adversarial(x, y)
         first: dict[str, Any] = {}
 
         def closure() -> torch.Tensor:
@@ -161,6 +187,39 @@ class Supervised(Method):
             metrics["train/acc"] = correct / len(y)
         return metrics
 
+    def loss_fn(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The run's data loss (mean over the batch) of outputs `out` for targets `y`: what attacks ascend."""
+        return _loss(self.cfg.loss, out, y)
+
+    def _plain_model(self) -> nn.Module:
+        """The network without its data-parallel wrapper: an attack's backward pass must not start DDP's
+        gradient synchronisation, which expects the training backward pass."""
+        return self.model.module if self.ctx.procs is not None else self.model
+
+    def _adversarial(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The training batch's adversarial examples, attacked in the model's training mode."""
+        cfg = self.cfg
+        if cfg.adversarial == "fgsm":
+            return perturb(self._plain_model(), x, y, self.space, eps=cfg.adv_eps, steps=1,
+                           alpha=FAST_ALPHA_FACTOR * cfg.adv_eps, random_start=True, generator=self.adv_generator,
+                           loss=self.loss_fn)
+        return pgd(self._plain_model(), x, y, self.space, cfg.adv_eps, cfg.adv_steps, cfg.adv_alpha,
+                   self.adv_generator, self.loss_fn)
+
+    def _pgd_accuracy(self, x: torch.Tensor, y: torch.Tensor) -> float:
+        """Accuracy under PGD at adv_eps on a fixed random subset of (x, y), in evaluation mode; the random
+        starts come from a generator seeded afresh, so every evaluation attacks the same way."""
+        cfg = self.cfg
+        x, y = fixed_subset(x, y, cfg.adv_eval_size)
+        generator = torch.Generator(device=self.ctx.device).manual_seed(self.ctx.seed)
+        model = self._plain_model().eval()
+        correct = 0
+        for i in range(0, len(x), cfg.eval_batch_size):
+            xb, yb = x[i:i + cfg.eval_batch_size], y[i:i + cfg.eval_batch_size]
+            adv = pgd(model, xb, yb, self.space, cfg.adv_eps, cfg.adv_steps, cfg.adv_alpha, generator, self.loss_fn)
+            correct += int(_correct(cfg.loss, model(adv), yb))
+        return correct / len(x)
+
     def _step_diagnostics(self) -> dict[str, float]:
         """Gradient norm of every weight and mean/std of every activation layer on this batch."""
         metrics = {f"diag/grad_norm/{name.removesuffix('.weight')}": v
@@ -179,6 +238,8 @@ class Supervised(Method):
                 with self.ctx.autocast():
                     split_metrics = evaluate_split(self.model, *pair, self.cfg.loss, self.cfg.eval_batch_size)
                 metrics.update({f"{split}/{k}": v for k, v in split_metrics.items()})
+                if self.space is not None:
+                    metrics[f"{split}/pgd_acc"] = self._pgd_accuracy(*pair)
         if self.recorder is not None:
             self.model.eval()  # dead means silent for every example, with the weights as they predict
             metrics["diag/dead_relu"] = dead_relu_fraction(self.model, self.data.x_train[:self.cfg.eval_batch_size])
@@ -246,7 +307,8 @@ class Supervised(Method):
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "schedule": None if self.schedule is None else self.schedule.state_dict(),
-                "augment": None if self.augmenter is None else self.augmenter.state_dict()}
+                "augment": None if self.augmenter is None else self.augmenter.state_dict(),
+                "adversarial": None if self.adv_generator is None else self.adv_generator.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
@@ -259,3 +321,5 @@ class Supervised(Method):
             self.schedule.load_state_dict(state["schedule"])
         if self.augmenter is not None:
             self.augmenter.load_state_dict(state["augment"])
+        if self.adv_generator is not None:
+            self.adv_generator.set_state(state["adversarial"])

@@ -60,3 +60,18 @@ register(Recipe(
               method=dict(optimizer="momentum", lr=0.01, momentum=0.9, weight_decay=5e-4, schedule="step"),
               run=dict(epochs=74)),
 ))
+
+register(Recipe(
+    name="adversarial-mnist", family="cnn", curriculum="C6",
+    summary="LeNet-5 (ReLU, max pooling) adversarially trained on MNIST against L-inf attacks of 0.1 (pixels on "
+            "[0, 1]): FGSM from a random start in training (Wong et al. 2020), PGD-10 in evaluation on a fixed "
+            "1,000 test images. Plain lenet5-mnist keeps about 3% under the same PGD.",
+    model="lenet5", method="supervised", data="mnist",
+    model_config=dict(activation="relu", pool="max"),
+    method_config=dict(optimizer="adam", lr=3e-3, schedule="onecycle", adversarial="fgsm", adv_eps=0.1,
+                       adv_steps=10, adv_eval_size=1000),
+    data_config=dict(batch_size=256),
+    run=RunConfig(epochs=5, log_every=50, channels_last=True),
+    # Measured (seed 0): PGD-10 accuracy 0.946 (PGD-100 0.944, PGD-40 on all 10,000 images 0.941), clean 0.991.
+    expect={"test/pgd_acc": (">=", 0.92), "test/acc": (">=", 0.985)},
+))
