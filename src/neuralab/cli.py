@@ -104,29 +104,35 @@ def _print_layers(entry: Any, cfg: Any, model: Any) -> None:
           f"{sum(r.macs for r in rows):>14,}")
 
 
-def _recipe_model(recipe: Any) -> tuple[dict[str, Any], Any, str]:
-    """(sections, model, note): the model as the recipe trains it, its input size and classes taken from
-    the data; with the data unavailable, the default sizes and a note saying so."""
+def _recipe_model(recipe: Any, overrides: dict[str, dict[str, Any]] | None = None
+                  ) -> tuple[dict[str, Any], Any, str]:
+    """(sections, model, note): the model as the recipe trains it (with `overrides`), its input size and classes
+    taken from the data; with the data unavailable, the default sizes and a note saying so."""
     from neuralab.build import resolve, sized_model
     from neuralab.errors import DataError
     from neuralab.registry import MODELS
 
+    overrides = overrides or {}
     try:
-        sections = resolve(recipe, {"run": {"device": "cpu"}})
-        return sections, sized_model(recipe, sections)[1], ""
+        sections = resolve(recipe, {**overrides, "run": {**overrides.get("run", {}), "device": "cpu"}})
+        return sections, sized_model(recipe, sections, explicit_model=overrides.get("model"))[1], ""
     except DataError as exc:
-        sections = recipe.sections()
+        sections = resolve(recipe, {section: changes for section, changes in overrides.items() if section != "data"})
         note = f"  (data not available, so the model is shown with its default sizes: {exc})"
         return sections, MODELS.get(recipe.model).cls(sections["model"]), note
 
 
-def cmd_info(args: argparse.Namespace) -> int:
+def cmd_info(args: argparse.Namespace, extra: list[str]) -> int:
+    """A recipe or a model, with `--section.field VALUE` overrides (a model takes `--model.*` only), so any
+    configuration's layer shapes can be read, e.g. `neuralab info vgg --model.depth 16 --model.image_size 224`."""
+    from neuralab.config import override
     from neuralab.registry import MODELS, RECIPES
 
+    overrides = _parse_overrides(extra)
     if args.name in RECIPES.names():
         r = RECIPES.get(args.name)
         entry = MODELS.get(r.model)
-        sections, model, sized = _recipe_model(r)
+        sections, model, sized = _recipe_model(r, overrides)
         print(f"{r.name}: {r.summary}")
         print(f"  family {r.family}; curriculum {r.curriculum}; model {r.model}; method {r.method}; data {r.data}")
         if entry.paper:
@@ -141,11 +147,15 @@ def cmd_info(args: argparse.Namespace) -> int:
             _print_fields(section, sections[section])
         return 0
     entry = MODELS.get(args.name)
-    model = entry.cls(entry.config())
+    if set(overrides) - {"model"}:
+        raise UserError(f"info {args.name}: a model takes --model.FIELD overrides only (got "
+                        f"{', '.join(f'--{s}.*' for s in overrides if s != 'model')}); give a recipe for the others")
+    cfg = override(entry.config(), overrides.get("model", {}), "model")
+    model = entry.cls(cfg)
     print(f"{entry.name} (model, family {entry.family}): {entry.paper}")
     print(f"  parameters: {sum(p.numel() for p in model.parameters()):,}")
-    _print_layers(entry, entry.config(), model)
-    _print_fields("model", entry.config())
+    _print_layers(entry, cfg, model)
+    _print_fields("model", cfg)
     return 0
 
 
@@ -628,11 +638,13 @@ def main(argv: list[str] | None = None) -> int:
         args, extra = parser.parse_known_args(argv)
         if args.command == "train":
             return cmd_train(args, extra)
+        if args.command == "info":
+            return cmd_info(args, extra)
         if args.command in EXPERIMENT_COMMANDS:
             return EXPERIMENT_COMMANDS[args.command](args, extra)
         if extra:
             raise UserError(f"unexpected arguments: {' '.join(extra)}")
-        return {"list": cmd_list, "info": cmd_info, "flops": cmd_flops, "eval": cmd_eval, "plot": cmd_plot,
+        return {"list": cmd_list, "flops": cmd_flops, "eval": cmd_eval, "plot": cmd_plot,
                 "predict": cmd_predict, "explain": cmd_explain, "attack": cmd_attack, "export": cmd_export,
                 "compress": cmd_compress}[args.command](args)
     except UserError as exc:
