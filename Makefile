@@ -2,7 +2,7 @@
 # make test: set up, then the fast test suite. make slow: every recipe to its expected metric.
 PY := .venv/bin/python
 
-.PHONY: setup demo test slow bench docs compress-docs lint
+.PHONY: setup demo test slow bench docs compress-docs explain-docs lint
 
 setup:
 	@bash scripts/setup.sh
@@ -37,11 +37,18 @@ docs: setup
 	$(RESULTS) --report transfer-fashion-1k --write docs/cnn.md
 	$(RESULTS) --seeds 3 --block adversarial --recipes adversarial-mnist --write docs/adversarial.md
 	$(MAKE) compress-docs
+	$(MAKE) explain-docs
 
 # make compress-docs: docs/cnn.md's pruning and quantisation tables: train each recipe afresh, then compress it.
 compress-docs: setup
 	for r in lenet5-mnist mlp-mnist; do rm -rf runs/compress/$$r && $(PY) -m neuralab train $$r --out runs/compress/$$r \
 	  --quiet && $(PY) -m neuralab compress runs/compress/$$r --finetune-steps 200 --quiet --write docs/cnn.md --block compress:$$r || exit 1; done
+
+# make explain-docs: docs/cnn.md's interpretability pictures: train lenet5-mnist afresh, then draw every method.
+explain-docs: setup
+	rm -rf runs/explain/lenet5-mnist && $(PY) -m neuralab train lenet5-mnist --out runs/explain/lenet5-mnist --quiet
+	for m in filters saliency occlusion gradcam activation-max top-examples; do \
+	  $(PY) -m neuralab explain runs/explain/lenet5-mnist --method $$m --out docs/images/cnn/explain || exit 1; done
 
 lint: setup
 	$(PY) -m ruff check src tests benchmarks scripts

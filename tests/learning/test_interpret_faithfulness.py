@@ -1,10 +1,31 @@
 """Faithfulness of the attribution maps (issue 8, item 6): on a task whose class depends only on one known
-patch, the maps of a trained LeNet-5 should put most (>= 60%) of their mass inside that patch.
+patch, saliency, occlusion and Grad-CAM maps of a trained CNN should put most (>= 60%) of their mass inside it.
 
-Images are unit Gaussian noise; an 8x8 patch (8% of the 28x28 image) is shifted by +0.3 for class 1 and
--0.3 for class 0. Nothing else carries the label, and the noise makes every weight on a pixel outside the
-patch cost accuracy, so training pushes the network to look only at the patch. Each batch is freshly drawn,
-so the network cannot memorise noise.
+The task. Each 28x28 image is white noise of standard deviation 0.2 with one bar of brightness +1 (6x2 pixels)
+somewhere inside an 8x8 patch (rows 4-11, columns 16-23: 8% of the image, the chance level of the mass):
+horizontal for class 0, vertical for class 1. Nothing outside the patch carries the label. A bar's orientation
+is a pattern a convolution has to read, not a brightness shift (the first version of this test shifted the
+patch by +-0.3 in unit noise, which a LeNet-5 separated by averaging pixels, and its saliency and Grad-CAM
+spread over the noise: 0.51 and 0.25). The noise is strong enough that any weight reading a position outside the
+patch adds variance to the logits, so training has a reason to silence it; each batch is freshly drawn, so
+nothing can be memorised.
+
+The network. conv 3x3 (16 channels) - ReLU - max-pool 4 - conv 1x1 (16) - ReLU - linear over the 7x7 map.
+- The last convolution keeps a 7x7 map, which Grad-CAM assumes (LeNet-5's last, C5, is 1x1, so Grad-CAM had
+  to use C3, whose channels the position-specific C5 mixes).
+- The receptive field of a 7x7 cell is small (6 pixels), so a bar lights only the cells over it, not a ring
+  of neighbours; a deeper stack (two 3x3 convolutions and two pools) spread Grad-CAM over ~18 pixels.
+- The convolutions have no bias: a ReLU unit over the faint background then responds in proportion to the
+  noise instead of to a constant bias, so the background stays dark in Grad-CAM and occlusion.
+- The classifier reads each position separately and SGD with weight decay (0.03) shrinks the weights on
+  positions outside the patch, which carry only noise: that is what makes saliency (a gradient, so blind to
+  how faint the background is) quiet there. In trials AdamW's normalised steps left them larger (saliency
+  0.45 against 0.56 for SGD in a deeper variant of this net).
+
+Measured here (mean over 8 test images; chance 0.082): saliency 0.71, occlusion 0.82, Grad-CAM 0.42.
+Grad-CAM stays below 0.6: its map is 7x7 and bilinear upsampling of the 2x2 cells over the patch alone puts
+23% of the mass outside; bars at the patch's edge also light the neighbouring cells. It is a strict xfail
+for the 60% test, and every method must beat twice the chance level in the other test.
 """
 
 from __future__ import annotations
@@ -12,44 +33,59 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from neuralab.api import create_model
 from neuralab.interpret.gradcam import gradcam
 from neuralab.interpret.occlusion import occlusion
 from neuralab.interpret.saliency import saliency
 
-TOP, LEFT, SIDE, SHIFT = 4, 16, 8, 0.3
-STEPS, BATCH, EXAMPLES = 400, 64, 8
+SIZE, TOP, LEFT, SIDE = 28, 4, 16, 8
+BAR, THICK, NOISE = 6, 2, 0.2
+STEPS, BATCH, EXAMPLES = 300, 64, 8
 MIN_MASS = 0.6
-# Measured in-patch mass here (mean over the 8 test images; chance is 8%): occlusion 0.78, saliency 0.51,
-# Grad-CAM at C3 0.25 -- the last two below the issue's 60%, see the xfail reasons.
+CHANCE = SIDE * SIDE / (SIZE * SIZE)  # the mass a map spread evenly over the image puts inside the patch
+GRADCAM_LAYER = "4"  # the ReLU after the last convolution
 KNOWN_SHORT = {
-    "saliency": "measured 0.51 in-patch mass: the trained net keeps part of its random-init sensitivity to noise "
-                "pixels outside the patch",
-    "gradcam": "measured 0.25: LeNet-5's C5 is position-specific, so Grad-CAM's spatially averaged gradient weights "
-               "mix channels whose responses to the background noise then dominate the 90% of the map outside",
+    "gradcam": "measured 0.42 in-patch mass: the 7x7 map upsampled bilinearly leaks 23% of even a perfect 2x2-cell "
+               "map outside the 8x8 patch, and bars at the patch's edge light neighbouring cells",
 }
 
 
 def _patch_task(n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """n images and labels: noise, plus a horizontal (0) or vertical (1) bar at a random place in the patch."""
     y = torch.randint(0, 2, (n,), generator=g)
-    x = torch.randn(n, 1, 28, 28, generator=g)
-    x[:, :, TOP:TOP + SIDE, LEFT:LEFT + SIDE] += SHIFT * (2 * y - 1).float()[:, None, None, None]
+    along = torch.randint(0, SIDE - BAR + 1, (n,), generator=g)  # where the bar starts along its length
+    across = torch.randint(0, SIDE - THICK + 1, (n,), generator=g)  # and across it
+    x = NOISE * torch.randn(n, 1, SIZE, SIZE, generator=g)
+    horizontal = y == 0
+    row0 = TOP + torch.where(horizontal, across, along)
+    col0 = LEFT + torch.where(horizontal, along, across)
+    rows, cols = torch.arange(SIZE)[None, :], torch.arange(SIZE)[None, :]
+    in_rows = (rows >= row0[:, None]) & (rows < (row0 + torch.where(horizontal, THICK, BAR))[:, None])
+    in_cols = (cols >= col0[:, None]) & (cols < (col0 + torch.where(horizontal, BAR, THICK))[:, None])
+    x[:, 0] += (in_rows[:, :, None] & in_cols[:, None, :]).float()
     return x, y
 
 
+def _network() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.ReLU(), nn.MaxPool2d(4),
+                         nn.Conv2d(16, 16, 1, bias=False), nn.ReLU(), nn.Flatten(), nn.Linear(16 * 7 * 7, 2))
+
+
 @pytest.fixture(scope="module")
-def trained() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
+def trained() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
-    model = create_model("lenet5", num_classes=2)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.05)
+    model = _network()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=0.03)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.05, total_steps=STEPS)
     for _ in range(STEPS):
         x, y = _patch_task(BATCH, g)
         loss = F.cross_entropy(model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
+        schedule.step()
     x, y = _patch_task(256, g)
     model.eval()
     with torch.no_grad():
@@ -61,14 +97,26 @@ def _in_patch_mass(maps: torch.Tensor) -> float:
     """Mean over images of the share of each map's (non-negative) mass that lies inside the patch."""
     maps = maps.clamp(min=0)
     inside = maps[:, TOP:TOP + SIDE, LEFT:LEFT + SIDE].flatten(1).sum(1)
-    return float((inside / maps.flatten(1).sum(1)).mean())
+    return float((inside / maps.flatten(1).sum(1).clamp(min=1e-12)).mean())
+
+
+def _maps(method: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    maps = {"saliency": lambda: saliency(model, x, y), "occlusion": lambda: occlusion(model, x, y),
+            "gradcam": lambda: gradcam(model, x, y, GRADCAM_LAYER)}[method]()
+    assert maps.shape == (EXAMPLES, SIZE, SIZE)
+    return maps
 
 
 @pytest.mark.parametrize("method", [pytest.param(m, marks=pytest.mark.xfail(reason=KNOWN_SHORT[m], strict=True))
                                     if m in KNOWN_SHORT else m for m in ("saliency", "occlusion", "gradcam")])
 def test_most_of_the_map_lies_inside_the_patch_that_decides_the_class(method, trained):
-    model, x, y = trained
-    maps = {"saliency": lambda: saliency(model, x, y), "occlusion": lambda: occlusion(model, x, y),
-            "gradcam": lambda: gradcam(model, x, y, "features.3")}[method]()
-    assert maps.shape == (EXAMPLES, 28, 28)
-    assert _in_patch_mass(maps) >= MIN_MASS
+    mass = _in_patch_mass(_maps(method, *trained))
+    print(f"{method}: in-patch mass {mass:.3f} (chance {CHANCE:.3f})")
+    assert mass >= MIN_MASS
+
+
+@pytest.mark.parametrize("method", ["saliency", "occlusion", "gradcam"])
+def test_every_map_concentrates_on_the_patch_well_above_chance(method, trained):
+    mass = _in_patch_mass(_maps(method, *trained))
+    print(f"{method}: in-patch mass {mass:.3f} (chance {CHANCE:.3f})")
+    assert mass >= 2 * CHANCE
