@@ -1,6 +1,8 @@
 """Architectures, one concept per file, registered by family (one import per line)."""
 
+import neuralab.models.cnn.googlenet
 import neuralab.models.cnn.lenet5
+import neuralab.models.cnn.resnet
 import neuralab.models.linear.logistic
 import neuralab.models.linear.threshold_unit
 import neuralab.models.mlp.mlp
