@@ -11,11 +11,39 @@ scaling is needed (unlike float16).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn
 
 from neuralab.errors import UserError
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` computes bfloat16 in hardware, so autocast speeds it up rather than emulating bf16.
+
+    CPUs: AVX512-BF16 or AMX-BF16 instructions (as torch.cpu reports them); AVX2-only CPUs convert every
+    bf16 value in software and run slower than float32. CUDA: the GPU's own bf16 support.
+    """
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return cpu_has_bf16(torch.cpu.get_capabilities())
+    return False
+
+
+def cpu_has_bf16(capabilities: Mapping[str, Any]) -> bool:
+    """Whether a CPU with these `torch.cpu.get_capabilities()` has bf16 arithmetic instructions."""
+    return bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
+
+
+def use_amp(setting: str, device: torch.device) -> bool:
+    """`--run.amp off|on|auto` on `device`: auto turns bf16 autocast on where the hardware has bf16."""
+    if setting == "on":
+        check_amp(device)
+        return True
+    return setting == "auto" and native_bf16(device)
 
 
 def check_amp(device: torch.device) -> None:

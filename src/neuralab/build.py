@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from neuralab import acceleration
 from neuralab.atomic import write_json_atomic
 from neuralab.config import RunConfig, from_dict, override, to_dict, validate
 from neuralab.contracts import DataSource, Method, RunContext
@@ -131,7 +132,8 @@ def build(recipe: Recipe, sections: dict[str, Any], run_dir: Path | None = None,
     steps_per_epoch = data.steps_per_epoch
     total = total_steps or run.steps or max(1, math.ceil(run.epochs * steps_per_epoch))
     procs.check_data(data)
-    ctx = RunContext(total_steps=total, device=device, seed=run.seed, run_dir=run_dir, amp=run.amp,
+    ctx = RunContext(total_steps=total, device=device, seed=run.seed, run_dir=run_dir,
+                     amp=acceleration.use_amp(run.amp, device),
                      channels_last=run.channels_last, compile=run.compile, procs=procs if procs.active else None,
                      model_name=recipe.model, model_config=sections["model"])
     trained = ctx.prepare(model)

@@ -36,6 +36,10 @@ def field(default: Any, doc: str, *, ge: float | None = None, gt: float | None =
     return dataclasses.field(default=default, metadata=meta)
 
 
+AMP_CHOICES = ("off", "on", "auto")
+_SWITCH = {"true": "on", "1": "on", "yes": "on", "false": "off", "0": "off", "no": "off"}
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Settings of the engine shared by every recipe."""
@@ -50,10 +54,17 @@ class RunConfig:
     patience: int = field(0, "Stop after this many evaluations without improvement; 0 disables.", ge=0)
     log_every: int = field(50, "Write train metrics every N steps.", ge=1)
     threads: int = field(0, "CPU threads for torch; 0 keeps torch's default.", ge=0)
-    amp: bool = field(False, "bfloat16 autocast around forward passes and losses (CPU, or GPUs with bf16).")
+    amp: str = field("off", "bfloat16 autocast around forward passes and losses: off, on, or auto (on where the "
+                            "device computes bf16 natively: CPUs with AVX512-BF16 or AMX, GPUs with bf16).",
+                     choices=AMP_CHOICES)
     compile: bool = field(False, "torch.compile the model (Inductor: needs a C++ compiler on CPU, Triton on GPU).")
     channels_last: bool = field(False, "Keep conv weights and activations in channels-last (NHWC) memory order, "
                                        "which oneDNN and cuDNN convolutions run faster on.")
+
+    def __post_init__(self) -> None:
+        # `--amp`, `amp=True` and configs saved when amp was a yes/no switch mean "on"; false means "off".
+        if isinstance(self.amp, bool) or str(self.amp).lower() in _SWITCH:
+            object.__setattr__(self, "amp", _SWITCH[str(self.amp).lower()])
 
 
 def describe(cfg: Any) -> list[tuple[str, str, Any, str]]:

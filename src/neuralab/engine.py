@@ -70,8 +70,6 @@ def fit(recipe: Recipe | str, overrides: dict[str, dict[str, Any]] | None = None
     procs = distributed.start(select_device(cfg.device))
     threads = torch.get_num_threads()  # `--run.threads` applies to this run only
     try:
-        if cfg.amp:
-            acceleration.check_amp(procs.device)
         if cfg.compile:
             acceleration.check_compile(procs.device)
         run_dir = Path(out) if out else Path(procs.same_text(str(default_run_dir(recipe.name))))

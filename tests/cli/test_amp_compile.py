@@ -13,7 +13,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from neuralab.acceleration import check_amp
+from neuralab.acceleration import check_amp, cpu_has_bf16, use_amp
+from neuralab.config import RunConfig, override
 from neuralab.contracts import RunContext
 from neuralab.errors import UserError
 from neuralab.models.mlp.mlp import MLP, MLPConfig
@@ -44,7 +45,7 @@ def test_amp_trains_mlp_digits_on_cpu(tmp_path):
     assert done.returncode == 0, done.stderr
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["metrics"]["train/loss"] < 2.0  # from ln 10 = 2.30 at the start
-    assert json.loads((tmp_path / "run" / "config.json").read_text())["sections"]["run"]["amp"] is True
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["sections"]["run"]["amp"] == "on"
     weights = {k: v for k, v in checkpoint_tensors(tmp_path / "run").items() if k.startswith("method.model.")}
     assert weights and all(v.dtype == torch.float32 for v in weights.values())
 
@@ -86,3 +87,23 @@ def test_compile_trains_the_same_weights_as_eager(tmp_path):
     frames, difference = done.stdout.split()
     assert int(frames) >= 1  # Dynamo really compiled the model's forward
     assert float(difference) < 1e-5
+
+
+@pytest.mark.parametrize(("caps", "expected"), [({"avx2": True}, False), ({"avx512_bf16": True}, True),
+                                                ({"amx_bf16": True, "avx512_bf16": False}, True)])
+def test_bf16_instructions_are_what_auto_amp_looks_for(caps, expected):
+    assert cpu_has_bf16(caps) is expected
+
+
+def test_auto_amp_on_this_cpu_follows_its_capabilities():
+    cpu = torch.device("cpu")
+    assert use_amp("auto", cpu) is cpu_has_bf16(torch.cpu.get_capabilities())
+    assert use_amp("off", cpu) is False
+    assert use_amp("on", torch.device("cpu")) is True  # asked for explicitly: on wherever autocast works
+
+
+@pytest.mark.parametrize(("given", "stored"), [(True, "on"), (False, "off"), ("true", "on"), ("auto", "auto")])
+def test_amp_switch_values_from_older_configs_and_the_api_are_understood(given, stored):
+    assert override(RunConfig(), {"amp": given}, "run").amp == stored
+    with pytest.raises(UserError, match="--run.amp: 'sometimes' is not one of off, on, auto"):
+        override(RunConfig(), {"amp": "sometimes"}, "run")
