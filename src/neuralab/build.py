@@ -26,6 +26,7 @@ from neuralab.config import RunConfig, from_dict, override, to_dict, validate
 from neuralab.contracts import DataSource, Method, RunContext
 from neuralab.distributed import Processes
 from neuralab.errors import UserError
+from neuralab.nn.shapes import ShapeError, has_windows, trace_shapes
 from neuralab.recipes.recipe import Recipe
 from neuralab.registry import DATA, METHODS, MODELS, RECIPES
 
@@ -81,6 +82,14 @@ def resolve(recipe: Recipe, overrides: dict[str, dict[str, Any]] | None = None) 
         if section not in SECTIONS:
             raise UserError(f"unknown config section {section!r}; sections are {', '.join(SECTIONS)}")
         sections[section] = override(sections[section], changes, section)
+    if sections["run"].full:  # the recipe's full setting, under the user's own overrides
+        if not recipe.full:
+            raise UserError(f"--run.full: {recipe.name} has no separate full setting; it already trains as the "
+                            "paper does")
+        for section, changes in recipe.full.items():
+            mine = (overrides or {}).get(section, {})
+            sections[section] = override(sections[section], {k: v for k, v in changes.items() if k not in mine},
+                                         section)
     for section in SECTIONS:
         validate(sections[section], section)
     return sections
@@ -154,7 +163,17 @@ def sized_model(recipe: Recipe, sections: dict[str, Any], data: Any = None,
     if data.meta is not None:
         sections["model"] = entry.sizing(sections["model"], data.meta, explicit_model or {})
     torch.manual_seed(seed)  # model init does not depend on how much randomness the data used
-    return data, entry.cls(sections["model"])
+    shape = tuple(data.meta.input_shape) if data.meta is not None else None
+    try:  # a conv/pool window larger than its input fails here, in one line, not as a torch traceback
+        model = entry.cls(sections["model"])
+        if shape is not None and has_windows(model):
+            trace_shapes(model, shape)
+    except ShapeError as exc:
+        inputs = "x".join(map(str, shape)) if shape else "its"
+        raise ShapeError(f"{recipe.model} cannot take {inputs} inputs: {exc}; give larger "
+                         "inputs or configure the model for this size (`neuralab info MODEL` prints every "
+                         "layer's output)") from None
+    return data, model
 
 
 def default_run_dir(recipe: str) -> Path:

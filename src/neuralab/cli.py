@@ -84,17 +84,24 @@ def _print_fields(title: str, cfg: Any) -> None:
 
 
 def _print_layers(entry: Any, cfg: Any, model: Any) -> None:
-    """Parameters and forward multiply-adds per layer (one example)."""
+    """Output shape, parameters and forward multiply-adds per layer (one example); layers that neither
+    compute nor reshape (activations, dropout) are left out."""
     from neuralab.flops import layer_table
 
-    rows = [r for r in layer_table(model, entry.example_input(cfg)) if r.params or r.macs]
+    table = layer_table(model, entry.example_input(cfg))
+    rows = [r for r in table if r.params or r.macs or r.output != r.input]
     if not rows:
         return
+    shapes = {id(r): "x".join(map(str, r.output)) or "scalar" for r in rows}
     width = max(len(r.name) for r in rows)
-    print(f"  {'layer':<{width}}  {'type':<10} {'params':>10} {'mult-adds':>12}")
+    kind = max(10, *(len(r.kind) for r in rows))
+    out = max(12, *map(len, shapes.values()))
+    print(f"  {'layer':<{width}}  {'type':<{kind}} {'output':>{out}} {'params':>11} {'mult-adds':>14}")
+    print(f"  {'input':<{width}}  {'':<{kind}} {'x'.join(map(str, table[0].input)):>{out}}")
     for r in rows:
-        print(f"  {r.name:<{width}}  {r.kind:<10} {r.params:>10,} {r.macs:>12,}")
-    print(f"  {'total':<{width}}  {'':<10} {sum(r.params for r in rows):>10,} {sum(r.macs for r in rows):>12,}")
+        print(f"  {r.name:<{width}}  {r.kind:<{kind}} {shapes[id(r)]:>{out}} {r.params:>11,} {r.macs:>14,}")
+    print(f"  {'total':<{width}}  {'':<{kind}} {'':>{out}} {sum(r.params for r in rows):>11,} "
+          f"{sum(r.macs for r in rows):>14,}")
 
 
 def _recipe_model(recipe: Any) -> tuple[dict[str, Any], Any, str]:
@@ -126,6 +133,9 @@ def cmd_info(args: argparse.Namespace) -> int:
             print(f"  paper: {entry.paper}")
         print(f"  expects: {', '.join(f'{k} {op} {v}' for k, (op, v) in r.expect.items()) or 'nothing'}")
         print(f"  parameters: {sum(p.numel() for p in model.parameters()):,}{sized}")
+        if r.full:
+            changes = "; ".join(f"{s}: " + ", ".join(f"{k}={v}" for k, v in c.items()) for s, c in r.full.items())
+            print(f"  --run.full (the paper's setting, for GPUs): {changes}")
         _print_layers(entry, sections["model"], model)
         for section in ("run", "model", "method", "data"):
             _print_fields(section, sections[section])

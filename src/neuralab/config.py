@@ -58,6 +58,8 @@ class RunConfig:
                             "device computes bf16 natively: CPUs with AVX512-BF16 or AMX, GPUs with bf16).",
                      choices=AMP_CHOICES)
     compile: bool = field(False, "torch.compile the model (Inductor: needs a C++ compiler on CPU, Triton on GPU).")
+    full: bool = field(False, "Train the recipe's full setting for GPUs (the paper's input size, network, "
+                              "schedule and epochs; `neuralab info RECIPE` lists it) instead of its CPU variant.")
     channels_last: bool = field(False, "Keep conv weights and activations in channels-last (NHWC) memory order, "
                                        "which oneDNN and cuDNN convolutions run faster on.")
 

@@ -21,6 +21,7 @@ from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import flop_registry
 
 from neuralab.contracts import auxiliary_loss
+from neuralab.nn.shapes import trace_shapes
 
 # Non-pointwise ops that still do arithmetic on every element they read.
 _READ_COUNTED = ("sum", "mean", "softmax", "log_softmax", "pool", "norm", "nll_loss", "amax", "max", "var",
@@ -33,40 +34,26 @@ class LayerCount:
     kind: str
     params: int
     macs: int  # multiply-adds of one forward pass of one example
+    output: tuple[int, ...] = ()  # the layer's output shape for one example, without the batch axis
+    input: tuple[int, ...] = ()
 
 
 def layer_table(model: nn.Module, example: torch.Tensor) -> list[LayerCount]:
-    """Parameters and forward multiply-adds per leaf layer, for one example of `example`'s shape."""
+    """Parameters, forward multiply-adds and output shape per leaf layer, for one example of `example`'s
+    shape. Counted from the shapes alone (a pass over zero examples, `neuralab.nn.shapes`): free at any input size."""
+    modules = dict(model.named_modules())
     rows: list[LayerCount] = []
-    hooks = []
-
-    def hook(name: str):
-        def fn(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-            out = output[0] if isinstance(output, tuple) else output
-            per_example = out[0].numel() if out.dim() > 0 else 1
-            if isinstance(module, nn.Linear):
-                macs = per_example * module.in_features
-            elif isinstance(module, nn.modules.conv._ConvNd):
-                k = math.prod(module.kernel_size) * module.in_channels // module.groups
-                macs = per_example * k
-            else:
-                macs = 0
-            params = sum(p.numel() for p in module.parameters(recurse=False))
-            rows.append(LayerCount(name, type(module).__name__, params, macs))
-        return fn
-
-    for name, module in model.named_modules():
-        if not list(module.children()):
-            hooks.append(module.register_forward_hook(hook(name)))
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(example[:1])
-    finally:
-        for h in hooks:
-            h.remove()
-        model.train(was_training)
+    for layer in trace_shapes(model, tuple(example.shape[1:]), example.dtype):
+        module = modules[layer.name]
+        per_example = math.prod(layer.output)
+        if isinstance(module, nn.Linear):
+            macs = per_example * module.in_features
+        elif isinstance(module, nn.modules.conv._ConvNd):
+            macs = per_example * math.prod(module.kernel_size) * module.in_channels // module.groups
+        else:
+            macs = 0
+        params = sum(p.numel() for p in module.parameters(recurse=False))
+        rows.append(LayerCount(layer.name, layer.kind, params, macs, layer.output, layer.input))
     return rows
 
 

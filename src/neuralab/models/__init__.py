@@ -1,8 +1,11 @@
 """Architectures, one concept per file, registered by family (one import per line)."""
 
+import neuralab.models.cnn.alexnet
 import neuralab.models.cnn.googlenet
 import neuralab.models.cnn.lenet5
 import neuralab.models.cnn.resnet
+import neuralab.models.cnn.vgg
+import neuralab.models.cnn.zfnet
 import neuralab.models.linear.logistic
 import neuralab.models.linear.threshold_unit
 import neuralab.models.mlp.mlp

@@ -31,6 +31,9 @@ class Recipe:
     monitor: str = ""  # metric for early stopping and "best"; defaults to the first `expect` key
     mode: str = "max"
     fast_variant_of: str = ""  # set on quick CPU variants of a full recipe
+    # The paper's setting for GPUs, as overrides {section: {field: value}} applied by `--run.full` (input size,
+    # width, optimiser, schedule, epochs); the recipe's own fields are its CPU variant.
+    full: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     def sections(self) -> dict[str, Any]:
         """The four config sections with defaults filled in."""
