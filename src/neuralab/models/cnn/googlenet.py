@@ -98,6 +98,17 @@ def _scaled(channels: int, width: float) -> int:
     return max(1, round(channels * width))
 
 
+def _pool() -> nn.MaxPool2d:
+    """The paper's 3x3 stride-2 max-pool (rounding up, so 112 -> 56 -> 28 -> 14 -> 7)."""
+    return nn.MaxPool2d(3, 2, ceil_mode=True)
+
+
+def _lrn(batch_norm: bool) -> nn.Module:
+    """The stem's local response normalisation (size 5, alpha 1e-4, beta 0.75 as the authors' Caffe model); none
+    under batch norm."""
+    return nn.Identity() if batch_norm else nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75)
+
+
 @register_model("googlenet", family="cnn", config=GoogLeNetConfig, sizing=sizing.images,
                 example_input=lambda c: torch.randn(2, c.in_channels, c.image_size, c.image_size),
                 paper="Szegedy et al. 2015, Going deeper with convolutions")
@@ -106,19 +117,17 @@ class GoogLeNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         bn, w = cfg.batch_norm, cfg.width
-        lrn = (lambda: nn.Identity()) if bn else (lambda: nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75))
-        pool = lambda: nn.MaxPool2d(3, 2, ceil_mode=True)  # noqa: E731 - the paper's 3x3 stride-2 max-pool
         c64, c192 = _scaled(64, w), _scaled(192, w)
         if cfg.stem == "imagenet":  # (B, C, 224, 224) -> (B, 64w, 56, 56)
-            first = [_conv(cfg.in_channels, c64, 7, bn, stride=2), pool(), lrn()]
+            first = [_conv(cfg.in_channels, c64, 7, bn, stride=2), _pool(), _lrn(bn)]
         else:  # (B, C, 32, 32) -> (B, 64w, 32, 32)
             first = [_conv(cfg.in_channels, c64, 3, bn)]
-        self.stem = nn.Sequential(*first, _conv(c64, c64, 1, bn), _conv(c64, c192, 3, bn), lrn(), pool())
+        self.stem = nn.Sequential(*first, _conv(c64, c64, 1, bn), _conv(c64, c192, 3, bn), _lrn(bn), _pool())
         self.blocks = nn.ModuleDict()  # inception 3a ... 5b and the max-pools between them
         cin = c192
         for name, widths in MODULES.items():
             if widths is None:
-                self.blocks[name] = pool()
+                self.blocks[name] = _pool()
                 continue
             self.blocks[name] = module = Inception(cin, *(_scaled(c, w) for c in widths), batch_norm=bn)
             cin = module.out_channels
