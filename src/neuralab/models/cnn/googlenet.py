@@ -104,7 +104,7 @@ def _pool() -> nn.MaxPool2d:
 
 
 def _lrn(batch_norm: bool) -> nn.Module:
-    """The stem's local response normalisation (size 5, alpha 1e-4, beta 0.75 as the authors' Caffe model); none
+    """The stem's local response normalisation (size 5, alpha 1e-4, beta 0.75 as BVLC's Caffe GoogLeNet); none
     under batch norm."""
     return nn.Identity() if batch_norm else nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75)
 
