@@ -84,15 +84,15 @@ _RESNET_FULL = dict(model=dict(stem="imagenet", width=64), data=dict(resize=224,
 
 register(Recipe(
     name="resnet18-fashion", family="cnn", curriculum="C2",
-    summary="ResNet-18 on Fashion-MNIST with random crops and flips, narrowed for a CPU: 3x3 stride-1 stem for "
-            "28 px images, 16 base channels instead of 64; --run.full trains the paper's net at 224x224.",
+    summary="ResNet-18 on Fashion-MNIST with random flips, narrowed for a CPU: 3x3 stride-1 stem for 28 px "
+            "images, 16 base channels instead of 64; --run.full trains the paper's net at 224x224.",
     model="resnet", method="supervised", data="fashion-mnist",
     model_config=dict(depth=18, width=16),
-    method_config=dict(optimizer="adam", lr=4e-3, schedule="onecycle", augment=("crop", "flip")),
+    # Measured 92.1% (seed 0); with random crops too and lr 4e-3 the net underfits 4 epochs (90.8%).
+    method_config=dict(optimizer="adam", lr=2e-3, schedule="onecycle", augment=("flip",)),
     data_config=dict(batch_size=256),
     run=RunConfig(epochs=4, log_every=50, channels_last=True, amp="auto"),
-    # Measured 90.8% (seed 0): short of the 92-94% a ResNet usually reaches on Fashion-MNIST with longer training.
-    expect={"test/acc": (">=", 0.90)},
+    expect={"test/acc": (">=", 0.915)},
     full=_RESNET_FULL,
 ))
 
