@@ -10,9 +10,10 @@ call them on every method without asking whether they exist.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import torch
 from torch import nn
@@ -76,6 +77,27 @@ class RunContext:
         if self.compile:
             net.compile()  # in place: the references and the checkpoint keys stay the same
         return net if self.procs is None else self.procs.wrap(net)
+
+
+class AuxiliaryOutputs(NamedTuple):
+    """What a network with auxiliary classifiers (GoogLeNet) returns in training mode: its main outputs, each
+    auxiliary head's outputs (same shape) and the weight of each head's loss in the training objective.
+
+    In evaluation mode such a network returns its main outputs alone, so evaluation, prediction and export
+    never see the heads. A method that trains it adds the heads' losses through `auxiliary_loss`.
+    """
+
+    main: torch.Tensor
+    auxiliary: tuple[torch.Tensor, ...]
+    weight: float
+
+
+def auxiliary_loss(out: torch.Tensor | AuxiliaryOutputs,
+                   loss: Callable[[torch.Tensor], torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(main outputs, weighted sum of `loss` over the auxiliary heads, or None) of a forward pass's output."""
+    if not isinstance(out, AuxiliaryOutputs):
+        return out, None
+    return out.main, out.weight * sum(loss(head) for head in out.auxiliary)
 
 
 class Method(ABC):

@@ -20,6 +20,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import flop_registry
 
+from neuralab.contracts import auxiliary_loss
 from neuralab.nn.shapes import trace_shapes
 
 # Non-pointwise ops that still do arithmetic on every element they read.
@@ -103,8 +104,11 @@ def count_training_flops(model: nn.Module, x: torch.Tensor, y: torch.Tensor | No
     """FLOPs of one forward + backward pass of `model` on batch `x` (cross-entropy loss when `y` is given)."""
     counter = _OpCounter()
     with counter:
-        out = model(x)
-        loss = nn.functional.cross_entropy(out, y) if y is not None else out.pow(2).mean()
+        def objective(out: torch.Tensor) -> torch.Tensor:
+            return nn.functional.cross_entropy(out, y) if y is not None else out.pow(2).mean()
+
+        out, aux = auxiliary_loss(model(x), objective)  # auxiliary classifiers train too
+        loss = objective(out) if aux is None else objective(out) + aux
         loss.backward()
     model.zero_grad(set_to_none=True)
     return FlopReport(dict(sorted(counter.by_op.items(), key=lambda kv: -kv[1])), counter.multiply_add, counter.other)

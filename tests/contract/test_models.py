@@ -8,9 +8,15 @@ import pytest
 import torch
 
 from neuralab.config import describe, validate
+from neuralab.contracts import AuxiliaryOutputs
 from neuralab.registry import MODELS
 
 ENTRIES = [entry for _, entry in MODELS.items()]
+
+
+def _heads(out):
+    """Every output a training-mode forward pass makes: the main one, then any auxiliary classifiers'."""
+    return (out.main, *out.auxiliary) if isinstance(out, AuxiliaryOutputs) else (out,)
 
 
 def _build(entry, seed=0):
@@ -23,9 +29,11 @@ def _build(entry, seed=0):
 def test_forward_shape_and_finite(entry):
     model, cfg = _build(entry)
     x = entry.example_input(cfg)
-    out = model(x)
-    assert out.shape[0] == x.shape[0]
-    assert torch.isfinite(out).all()
+    for out in _heads(model(x)):
+        assert out.shape[0] == x.shape[0]
+        assert torch.isfinite(out).all()
+    model.eval()  # auxiliary classifiers train only: evaluation sees the main output alone
+    assert isinstance(model(x), torch.Tensor)
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.name)
@@ -34,7 +42,7 @@ def test_every_trainable_parameter_gets_a_gradient(entry):
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         pytest.skip(f"{entry.name} is trained without gradients")
-    model(entry.example_input(cfg)).float().pow(2).mean().backward()
+    sum(out.float().pow(2).mean() for out in _heads(model(entry.example_input(cfg)))).backward()
     for name, p in model.named_parameters():
         if p.requires_grad:
             assert p.grad is not None and torch.isfinite(p.grad).all(), name
@@ -85,7 +93,7 @@ def test_non_default_sizes_give_the_right_output_shape(entry):
         axis = {"in_features": -1, "image_size": -1, "length": -1, "in_channels": 1}.get(name)
         if axis is not None:
             assert x.shape[axis] == value, (name, tuple(x.shape))
-    out = entry.cls(cfg)(x)
+    out = _heads(entry.cls(cfg)(x))[0]
     width = cfg.num_classes if "num_classes" in changes else None
     if width is None:  # one output per example (a score or a sign)
         assert out.shape in ((x.shape[0],), (x.shape[0], 1)), tuple(out.shape)

@@ -28,6 +28,9 @@ from tests.conftest import assert_png_drawn
 STEPS, HALF = 4, 2
 RUN = {"steps": STEPS, "checkpoint_every": HALF, "eval_every": HALF, "device": "cpu", "threads": 1}
 TRAIN_LIMIT = 256  # training examples, where the recipe's data source has a `train_limit`
+# Test examples, where it has a `test_limit`: every evaluation, report and confusion plot reads the test split,
+# about ten passes per recipe here, which over 10,000 images costs a ResNet-18 minutes on 2 cores.
+TEST_LIMIT = 500
 # Recipes whose 4-step run cannot be compared with a resumed one, and why. Empty: every recipe can.
 NOT_RESUMABLE: dict[str, str] = {}
 NAMES = RECIPES.names()
@@ -45,6 +48,8 @@ def _overrides(name: str) -> dict[str, dict]:
     fields = {f.name for f in dataclasses.fields(data.config)}
     if "train_limit" in fields and not RECIPES.get(name).data_config.get("train_limit"):
         overrides["data"] = {"train_limit": TRAIN_LIMIT}
+    if "test_limit" in fields and not RECIPES.get(name).data_config.get("test_limit"):
+        overrides.setdefault("data", {})["test_limit"] = TEST_LIMIT
     return overrides
 
 

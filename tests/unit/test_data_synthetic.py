@@ -89,3 +89,10 @@ def test_digits_resized_like_mnist():
     data = DATA.get("digits").build(DigitsConfig(image_size=28), 0)
     assert data.meta.input_shape == [1, 28, 28] and tuple(data.x_train.shape[1:]) == (1, 28, 28)
     assert abs(float(data.x_train.mean())) < 1e-4  # standardised with training statistics
+
+
+def test_test_limit_keeps_the_first_test_examples_and_leaves_training_whole():
+    build = DATA.get("digits").build
+    whole, cut = build(DigitsConfig(), 0), build(DigitsConfig(test_limit=50), 0)
+    assert len(cut.x_test) == 50 and torch.equal(cut.x_test, whole.x_test[:50])
+    assert torch.equal(cut.y_test, whole.y_test[:50]) and torch.equal(cut.x_train, whole.x_train)

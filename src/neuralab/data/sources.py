@@ -32,6 +32,8 @@ class SupervisedDataConfig:
     test_fraction: float = field(0.2, "Share of `path` data held out as the test set.", gt=0, le=0.9)
     val_fraction: float = field(0.0, "Share of the training set held out for validation.", ge=0, le=0.9)
     train_limit: int = field(0, "Use only this many training examples (0: all).", ge=0)
+    test_limit: int = field(0, "Evaluate on only the first this many test examples (0: all): quick checks of a "
+                               "large net, not results.", ge=0)
     resize: int = field(0, "Resize images to this side (bilinear, once, after normalising) so a net built for "
                            "larger inputs takes them, e.g. 32 for VGG or the papers' 224 (0: keep).", ge=0)
     normalize: str = field("standardize", "Input scaling: none, scale (to [0, 1]: pixels / 255, features by "
@@ -107,6 +109,8 @@ def _assemble(cfg: SupervisedDataConfig, seed: int, train, test, *, kind: str, c
     (x_tr, y_tr), (x_te, y_te) = train, test
     if cfg.train_limit:
         x_tr, y_tr = x_tr[:cfg.train_limit], y_tr[:cfg.train_limit]
+    if cfg.test_limit:
+        x_te, y_te = x_te[:cfg.test_limit], y_te[:cfg.test_limit]
     (x_tr, y_tr), val = split_validation(x_tr, y_tr, cfg.val_fraction, seed)
     fill, notes = [], list(notes)
     if kind == "features" and cfg.missing == "mean":  # training rows' means only: nothing leaks from test

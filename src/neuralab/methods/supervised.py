@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuralab.config import field
-from neuralab.contracts import Method, RunContext
+from neuralab.contracts import Method, RunContext, auxiliary_loss
 from neuralab.data.tensors import SupervisedData
 from neuralab.errors import UserError
 from neuralab.methods.attacks import FAST_ALPHA_FACTOR, PixelSpace, fixed_subset, perturb, pgd
@@ -157,17 +157,19 @@ class Supervised(Method):
         def closure() -> torch.Tensor:
             """Forward, loss (+ penalty), backward, clipping. L-BFGS calls it again during its line search;
             the metrics report the step's first evaluation, at the weights the step started from."""
-            with self.ctx.autocast():
-                out = self.model(x)
+            with self.ctx.autocast():  # auxiliary classifiers (GoogLeNet) add their weighted losses
+                out, aux = auxiliary_loss(self.model(x), lambda head: _loss(self.cfg.loss, head, y))
                 loss = _loss(self.cfg.loss, out, y)
-            objective = loss
+            objective = loss if aux is None else loss + aux
             if self.cfg.l1 or self.cfg.l2:
                 penalty = weight_penalty(self.model, self.cfg.l1, self.cfg.l2)
-                objective = loss + penalty
+                objective = objective + penalty
             self.optimizer.zero_grad(set_to_none=True)
             objective.backward()
             if not first:
                 first["metrics"] = {"train/loss": loss.detach()}
+                if aux is not None:
+                    first["metrics"]["train/aux_loss"] = aux.detach()
                 if self.cfg.l1 or self.cfg.l2:
                     first["metrics"]["train/penalty"] = penalty.detach()
                 if self.recorder is not None:  # gradients as backprop made them, before clipping

@@ -2,7 +2,9 @@
 
 import neuralab.models.cnn.alexnet
 import neuralab.models.cnn.cnn1d
+import neuralab.models.cnn.googlenet
 import neuralab.models.cnn.lenet5
+import neuralab.models.cnn.resnet
 import neuralab.models.cnn.vgg
 import neuralab.models.cnn.zfnet
 import neuralab.models.linear.logistic
