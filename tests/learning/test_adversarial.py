@@ -59,3 +59,16 @@ def test_adversarial_training_raises_the_accuracy_under_pgd():
             run.method.step(run.data.next_batch())
     before, after = _pgd_accuracy(plain, 0.2), _pgd_accuracy(robust, 0.2)
     assert before < 0.15 and after > 0.3, (before, after)
+
+
+def test_a_net_with_auxiliary_classifiers_is_attacked_through_its_whole_training_objective():
+    """GoogLeNet returns its auxiliary heads' outputs in training mode; the training attack ascends the same
+    objective the step descends (main loss + 0.3 x each head's), and the step trains on the attacked batch."""
+    r = RECIPES.get("googlenet-fashion")
+    overrides = {"method": {"adversarial": "fgsm", "adv_eps": 0.1, "adv_eval_size": 16, "augment": ()},
+                 "data": {"train_limit": 64, "test_limit": 16, "batch_size": 16},
+                 "run": {"device": "cpu", "threads": 1, "amp": "off"}}
+    run = build(r, resolve(r, overrides))
+    metrics = run.method.step(run.data.next_batch())
+    assert float(metrics["train/aux_loss"]) > 0 and torch.isfinite(torch.as_tensor(metrics["train/loss"]))
+    assert 0 <= run.method.evaluate()["test/pgd_acc"] <= 1

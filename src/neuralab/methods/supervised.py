@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuralab.config import field
-from neuralab.contracts import Method, RunContext, auxiliary_loss
+from neuralab.contracts import AuxiliaryOutputs, Method, RunContext, auxiliary_loss
 from neuralab.data.tensors import SupervisedData
 from neuralab.errors import UserError
 from neuralab.methods.attacks import FAST_ALPHA_FACTOR, PixelSpace, fixed_subset, perturb, pgd
@@ -189,9 +189,12 @@ class Supervised(Method):
             metrics["train/acc"] = correct / len(y)
         return metrics
 
-    def loss_fn(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """The run's data loss (mean over the batch) of outputs `out` for targets `y`: what attacks ascend."""
-        return _loss(self.cfg.loss, out, y)
+    def loss_fn(self, out: torch.Tensor | AuxiliaryOutputs, y: torch.Tensor) -> torch.Tensor:
+        """The run's training objective (mean over the batch) on outputs `out` for targets `y`, auxiliary
+        classifiers included in training mode: what attacks ascend."""
+        out, aux = auxiliary_loss(out, lambda head: _loss(self.cfg.loss, head, y))
+        loss = _loss(self.cfg.loss, out, y)
+        return loss if aux is None else loss + aux
 
     def _plain_model(self) -> nn.Module:
         """The network without its data-parallel wrapper: an attack's backward pass must not start DDP's
