@@ -24,6 +24,7 @@ bench: setup
 # wall times are for this machine, measured in the same run).
 SUPERVISED := activations,init-symmetry,init-depth,universal-approximation,optimizers-compare,second-order-logreg,regularization-compare,vanishing-gradients,random-vs-grid
 MNIST1D := cnn1d-mnist1d,mlp-mnist1d,logistic-mnist1d
+CNN := alexnet-fashion,vgg11-fashion,googlenet-fashion,resnet18-fashion,resnet18-mnist
 RESULTS := $(PY) -m neuralab results --quiet
 
 docs: setup
@@ -32,6 +33,7 @@ docs: setup
 	for r in $$(echo $(SUPERVISED) | tr , ' '); do $(RESULTS) --report $$r --write docs/supervised.md || exit 1; done
 	$(RESULTS) --report mlp-digits --method.diagnostics true --block report:mlp-digits-diagnostics --write docs/supervised.md
 	$(RESULTS) --report random-vs-grid --method.budget 9 --block report:random-vs-grid-budget-9 --write docs/supervised.md
+	$(RESULTS) --seeds 3 --block cnn --recipes $(CNN) --write docs/cnn.md
 	$(RESULTS) --seeds 3 --block mnist1d --recipes $(MNIST1D) --write docs/cnn.md
 	$(RESULTS) --seeds 3 --block transfer --recipes transfer-fashion-1k --write docs/cnn.md
 	$(RESULTS) --report transfer-fashion-1k --write docs/cnn.md
