@@ -10,8 +10,9 @@ setup:
 demo: setup
 	$(PY) -m neuralab train lenet5-mnist --out runs/demo-$$(date +%Y%m%d-%H%M%S)
 
+# Two or more workers (one per core, one torch thread each; tests/conftest.py), whole test files per worker.
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --maxprocesses 8 --dist loadfile
 
 slow: setup
 	$(PY) -m pytest -q -m slow

@@ -13,6 +13,14 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs two pytest workers on two cores: one torch thread each, in the workers and in the CLI
+    # processes they start (the environment is inherited), so two trainings never fight over four threads.
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
 
 def cli_env(first: str = "", **extra: str) -> dict[str, str]:
     """The environment a CLI subprocess runs in: this checkout's src on PYTHONPATH (after `first`, if given)."""
