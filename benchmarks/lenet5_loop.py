@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from mnist_examples_peer import neuralab_recipe  # the same clock to 99%: a sibling script in benchmarks/
 from torch.utils.data import DataLoader, TensorDataset
 
 import neuralab
@@ -66,18 +67,6 @@ def our_loop(overrides: dict, samples: int) -> float:
         shutil.rmtree(out, ignore_errors=True)
 
 
-def time_to_target(target: float = 0.99) -> tuple[float | None, float, float]:
-    """Run the full recipe; (seconds when test/acc first >= target, final acc, total seconds)."""
-    out = Path(tempfile.mkdtemp(prefix="bench-full-"))
-    try:
-        run = neuralab.train("lenet5-mnist", out=out)
-        rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-        hit = next((r["time"] for r in rows if r.get("test/acc", 0) >= target), None)
-        return hit, run.metrics["test/acc"], run.metrics["time/seconds"]
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=30_720, help="training samples timed per loop and repeat")
@@ -106,7 +95,7 @@ def main() -> None:
         print(f"{name:<74} {median:8.0f} samples/s  ratio {median / peer:.2f}  "
               f"(runs: {', '.join(f'{v:.0f}' for v in values)})")
     if not args.skip_full:
-        hit, acc, total = time_to_target()
+        hit, acc, total = neuralab_recipe("lenet5-mnist", 0.99)
         when = "never" if hit is None else f"{hit:.1f} s"
         print(f"lenet5-mnist full recipe: test/acc {acc:.4f} after {total:.1f} s of training; "
               f"99.0% first reached at {when}")
