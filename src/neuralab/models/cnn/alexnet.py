@@ -44,6 +44,15 @@ class AlexNetConfig:
     dropout: float = field(0.5, "Dropout before each hidden fully connected layer.", ge=0, le=1)
 
 
+def classifier_head(features: int, hidden: int, classes: int, dropout: float) -> nn.Sequential:
+    """AlexNet's (and ZFNet's) classifier: flatten, then dropout before each of two hidden ReLU layers:
+    (B, C, h, w) -> (B, classes)."""
+    return nn.Sequential(
+        nn.Flatten(), nn.Dropout(dropout), nn.Linear(features, hidden), nn.ReLU(inplace=True),
+        nn.Dropout(dropout), nn.Linear(hidden, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, classes),
+    )
+
+
 def _channels(base: int, width: float, groups: int) -> int:
     """`base * width` rounded to a multiple of `groups` (at least one map per group)."""
     return max(1, round(base * width / groups)) * groups
@@ -74,11 +83,7 @@ class AlexNet(nn.Module):
             nn.Conv2d(c4, c5, 3, padding=1, groups=g), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),  # (B, 256, 6, 6)
         )
         flat = math.prod(output_shape(self.features, (cfg.in_channels, cfg.image_size, cfg.image_size), "features"))
-        self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Dropout(cfg.dropout), nn.Linear(flat, cfg.hidden), nn.ReLU(inplace=True),
-            nn.Dropout(cfg.dropout), nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU(inplace=True),
-            nn.Linear(cfg.hidden, cfg.num_classes),
-        )
+        self.classifier = classifier_head(flat, cfg.hidden, cfg.num_classes, cfg.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))  # (B, C, H, W) -> (B, num_classes)

@@ -20,10 +20,9 @@ from torch import nn
 
 from neuralab.config import field
 from neuralab.models import sizing
+from neuralab.models.cnn.alexnet import CHANNELS, classifier_head
 from neuralab.nn.shapes import output_shape
 from neuralab.registry import register_model
-
-CHANNELS = (96, 256, 384, 384, 256)
 
 
 @dataclass(frozen=True)
@@ -70,11 +69,7 @@ class ZFNet(nn.Module):
             nn.Conv2d(c4, c5, 3, padding=1), nn.ReLU(inplace=True), pool(),  # (B, 256, 6, 6)
         )
         flat = math.prod(output_shape(self.features, (cfg.in_channels, cfg.image_size, cfg.image_size), "features"))
-        self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Dropout(cfg.dropout), nn.Linear(flat, cfg.hidden), nn.ReLU(inplace=True),
-            nn.Dropout(cfg.dropout), nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU(inplace=True),
-            nn.Linear(cfg.hidden, cfg.num_classes),
-        )
+        self.classifier = classifier_head(flat, cfg.hidden, cfg.num_classes, cfg.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))  # (B, C, H, W) -> (B, num_classes)
