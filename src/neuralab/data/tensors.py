@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from neuralab.data.vocab import SPECIALS, Vocabulary
 from neuralab.errors import DataError
 
 
@@ -18,7 +19,7 @@ from neuralab.errors import DataError
 class DataMeta:
     """What a trained model needs to know about its data to predict on new inputs."""
 
-    kind: str  # "images" or "features"
+    kind: str  # "images", "features" or "text" (token ids, see neuralab.data.vocab)
     input_shape: list[int]
     num_classes: int
     class_names: list[str]
@@ -29,6 +30,14 @@ class DataMeta:
     source: str = ""
     fill: list[float] = field(default_factory=list)  # per feature: the value of a missing CSV cell (NaN), else []
     notes: list[str] = field(default_factory=list)  # what reading the data changed (rows dropped, cells filled)
+    vocab: list[str] = field(default_factory=list)  # text: the tokens, a token's id is its index (data.vocab)
+    tokenizer: str = ""  # text: "char" or "word"
+
+    def vocabulary(self) -> Vocabulary:
+        """The run's token <-> id mapping; only text data has one."""
+        if not self.vocab:
+            raise DataError(f"{self.source or 'this data'} is not text: it has no vocabulary")
+        return Vocabulary(self.vocab[len(SPECIALS):], self.tokenizer)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,7 +77,7 @@ class SupervisedData:
     def shape_only(cls, meta: DataMeta) -> SupervisedData:
         """One all-zero example of the saved input shape per split: enough to rebuild a trained model and
         its method for predicting, without the training data."""
-        x = torch.zeros(1, *meta.input_shape)
+        x = torch.zeros(1, *meta.input_shape, dtype=torch.long if meta.kind == "text" else torch.float)
         y = torch.zeros(1, dtype=torch.long) if meta.num_classes else torch.zeros(1, 1)
         return cls((x, y), (x, y), meta, batch_size=1, seed=0)
 
