@@ -32,12 +32,19 @@ class DataMeta:
     notes: list[str] = field(default_factory=list)  # what reading the data changed (rows dropped, cells filled)
     vocab: list[str] = field(default_factory=list)  # text: the tokens, a token's id is its index (data.vocab)
     tokenizer: str = ""  # text: "char" or "word"
+    target_vocab: list[str] = field(default_factory=list)  # translation: the target language's tokens, when separate
 
     def vocabulary(self) -> Vocabulary:
         """The run's token <-> id mapping; only text data has one."""
         if not self.vocab:
             raise DataError(f"{self.source or 'this data'} is not text: it has no vocabulary")
         return Vocabulary(self.vocab[len(SPECIALS):], self.tokenizer)
+
+    def target_vocabulary(self) -> Vocabulary:
+        """The target side's mapping of a translation set with its own vocabulary, else the source's."""
+        if not self.target_vocab:
+            return self.vocabulary()
+        return Vocabulary(self.target_vocab[len(SPECIALS):], self.tokenizer)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

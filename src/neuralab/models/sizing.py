@@ -76,6 +76,18 @@ def sequences(cfg: Any, meta: DataMeta, explicit: dict[str, Any]) -> Any:
                                         "num_classes": _classes(meta, cfg)})
 
 
+def tokens(cfg: Any, meta: DataMeta, explicit: dict[str, Any]) -> Any:
+    """Token ids (text, neuralab.data.vocab): `vocab_size` from the vocabulary, `target_vocab_size` from a translation
+    set's target vocabulary and `num_classes` where the model has them; images and feature rows are refused."""
+    if meta.kind != "text":
+        raise UserError(f"this recipe's model reads text (token ids), but {meta.source} holds {meta.kind}; train a "
+                        "recipe made for that data")
+    sizes = {"vocab_size": len(meta.vocab), "target_vocab_size": len(meta.target_vocab) or None}
+    if hasattr(cfg, "num_classes"):
+        sizes["num_classes"] = _classes(meta, cfg)
+    return _apply(cfg, meta, explicit, sizes)
+
+
 def unsized(cfg: Any, meta: DataMeta, explicit: dict[str, Any]) -> Any:
     """A model whose sizes do not come from a data set's meta (tabular RL, fixed toy objectives)."""
     return cfg
