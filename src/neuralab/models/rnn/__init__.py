@@ -1,0 +1,2 @@
+"""Recurrent networks: the from-scratch cells (`cells`), the truncated-BPTT state helpers (`state`) and the
+registered recurrent models."""
