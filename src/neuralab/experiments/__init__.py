@@ -11,4 +11,5 @@ import neuralab.experiments.regularization_compare
 import neuralab.experiments.second_order_logreg
 import neuralab.experiments.transfer_compare
 import neuralab.experiments.universal_approximation
-import neuralab.experiments.vanishing_gradients  # noqa: F401
+import neuralab.experiments.vanishing_gradients
+import neuralab.experiments.vanishing_gradients_rnn  # noqa: F401

@@ -10,4 +10,5 @@ import neuralab.models.cnn.zfnet
 import neuralab.models.linear.logistic
 import neuralab.models.linear.threshold_unit
 import neuralab.models.mlp.mlp
+import neuralab.models.rnn.srn
 import neuralab.models.tabular.qtable  # noqa: F401
