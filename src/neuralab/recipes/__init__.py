@@ -10,7 +10,7 @@ import neuralab.recipes.mlp
 import neuralab.recipes.mnist1d
 import neuralab.recipes.optimization
 import neuralab.recipes.regularization
-import neuralab.recipes.rnn
 import neuralab.recipes.rl
+import neuralab.recipes.rnn
 import neuralab.recipes.search
 import neuralab.recipes.transfer  # noqa: F401
