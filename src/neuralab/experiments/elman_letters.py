@@ -216,11 +216,15 @@ class ElmanLetters(Method):
             nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
         self.opt.step()
         self.state = detach_state(state)
-        return {"train/loss": loss.item(), "train/bits_per_letter": loss.item() / math.log(2)}
+        return {"train/loss": loss.item()}
 
     def evaluate(self) -> dict[str, float]:
+        """Loss (nats per letter), onset / within-word error ratio and the class scores on the test stream, beside
+        the untrained network's; the report has the rest."""
         self.model.eval()
-        metrics = {f"test/{k}": v for k, v in summarise(measure(self.model, self.data.test)).items()}
+        measured = summarise(measure(self.model, self.data.test))
+        metrics = {f"test/{k}": measured[k] for k in ("loss", "onset_over_within", "class_silhouette",
+                                                      "noun_verb_silhouette", "nearest_same_class")}
         metrics.update({f"untrained/{k}": self.baseline[k] for k in ("onset_over_within", "class_silhouette",
                                                                       "nearest_same_class")})
         return metrics
