@@ -40,6 +40,8 @@ docs: setup
 	$(RESULTS) --seeds 3 --block transfer --recipes transfer-fashion-1k --write docs/cnn.md
 	$(RESULTS) --report transfer-fashion-1k --write docs/cnn.md
 	$(RESULTS) --seeds 3 --block adversarial --recipes adversarial-mnist --write docs/adversarial.md
+	for r in vanishing-gradients-rnn elman-letters; do $(RESULTS) --report $$r --write docs/sequences.md && \
+	  cp runs/results/$$r/seed-0/plots/$$(echo $$r | tr - _).png docs/img/$$r.png || exit 1; done
 	$(MAKE) compress-docs
 	$(MAKE) explain-docs
 

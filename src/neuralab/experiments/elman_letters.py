@@ -2,13 +2,13 @@
 (Elman, "Finding structure in time", 1990; curriculum S5; notes 002 section 3.1).
 
 Sentences come from Elman's small grammar: sixteen templates such as NOUN-HUM VERB-EAT NOUN-FOOD over a lexicon of
-words in thirteen classes (his Tables 2 and 3; here each word belongs to one class, so `see` and `break` appear
+words in twelve classes (his Tables 2 and 3; here each word belongs to one class, so `see` and `break` appear
 once). Their letters are concatenated into one stream, with no spaces and no sentence marks. Nothing tells the
 network where a word ends, yet once it has learnt the stream its prediction error is high at a word's first letter
 (which word comes next is a choice of the grammar) and falls within the word (the rest is nearly determined): the
 error curve marks the word boundaries. Elman's second finding is that the hidden states sort words by class; here
 each word's hidden state, averaged over its occurrences at its last letter, is projected to 2-D (PCA) and scored
-by the silhouette of its thirteen classes and of nouns against verbs, and by whether each word's nearest other
+by the silhouette of its twelve classes and of nouns against verbs, and by whether each word's nearest other
 word belongs to its class. The same scores of the untrained network are the baseline. At the last letter the
 state also predicts the next word, which after a noun depends on its role (a subject is followed by a verb, an
 object by the next sentence's noun), so here the fine classes group more clearly than nouns against verbs.
@@ -168,7 +168,7 @@ def measure(model: nn.Module, test: dict[str, torch.Tensor]) -> dict[str, Any]:
 
 
 def class_scores(means: torch.Tensor, words: list[int]) -> dict[str, float]:
-    """How per-word mean hidden states (W, H) group by class: the silhouette of the thirteen word classes and of
+    """How per-word mean hidden states (W, H) group by class: the silhouette of the twelve word classes and of
     nouns against verbs, and the share of words whose nearest other word (Euclidean) is of the same class, among
     the words that have a class mate."""
     from sklearn.metrics import silhouette_score

@@ -209,7 +209,7 @@ class VanishingGradientsRNN(Method):
             return ""
         far = len(self.log_norm["elman"]) - 1
         shown = [d for d in DISTANCES if d < far] + [far]
-        lines = [f"||dLoss/dh_(T-k)|| / ||dLoss/dh_T|| at initialisation, loss on the last of T = {far + 1} steps: "
+        lines = [f"`||dLoss/dh_(T-k)|| / ||dLoss/dh_T||` at initialisation, loss on the last of T = {far + 1} steps: "
                  f"geometric mean over {self.trials} batches (each with its own random nets).", "",
                  "| cell | " + " | ".join(f"k = {d}" for d in shown) + " | mean factor per step | "
                  "factor^1000 |", "|---|" + "---|" * (len(shown) + 2)]
