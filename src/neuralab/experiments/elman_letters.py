@@ -57,7 +57,7 @@ TEMPLATES = (  # Elman 1990, Table 3
 WORDS = tuple(w for words in LEXICON.values() for w in words)
 WORD_CLASS = {w: c for c, words in LEXICON.items() for w in words}
 LETTERS = sorted({ch for w in WORDS for ch in w})
-STRETCH = 60  # letters of the test stream drawn in the error plot
+STRETCH = slice(40, 100)  # letters of the test stream drawn in the error plot, once the state has warmed up
 
 
 def sentences(n: int, seed: int) -> list[list[str]]:
@@ -264,9 +264,8 @@ class ElmanLetters(Method):
 
         self.model.eval()
         m = measure(self.model, self.data.test)
-        ids = self.data.test["ids"][1:STRETCH + 1].tolist()
-        bits = m["bits"][:STRETCH].tolist()
-        onset = m["onset"][:STRETCH].tolist()
+        ids = self.data.test["ids"][1:][STRETCH].tolist()  # the predicted letters
+        bits, onset = m["bits"][STRETCH].tolist(), m["onset"][STRETCH].tolist()
         fig, (ax, bx) = plt.subplots(1, 2, figsize=(15, 4.8), width_ratios=(1.6, 1), layout="constrained")
         ax.plot(range(len(bits)), bits, "o-", ms=3, color="C0")
         for t, is_onset in enumerate(onset):
