@@ -1,0 +1,1 @@
+"""Recurrent architectures (curriculum S1-S4)."""
