@@ -10,6 +10,7 @@ import neuralab.recipes.initialization
 import neuralab.recipes.mlp
 import neuralab.recipes.mnist1d
 import neuralab.recipes.optimization
+import neuralab.recipes.regimes
 import neuralab.recipes.regularization
 import neuralab.recipes.rl
 import neuralab.recipes.search
