@@ -40,6 +40,9 @@ docs: setup
 	$(RESULTS) --seeds 3 --block transfer --recipes transfer-fashion-1k --write docs/cnn.md
 	$(RESULTS) --report transfer-fashion-1k --write docs/cnn.md
 	$(RESULTS) --seeds 3 --block adversarial --recipes adversarial-mnist --write docs/adversarial.md
+	$(RESULTS) --seeds 3 --block regimes --recipes gru-mnist1d,lstm-bracket-depth,gru-sine-waves --write docs/sequences.md
+	$(RESULTS) --seeds 3 --block forecasting --recipes forecast-sines,forecast-sunspots --write docs/sequences.md
+	for r in forecast-sines forecast-sunspots; do $(RESULTS) --report $$r --write docs/sequences.md || exit 1; done
 	$(MAKE) compress-docs
 	$(MAKE) explain-docs
 

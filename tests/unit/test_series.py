@@ -116,3 +116,5 @@ def test_sunspots_come_from_statsmodels_offline():
     data = build_series(SeriesConfig(series="sunspots", length=20), 0)
     assert len(data.values) == 309 and data.values[0] == 5.0  # 1700-2008, the first year's mean
     assert data.meta.source == "sunspots" and data.units == "sunspots"
+    co2 = build_series(SeriesConfig(series="co2", length=52, difference=True), 0)
+    assert len(co2.values) == 2284 and np.isfinite(co2.values).all()  # the 59 missing weeks interpolated

@@ -25,7 +25,7 @@ register(Recipe(
     model="sequence-tagger", method="supervised", data="bracket-depth",
     method_config=dict(optimizer="adam", lr=3e-3, clip_grad_norm=1.0),
     run=RunConfig(steps=600, eval_every=200, log_every=50, threads=1),
-    # Measured 1.000 from step 400 (seed 0); tagging each token by its symbol alone reaches 0.31 (the test).
+    # Measured 1.000 from step 400 (seed 0); tagging each token by its symbol alone reaches 0.29.
     expect={"test/acc": (">=", 0.99)},
 ))
 
