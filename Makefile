@@ -42,6 +42,9 @@ docs: setup
 	$(RESULTS) --seeds 3 --block adversarial --recipes adversarial-mnist --write docs/adversarial.md
 	for r in vanishing-gradients-rnn elman-letters; do $(RESULTS) --report $$r --write docs/sequences.md && \
 	  cp runs/results/$$r/seed-0/plots/$$(echo $$r | tr - _).png docs/img/$$r.png || exit 1; done
+	$(RESULTS) --seeds 3 --block regimes --recipes gru-mnist1d,lstm-bracket-depth,gru-sine-waves --write docs/sequences.md
+	$(RESULTS) --seeds 3 --block forecasting --recipes forecast-sines,forecast-sunspots --write docs/sequences.md
+	for r in forecast-sines forecast-sunspots; do $(RESULTS) --report $$r --write docs/sequences.md || exit 1; done
 	$(MAKE) compress-docs
 	$(MAKE) explain-docs
 

@@ -65,7 +65,8 @@ def test_config_fields_are_documented(entry):
     assert entry.paper, f"{entry.name} names no paper"
 
 
-SIZE_FIELDS = ("num_classes", "in_features", "image_size", "in_channels", "length")  # the fields the data sets
+SIZE_FIELDS = ("num_classes", "in_features", "image_size", "in_channels", "length", "horizon", "steps")  # data-set
+OUTPUT_FIELDS = ("num_classes", "horizon", "steps")  # sizes of the output's last axis: classes, forecast, generated
 
 
 def _resized(entry):
@@ -94,9 +95,11 @@ def test_non_default_sizes_give_the_right_output_shape(entry):
         if axis is not None:
             assert x.shape[axis] == value, (name, tuple(x.shape))
     out = _heads(entry.cls(cfg)(x))[0]
-    width = cfg.num_classes if "num_classes" in changes else None
+    width = next((getattr(cfg, name) for name in OUTPUT_FIELDS if name in changes), None)
     if width is None:  # one output per example (a score or a sign)
         assert out.shape in ((x.shape[0],), (x.shape[0], 1)), tuple(out.shape)
+    elif out.dim() == 3:  # per-step outputs (B, T, K) of a tagger: one row per input step
+        assert tuple(out.shape) == (x.shape[0], x.shape[1], width)
     else:
         assert tuple(out.shape) == (x.shape[0], width)
 

@@ -12,7 +12,8 @@ from tests.conftest import run_cli
 
 def test_list_models_filters_by_family():
     assert neuralab.list_models() == MODELS.names()
-    assert neuralab.list_models("cnn") == ["alexnet", "cnn1d", "googlenet", "lenet5", "resnet", "vgg", "zfnet"]
+    assert neuralab.list_models("cnn") == ["alexnet", "cnn1d", "cnn1d-forecaster", "googlenet", "lenet5", "resnet",
+                                           "vgg", "zfnet"]
     assert set(neuralab.list_models("linear")) == {"logistic-regression", "threshold-unit"}
 
 

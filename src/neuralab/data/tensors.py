@@ -14,6 +14,8 @@ import torch
 from neuralab.data.vocab import SPECIALS, Vocabulary
 from neuralab.errors import DataError
 
+IGNORE_INDEX = -100  # a per-step label that counts for nothing (padding); cross-entropy's ignore_index
+
 
 @dataclass
 class DataMeta:
@@ -33,6 +35,7 @@ class DataMeta:
     vocab: list[str] = field(default_factory=list)  # text: the tokens, a token's id is its index (data.vocab)
     tokenizer: str = ""  # text: "char" or "word"
     target_vocab: list[str] = field(default_factory=list)  # translation: the target language's tokens, when separate
+    target_shape: list[int] = field(default_factory=list)  # regression: one target's shape ([horizon], [steps])
 
     def vocabulary(self) -> Vocabulary:
         """The run's token <-> id mapping; only text data has one."""

@@ -40,6 +40,7 @@ class Variant:
     rule: dict[str, Any] = dataclasses.field(default_factory=dict)  # changes to the rule's config
     init_from: str | None = None  # a run whose matching weights start this variant (`neuralab.transfer`)
     freeze: tuple[str, ...] = ()  # parameter-name prefixes this variant does not train
+    model_name: str = ""  # another registered model than the recipe's, sized by the data the same way
 
 
 def seeded_network(model_name: str, cfg: Any, seed: int) -> nn.Module:
@@ -64,12 +65,16 @@ class Sweep:
         self.transfers: dict[str, Transfer] = {}  # what each transferred variant loaded, skipped and froze
         self.rules: dict[str, Method] = {}
         for v in variants:
-            unknown = [k for k in v.model if not hasattr(ctx.model_config, k)]
+            model_name, base = ctx.model_name, ctx.model_config
+            if v.model_name and v.model_name != ctx.model_name:
+                other = MODELS.get(v.model_name)
+                model_name, base = v.model_name, other.sizing(other.config(), data.meta, {})
+            unknown = [k for k in v.model if not hasattr(base, k)]
             if unknown:
-                raise UserError(f"method {method}: model {ctx.model_name} has no field {', '.join(unknown)}; "
+                raise UserError(f"method {method}: model {model_name} has no field {', '.join(unknown)}; "
                                 "this lesson needs a model that has them, such as mlp")
-            cfg = override(ctx.model_config, v.model, "model")
-            net = seeded_network(ctx.model_name, cfg, ctx.seed)
+            cfg = override(base, v.model, "model")
+            net = seeded_network(model_name, cfg, ctx.seed)
             if v.init_from or v.freeze:  # the path of --init-from/--freeze, before the rule builds its optimiser
                 self.transfers[v.name] = prepare_transfer(net, v.init_from, v.freeze)
             net = ctx.prepare(net)

@@ -22,7 +22,7 @@ from torch import nn
 
 from neuralab.config import field
 from neuralab.contracts import AuxiliaryOutputs, Method, RunContext, auxiliary_loss
-from neuralab.data.tensors import SupervisedData
+from neuralab.data.tensors import IGNORE_INDEX, SupervisedData
 from neuralab.errors import UserError
 from neuralab.methods.attacks import FAST_ALPHA_FACTOR, PixelSpace, fixed_subset, perturb, pgd
 from neuralab.methods.augment import AUGMENTATIONS, Augmenter
@@ -79,8 +79,8 @@ class SupervisedConfig:
 
 
 def _loss(name: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    if name == "cross_entropy":
-        return F.cross_entropy(out, y)
+    if name == "cross_entropy":  # per-step outputs (B, T, K) for labels (B, T): one row of K per labelled step
+        return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), ignore_index=IGNORE_INDEX)
     if name == "bce":
         return F.binary_cross_entropy_with_logits(out.squeeze(-1), y.float())
     target = y.float().view_as(out) if y.dtype.is_floating_point else F.one_hot(y, out.shape[-1]).float()
@@ -90,7 +90,15 @@ def _loss(name: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def _correct(name: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
     if y.dtype.is_floating_point:
         return None  # regression: no accuracy
-    return (_predict(name, out) == y).sum()
+    return (_predict(name, out) == y).sum()  # an ignored step (IGNORE_INDEX) never equals a prediction
+
+
+def _count(y: torch.Tensor) -> int:
+    """How many targets a batch's loss and accuracy average over: one per example, or per labelled step of
+    per-step labels (B, T)."""
+    if y.dim() > 1 and not y.dtype.is_floating_point:
+        return int((y != IGNORE_INDEX).sum())
+    return len(y)
 
 
 def _predict(name: str, out: torch.Tensor) -> torch.Tensor:
@@ -112,16 +120,17 @@ def evaluate_split(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str
     """Mean loss (and accuracy for class labels) of `model` in evaluation mode on (x, y)."""
     was_training = model.training
     model.eval()
-    loss_sum, correct = 0.0, 0
+    loss_sum, correct, count = 0.0, 0, 0
     for i in range(0, len(x), batch_size):
         out, yb = model(x[i:i + batch_size]), y[i:i + batch_size]
-        loss_sum += float(_loss(loss, out, yb)) * len(yb)
+        loss_sum += float(_loss(loss, out, yb)) * _count(yb)
+        count += _count(yb)
         c = _correct(loss, out, yb)
         correct += 0 if c is None else int(c)
     model.train(was_training)
-    metrics = {"loss": loss_sum / len(x)}
+    metrics = {"loss": loss_sum / count}
     if not y.dtype.is_floating_point:
-        metrics["acc"] = correct / len(x)
+        metrics["acc"] = correct / count
     return metrics
 
 
@@ -186,7 +195,7 @@ class Supervised(Method):
         metrics = first["metrics"]
         correct = _correct(self.cfg.loss, first["out"], y)
         if correct is not None:
-            metrics["train/acc"] = correct / len(y)
+            metrics["train/acc"] = correct / _count(y)
         return metrics
 
     def loss_fn(self, out: torch.Tensor | AuxiliaryOutputs, y: torch.Tensor) -> torch.Tensor:
@@ -269,7 +278,8 @@ class Supervised(Method):
         pred = _predict(self.cfg.loss, forward_all(self.model, x, self.cfg.eval_batch_size))
         self.model.train()
         names = list(self.data.meta.class_names) or [str(i) for i in range(int(y.max()) + 1)]
-        return y.cpu().numpy(), pred.cpu().numpy(), names
+        labelled = y != IGNORE_INDEX  # per-step labels: the labelled steps, flattened
+        return y[labelled].cpu().numpy(), pred[labelled].cpu().numpy(), names
 
     def confusion(self) -> np.ndarray | None:
         """Test-set confusion matrix (K, K): row = true class, column = predicted class; None for regression."""

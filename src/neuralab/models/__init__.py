@@ -2,6 +2,7 @@
 
 import neuralab.models.cnn.alexnet
 import neuralab.models.cnn.cnn1d
+import neuralab.models.cnn.cnn1d_forecaster
 import neuralab.models.cnn.googlenet
 import neuralab.models.cnn.lenet5
 import neuralab.models.cnn.resnet
@@ -10,5 +11,9 @@ import neuralab.models.cnn.zfnet
 import neuralab.models.linear.logistic
 import neuralab.models.linear.threshold_unit
 import neuralab.models.mlp.mlp
+import neuralab.models.rnn.forecaster
+import neuralab.models.rnn.sequence_classifier
+import neuralab.models.rnn.sequence_generator
 import neuralab.models.rnn.srn
+import neuralab.models.rnn.tagger
 import neuralab.models.tabular.qtable  # noqa: F401

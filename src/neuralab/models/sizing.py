@@ -88,6 +88,26 @@ def tokens(cfg: Any, meta: DataMeta, explicit: dict[str, Any]) -> Any:
     return _apply(cfg, meta, explicit, sizes)
 
 
+def _target_length(meta: DataMeta) -> int | None:
+    return meta.target_shape[0] if meta.target_shape else None
+
+
+def forecasts(cfg: Any, meta: DataMeta, explicit: dict[str, Any]) -> Any:
+    """Windows of a series (C, L) -> its next values: `in_channels` and `length` as for `sequences`, `horizon`
+    from the targets' length."""
+    cfg = sequences(cfg, meta, explicit)
+    return _apply(cfg, meta, explicit, {"horizon": _target_length(meta)})
+
+
+def vector_to_sequence(cfg: Any, meta: DataMeta, explicit: dict[str, Any]) -> Any:
+    """A feature vector (F,) -> a sequence (one-to-many): `in_features` from the input, `steps` from the targets'
+    length."""
+    if len(meta.input_shape) != 1:
+        raise UserError(f"this recipe's model generates a sequence from one vector, but {meta.source} holds inputs "
+                        f"of shape {tuple(meta.input_shape)}; give rows of features")
+    return _apply(cfg, meta, explicit, {"in_features": meta.input_shape[0], "steps": _target_length(meta)})
+
+
 def unsized(cfg: Any, meta: DataMeta, explicit: dict[str, Any]) -> Any:
     """A model whose sizes do not come from a data set's meta (tabular RL, fixed toy objectives)."""
     return cfg

@@ -4,11 +4,13 @@ import neuralab.recipes.activations
 import neuralab.recipes.approximation
 import neuralab.recipes.cnn
 import neuralab.recipes.diagnostics
+import neuralab.recipes.forecasting
 import neuralab.recipes.foundations
 import neuralab.recipes.initialization
 import neuralab.recipes.mlp
 import neuralab.recipes.mnist1d
 import neuralab.recipes.optimization
+import neuralab.recipes.regimes
 import neuralab.recipes.regularization
 import neuralab.recipes.rl
 import neuralab.recipes.rnn
