@@ -6,6 +6,7 @@ import neuralab.recipes.cnn
 import neuralab.recipes.diagnostics
 import neuralab.recipes.foundations
 import neuralab.recipes.initialization
+import neuralab.recipes.language
 import neuralab.recipes.mlp
 import neuralab.recipes.mnist1d
 import neuralab.recipes.optimization

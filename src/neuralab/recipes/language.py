@@ -1,0 +1,44 @@
+"""Character language models on Shakespeare (curriculum S5, S9): LSTM, GRU and a GPT-style transformer, each
+judged by its validation loss on the last 10% of the text (nats per character; val/bpc in bits)."""
+
+from neuralab.config import RunConfig
+from neuralab.recipes.recipe import Recipe, register
+
+# The issue's target: <= 1.55 nats/char on the held-out 10%.
+TARGET = {"val/loss": ("<=", 1.55)}
+
+register(Recipe(
+    name="lstm-shakespeare", family="rnn", curriculum="S5",
+    summary="Character-level LSTM (2 layers) on Shakespeare's works, truncated BPTT over 64 parallel streams "
+            "with the hidden state carried; `neuralab sample RUN --prompt 'ROMEO:'` writes text.",
+    model="char-rnn", method="language_model", data="shakespeare-chars",
+    model_config=dict(cell="lstm", embed_dim=64, hidden_size=512, layers=2),
+    method_config=dict(optimizer="adam", lr=3e-3, schedule="cosine", clip_grad_norm=1.0),
+    data_config=dict(batch_size=64, seq_len=100, layout="streams"),
+    run=RunConfig(steps=1500, eval_every=250, log_every=25, amp="auto"),
+    expect=TARGET, mode="min",
+))
+
+register(Recipe(
+    name="gru-shakespeare", family="rnn", curriculum="S5",
+    summary="Character-level GRU (2 layers) on Shakespeare's works, truncated BPTT over 64 parallel streams "
+            "with the hidden state carried.",
+    model="char-rnn", method="language_model", data="shakespeare-chars",
+    model_config=dict(cell="gru", embed_dim=64, hidden_size=512, layers=2),
+    method_config=dict(optimizer="adam", lr=3e-3, schedule="cosine", clip_grad_norm=1.0),
+    data_config=dict(batch_size=64, seq_len=100, layout="streams"),
+    run=RunConfig(steps=1500, eval_every=250, log_every=25, amp="auto"),
+    expect=TARGET, mode="min",
+))
+
+register(Recipe(
+    name="gpt-shakespeare", family="transformer", curriculum="S9",
+    summary="GPT-style decoder-only character model on Shakespeare's works (nanoGPT's CPU setting: 4 layers, "
+            "4 heads, 128 wide, context 64), random windows as nanoGPT draws them.",
+    model="gpt", method="language_model", data="shakespeare-chars",
+    model_config=dict(layers=4, heads=4, d_model=128, block_size=64, dropout=0.0),
+    method_config=dict(optimizer="adamw", lr=1e-3, weight_decay=0.1, schedule="cosine", clip_grad_norm=1.0),
+    data_config=dict(batch_size=12, seq_len=64, layout="windows"),
+    run=RunConfig(steps=2000, eval_every=250, log_every=50, amp="auto"),
+    expect=TARGET, mode="min",
+))
