@@ -683,8 +683,8 @@ def main(argv: list[str] | None = None) -> int:
         if extra:
             raise UserError(f"unexpected arguments: {' '.join(extra)}")
         return {"list": cmd_list, "flops": cmd_flops, "eval": cmd_eval, "plot": cmd_plot,
-                "predict": cmd_predict, "sample": cmd_sample, "explain": cmd_explain, "attack": cmd_attack, "export": cmd_export,
-                "compress": cmd_compress}[args.command](args)
+                "predict": cmd_predict, "explain": cmd_explain, "attack": cmd_attack, "export": cmd_export,
+                "compress": cmd_compress, "sample": cmd_sample}[args.command](args)
     except UserError as exc:
         print(f"neuralab: error: {exc}", file=sys.stderr)
         return EXIT_USER

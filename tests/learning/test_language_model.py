@@ -33,7 +33,8 @@ def _train(recipe, text_file, out, steps, model, data=None, method=None, **kw):
 
 @pytest.mark.parametrize("recipe, model", [("lstm-shakespeare", TINY_LSTM), ("gpt-shakespeare", TINY_GPT)])
 def test_loss_at_initialisation_is_about_ln_vocabulary(recipe, model, text_file, tmp_path):
-    run = _train(recipe, text_file, tmp_path / "run", 1, model, {"seq_len": 32}, {"lr": 1e-9})  # one step that changes nothing
+    # One step at a learning rate too small to change anything: the metrics are those of the initial weights.
+    run = _train(recipe, text_file, tmp_path / "run", 1, model, {"seq_len": 32}, {"lr": 1e-9})
     vocab = len(neuralab.load(run.run_dir).meta.vocab)
     assert run.metrics["val/loss"] == pytest.approx(math.log(vocab), abs=0.15)
     assert run.metrics["val/bpc"] == pytest.approx(run.metrics["val/loss"] / math.log(2))
