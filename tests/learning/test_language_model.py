@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import neuralab
+from neuralab.cli import main
 from neuralab.errors import UserError
 from tests.conftest import final_tensors
 
@@ -53,8 +54,17 @@ def test_a_repetitive_text_is_learnt_and_sampled_back(recipe, model, data, text_
     assert method.sample("hello", 39, temperature=0.5, seed=3) == out  # seeded: the same text again
 
 
-def test_sampling_reads_unseen_characters_as_unknown_and_refuses_text_it_cannot_read(text_file, tmp_path):
+def test_sampling_reads_unseen_characters_as_unknown_and_refuses_text_it_cannot_read(text_file, tmp_path, capsys):
     run = _train("gpt-shakespeare", text_file, tmp_path / "run", 1, TINY_GPT, {"seq_len": 32})
+    for flag, value in (("--prompt", ""), ("--prompt", "\u00e9"), ("--temperature", "0"), ("--temperature", "-1"),
+                        ("--temperature", "nan"), ("--length", "0"), ("--top-k", "-2")):
+        args = {"--prompt": "hello", "--temperature": "0.8", "--length": "5", flag: value}
+        assert main(["sample", str(run.run_dir), *[a for kv in args.items() for a in kv]]) == 2, (flag, value)
+        out, err = capsys.readouterr()
+        assert out == "" and err.startswith("neuralab: error: ") and len(err.strip().splitlines()) == 1, err
+    assert main(["sample", str(run.run_dir), "--prompt", "hello\u00e9", "--length", "5"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("hello\u00e9") and err.startswith("neuralab: note: ") and "<unk>" in err
     method = neuralab.load(run.run_dir, with_data=False).run.method
     out = method.sample("hello\u00e9", 5, seed=0)
     assert out.text.startswith("hello\u00e9") and "never occurred in training" in out.notes[0]
