@@ -304,6 +304,35 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sample(args: argparse.Namespace) -> int:
+    """Text from a language-model run: the prompt and --length more tokens; notes on how the prompt was read go to
+    stderr."""
+    import math
+
+    from neuralab.api import load
+    from neuralab.build import load_config
+    from neuralab.registry import METHODS
+
+    if not math.isfinite(args.temperature) or args.temperature <= 0:
+        raise UserError(f"--temperature {args.temperature:g}: must be a number > 0 (lower: more predictable text; "
+                        "1 samples the model as trained)")
+    if args.length <= 0:
+        raise UserError(f"--length {args.length}: give the number of tokens to write, at least 1")
+    if args.top_k < 0:
+        raise UserError(f"--top-k {args.top_k}: must be >= 0 (0: sample from every token)")
+    recipe, _, _ = load_config(Path(args.run_dir))
+    if not METHODS.get(recipe.method).build.generates():  # refused before anything is built
+        raise UserError(f"{args.run_dir}: this {recipe.name} run does not sample text (its method, {recipe.method}, "
+                        "trains no language model)")
+    method = load(args.run_dir, with_data=False, checkpoint=_checkpoint_arg(args.checkpoint)).run.method
+    generated = method.sample(args.prompt, args.length, temperature=args.temperature, top_k=args.top_k,
+                              seed=args.seed)
+    for note in generated.notes:
+        print(f"neuralab: note: {note}", file=sys.stderr)
+    print(generated.text)
+    return 0
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from neuralab.interpret.explain import explain_run
 
@@ -574,6 +603,15 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("inputs", nargs="+")
     s.add_argument("--top", type=int, default=3, help="probabilities shown per input")
     _add_explain_parser(sub, checkpoint_help)
+    s = sub.add_parser("sample", help="text from a language-model run: a prompt continued token by token")
+    s.add_argument("run_dir")
+    s.add_argument("--prompt", required=True, help="text to continue, e.g. 'ROMEO:'")
+    s.add_argument("--length", type=int, default=500, help="tokens to write after the prompt (default 500)")
+    s.add_argument("--temperature", type=float, default=0.8,
+                   help="softmax temperature, > 0: below 1 more predictable, above 1 more varied (default 0.8)")
+    s.add_argument("--top-k", type=int, default=0, help="draw from the k likeliest tokens only (default 0: all)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
+    s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
     s = sub.add_parser("export", help="write a run's network as ONNX or its weights as safetensors")
     s.add_argument("run_dir")
     s.add_argument("--format", required=True, choices=("onnx", "safetensors"))
@@ -646,7 +684,7 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"unexpected arguments: {' '.join(extra)}")
         return {"list": cmd_list, "flops": cmd_flops, "eval": cmd_eval, "plot": cmd_plot,
                 "predict": cmd_predict, "explain": cmd_explain, "attack": cmd_attack, "export": cmd_export,
-                "compress": cmd_compress}[args.command](args)
+                "compress": cmd_compress, "sample": cmd_sample}[args.command](args)
     except UserError as exc:
         print(f"neuralab: error: {exc}", file=sys.stderr)
         return EXIT_USER

@@ -100,6 +100,14 @@ def auxiliary_loss(out: torch.Tensor | AuxiliaryOutputs,
     return out.main, out.weight * sum(loss(head) for head in out.auxiliary)
 
 
+class Generated(NamedTuple):
+    """Text a method generated (`Method.sample`): the prompt and its continuation, and notes on how the prompt was
+    read (unknown characters, a prompt cut to the model's context) for the user's stderr."""
+
+    text: str
+    notes: list[str]
+
+
 class Method(ABC):
     """A learning rule. Subclasses implement the four abstract methods and may override the hooks."""
 
@@ -136,3 +144,15 @@ class Method(ABC):
     def predicts(cls) -> bool:
         """Whether this method classifies new inputs (overrides `predict_proba`); asked before building a run."""
         return cls.predict_proba is not Method.predict_proba
+
+    def sample(self, prompt: str, length: int, *, temperature: float = 1.0, top_k: int = 0,
+               seed: int = 0) -> Generated:
+        """`prompt` continued by `length` tokens drawn from the model at `temperature` (from the `top_k` likeliest
+        only, when > 0), seeded; language models override it, others refuse in one line."""
+        raise UserError(f"{type(self).__name__}: this kind of run does not generate text; sample from a language "
+                        "model run (e.g. lstm-shakespeare)")
+
+    @classmethod
+    def generates(cls) -> bool:
+        """Whether this method generates text (overrides `sample`); asked before building a run."""
+        return cls.sample is not Method.sample

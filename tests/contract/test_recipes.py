@@ -235,3 +235,21 @@ def test_attack_tabulates_and_draws_an_image_classifier_or_says_in_one_line_why_
         assert code == 2 and out == "", err
         assert err.startswith("neuralab: error: ") and len(err.strip().splitlines()) == 1, err
         assert not (tmp_path / "attack").exists()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sample_writes_text_from_a_language_model_or_says_in_one_line_why_not(name, trained, capsys):
+    """`sample` on every recipe: language models continue the prompt, seeded (the same seed, the same text); other
+    runs refuse in one line before anything is built."""
+    run_dir = trained(name)
+    args = ["sample", str(run_dir), "--prompt", "ROMEO:", "--length", "40", "--temperature", "0.8", "--seed", "1"]
+    code = main(args)
+    out, err = capsys.readouterr()
+    if METHODS.get(RECIPES.get(name).method).build.generates():
+        assert code == 0, err
+        assert out.startswith("ROMEO:") and len(out) > len("ROMEO:") + 1, out
+        assert main(args) == 0 and capsys.readouterr().out == out, f"{name}: the same seed gave other text"
+    else:
+        assert code == 2 and out == "", err
+        assert err.startswith("neuralab: error: ") and len(err.strip().splitlines()) == 1, err
+        assert "sample" in err, f"{name}: sample refused for another reason: {err}"

@@ -6,4 +6,5 @@ import neuralab.data.mnist1d
 import neuralab.data.sequence_tasks
 import neuralab.data.series
 import neuralab.data.sources
+import neuralab.data.text_stream
 import neuralab.data.worked_example  # noqa: F401

@@ -11,9 +11,11 @@ import neuralab.models.cnn.zfnet
 import neuralab.models.linear.logistic
 import neuralab.models.linear.threshold_unit
 import neuralab.models.mlp.mlp
+import neuralab.models.rnn.char_rnn
 import neuralab.models.rnn.forecaster
 import neuralab.models.rnn.sequence_classifier
 import neuralab.models.rnn.sequence_generator
 import neuralab.models.rnn.srn
 import neuralab.models.rnn.tagger
-import neuralab.models.tabular.qtable  # noqa: F401
+import neuralab.models.tabular.qtable
+import neuralab.models.transformer.gpt  # noqa: F401

@@ -55,7 +55,8 @@ class MultiHeadAttention(nn.Module):
 
     def _heads(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         b, t, _ = x.shape
-        return F.linear(x, weight, bias).view(b, t, self.heads, -1).transpose(1, 2)  # (B, H, T, D/h)
+        # The head width spelt out, not -1: a batch of zero examples (neuralab info's shape trace) has no size to infer.
+        return F.linear(x, weight, bias).view(b, t, self.heads, weight.shape[0] // self.heads).transpose(1, 2)
 
     def forward(self, query: torch.Tensor, key: torch.Tensor | None = None, value: torch.Tensor | None = None, *,
                 causal: bool = False, key_padding: torch.Tensor | None = None,

@@ -7,6 +7,7 @@ import neuralab.recipes.diagnostics
 import neuralab.recipes.forecasting
 import neuralab.recipes.foundations
 import neuralab.recipes.initialization
+import neuralab.recipes.language
 import neuralab.recipes.mlp
 import neuralab.recipes.mnist1d
 import neuralab.recipes.optimization
