@@ -1,5 +1,5 @@
-"""`neuralab` command line: list, info, flops, train, eval, plot, predict, explain, attack, export, cv,
-ensemble, search, results, compress.
+"""`neuralab` command line: list, info, flops, train, eval, plot, predict, similar, analogy, explain, attack,
+export, cv, ensemble, search, results, compress.
 
 User mistakes end with one line on stderr and exit code 2; bugs keep their traceback.
 """
@@ -304,6 +304,35 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _embedding_run(run_dir: str, command: str, top: int, checkpoint: str) -> Any:
+    """The method of a run that learnt word embeddings, loaded without its data; other runs are refused in one line
+    before anything is built."""
+    from neuralab.api import load
+    from neuralab.build import load_config
+    from neuralab.registry import METHODS
+
+    recipe, _, _ = load_config(Path(run_dir))
+    if not METHODS.get(recipe.method).build.embeds():
+        raise UserError(f"{run_dir}: this {recipe.name} run has no word embeddings for {command} (its method, "
+                        f"{recipe.method}, learns none); train an embedding recipe such as skipgram-ptb")
+    if top < 1:
+        raise UserError(f"--top {top}: show at least one word (--top 1 or more)")
+    return load(run_dir, with_data=False, checkpoint=_checkpoint_arg(checkpoint)).run.method
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    for word, cos in _embedding_run(args.run_dir, "similar", args.top, args.checkpoint).similar(args.word, args.top):
+        print(f"{word}\t{cos:.3f}")
+    return 0
+
+
+def cmd_analogy(args: argparse.Namespace) -> int:
+    method = _embedding_run(args.run_dir, "analogy", args.top, args.checkpoint)
+    for word, cos in method.analogy(args.positive, args.negative, args.other, args.top):
+        print(f"{word}\t{cos:.3f}")
+    return 0
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from neuralab.interpret.explain import explain_run
 
@@ -573,6 +602,19 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("run_dir")
     s.add_argument("inputs", nargs="+")
     s.add_argument("--top", type=int, default=3, help="probabilities shown per input")
+    s = sub.add_parser("similar", help="the words nearest a word in a run's embedding (cosine)")
+    s.add_argument("run_dir")
+    s.add_argument("word")
+    s.add_argument("--top", type=int, default=10, help="words shown (default 10)")
+    s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
+    s = sub.add_parser("analogy", help="the words nearest A - B + C in a run's embedding (king man woman: king - man "
+                                       "+ woman, i.e. man is to king as woman is to ?); 3CosAdd, A, B, C excluded")
+    s.add_argument("run_dir")
+    s.add_argument("positive", metavar="A")
+    s.add_argument("negative", metavar="B")
+    s.add_argument("other", metavar="C")
+    s.add_argument("--top", type=int, default=5, help="words shown (default 5)")
+    s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
     _add_explain_parser(sub, checkpoint_help)
     s = sub.add_parser("export", help="write a run's network as ONNX or its weights as safetensors")
     s.add_argument("run_dir")
@@ -646,7 +688,7 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"unexpected arguments: {' '.join(extra)}")
         return {"list": cmd_list, "flops": cmd_flops, "eval": cmd_eval, "plot": cmd_plot,
                 "predict": cmd_predict, "explain": cmd_explain, "attack": cmd_attack, "export": cmd_export,
-                "compress": cmd_compress}[args.command](args)
+                "compress": cmd_compress, "similar": cmd_similar, "analogy": cmd_analogy}[args.command](args)
     except UserError as exc:
         print(f"neuralab: error: {exc}", file=sys.stderr)
         return EXIT_USER

@@ -136,3 +136,18 @@ class Method(ABC):
     def predicts(cls) -> bool:
         """Whether this method classifies new inputs (overrides `predict_proba`); asked before building a run."""
         return cls.predict_proba is not Method.predict_proba
+
+    def similar(self, word: str, top: int) -> list[tuple[str, float]]:
+        """The `top` words nearest `word` with their cosine similarity (`neuralab similar`); methods that learn word
+        embeddings override it."""
+        raise UserError(f"{type(self).__name__}: this kind of run learns no word embeddings to query")
+
+    def analogy(self, positive: str, negative: str, other: str, top: int) -> list[tuple[str, float]]:
+        """The `top` words nearest positive - negative + other with their cosine (`neuralab analogy`); methods that
+        learn word embeddings override it."""
+        raise UserError(f"{type(self).__name__}: this kind of run learns no word embeddings to query")
+
+    @classmethod
+    def embeds(cls) -> bool:
+        """Whether this method learns word embeddings (overrides `similar`); asked before building a run."""
+        return cls.similar is not Method.similar
