@@ -40,6 +40,8 @@ docs: setup
 	$(RESULTS) --seeds 3 --block transfer --recipes transfer-fashion-1k --write docs/cnn.md
 	$(RESULTS) --report transfer-fashion-1k --write docs/cnn.md
 	$(RESULTS) --seeds 3 --block adversarial --recipes adversarial-mnist --write docs/adversarial.md
+	$(RESULTS) --seeds 3 --block embeddings --recipes skipgram-ptb,cbow-ptb --write docs/sequences.md
+	$(RESULTS) --report skipgram-ptb --write docs/sequences.md
 	$(MAKE) compress-docs
 	$(MAKE) explain-docs
 

@@ -56,8 +56,9 @@ class NegativeSamplingConfig:
                                     "Words whose nearest neighbours the report lists (those in the vocabulary).")
     neighbours: int = field(8, "Neighbours listed per probe word in the report.", ge=1)
     plot_words: int = field(300, "The most frequent words drawn, labelled, in plots/embedding.png.", ge=3)
-    projection: str = field("tsne", "How plots/embedding.png projects the vectors to 2-D: tsne (scikit-learn's "
-                                    "t-SNE on cosine distances, seeded) or pca.", choices=("tsne", "pca"))
+    projection: str = field("pca", "How plots/embedding.png projects the vectors to 2-D: pca, or tsne (scikit-learn's "
+                                   "t-SNE on cosine distances, seeded; seconds more per plot).",
+                            choices=("pca", "tsne"))
 
 
 def sgns_loss(logits: torch.Tensor) -> torch.Tensor:
@@ -116,11 +117,12 @@ def nearest(unit: torch.Tensor, query: torch.Tensor, exclude: list[int], top: in
 
 
 def word_id(vocab: Vocabulary, word: str) -> int:
-    """The id of a word the run was trained on (compared lower-cased, as word tokens are); one clear UserError,
-    with close matches, for any other."""
-    key = word.strip().lower() if vocab.kind == "word" else word
-    if key in vocab.index and vocab.index[key] >= len(SPECIALS):
-        return vocab.index[key]
+    """The id of a word the run was trained on (as given, else lower-cased as word tokens are; Penn Treebank's
+    number token is a capital N); one clear UserError, with close matches, for any other."""
+    key = word.strip()
+    for candidate in (key, key.lower()):
+        if vocab.index.get(candidate, 0) >= len(SPECIALS):
+            return vocab.index[candidate]
     close = difflib.get_close_matches(key, vocab.tokens[len(SPECIALS):], n=4, cutoff=0.6)
     hint = f"; close ones: {', '.join(close)}" if close else ""
     raise UserError(f"{word!r} is not in this run's vocabulary ({len(vocab) - len(SPECIALS):,} words){hint}")

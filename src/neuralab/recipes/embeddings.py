@@ -15,17 +15,20 @@ RUN = RunConfig(epochs=5, log_every=50, threads=1)
 register(Recipe(
     name="skipgram-ptb", family="embedding", curriculum="S6",
     summary="Skip-gram with negative sampling (100-d, window 5, 10 negatives, subsampling 1e-4) on Penn Treebank; "
-            "nearest neighbours, analogies and a t-SNE map of the frequent words.",
+            "nearest neighbours, analogies and a 2-D map of the frequent words.",
     model="skipgram", method="negative-sampling", data="ptb-words",
     method_config=dict(optimizer="sparse_adam", lr=0.005), data_config=PTB, run=RUN,
-    expect={"eval/analogy_acc": (">=", 0.0)},
+    # Measured 0.027 (28 of 1,026 questions; seed 0, 250 s on 2 cores shared with 5 other jobs; chance is about
+    # 1 in 10,000); related pairs' mean cosine 0.56 against 0.36 for random pairs.
+    expect={"eval/analogy_acc": (">=", 0.015)},
 ))
 
 register(Recipe(
     name="cbow-ptb", family="embedding", curriculum="S6",
     summary="CBOW with negative sampling (100-d, window 5, 10 negatives, subsampling 1e-4) on Penn Treebank; "
-            "nearest neighbours, analogies and a t-SNE map of the frequent words.",
+            "nearest neighbours, analogies and a 2-D map of the frequent words.",
     model="cbow", method="negative-sampling", data="ptb-words",
     method_config=dict(optimizer="sparse_adam", lr=0.005), data_config=PTB, run=RUN,
-    expect={"eval/analogy_acc": (">=", 0.0)},
+    # Measured 0.024 (25 of 1,026; seed 0, 170 s on 2 shared cores); related pairs 0.54 against 0.30 for random.
+    expect={"eval/analogy_acc": (">=", 0.015)},
 ))
