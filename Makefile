@@ -48,6 +48,8 @@ docs: setup
 	$(RESULTS) --seeds 3 --block forecasting --recipes forecast-sines,forecast-sunspots --write docs/sequences.md
 	for r in forecast-sines forecast-sunspots; do $(RESULTS) --report $$r --write docs/sequences.md || exit 1; done
 	$(RESULTS) --seeds 3 --block lm --recipes lstm-shakespeare,gru-shakespeare,gpt-shakespeare --write docs/sequences.md
+	$(RESULTS) --seeds 3 --block embeddings --recipes skipgram-ptb,cbow-ptb --write docs/sequences.md
+	$(RESULTS) --report skipgram-ptb --write docs/sequences.md
 	$(MAKE) compress-docs
 	$(MAKE) explain-docs
 

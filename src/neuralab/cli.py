@@ -1,5 +1,5 @@
-"""`neuralab` command line: list, info, flops, train, eval, plot, predict, explain, attack, export, cv,
-ensemble, search, results, compress.
+"""`neuralab` command line: list, info, flops, train, eval, plot, predict, similar, analogy, explain, attack,
+export, cv, ensemble, search, results, compress.
 
 User mistakes end with one line on stderr and exit code 2; bugs keep their traceback.
 """
@@ -304,14 +304,23 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _method_of(run_dir: str, checkpoint: str, able: str, refusal: str) -> Any:
+    """The method of a saved run, loaded without its data, when its class can do `able` (`generates`, `embeds`, ...);
+    other runs are refused in one line naming their method before anything is built."""
+    from neuralab.api import load
+    from neuralab.build import load_config
+    from neuralab.registry import METHODS
+
+    recipe, _, _ = load_config(Path(run_dir))
+    if not getattr(METHODS.get(recipe.method).build, able)():
+        raise UserError(f"{run_dir}: this {recipe.name} run {refusal} (its method, {recipe.method}, cannot)")
+    return load(run_dir, with_data=False, checkpoint=_checkpoint_arg(checkpoint)).run.method
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     """Text from a language-model run: the prompt and --length more tokens; notes on how the prompt was read go to
     stderr."""
     import math
-
-    from neuralab.api import load
-    from neuralab.build import load_config
-    from neuralab.registry import METHODS
 
     if not math.isfinite(args.temperature) or args.temperature <= 0:
         raise UserError(f"--temperature {args.temperature:g}: must be a number > 0 (lower: more predictable text; "
@@ -320,16 +329,33 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise UserError(f"--length {args.length}: give the number of tokens to write, at least 1")
     if args.top_k < 0:
         raise UserError(f"--top-k {args.top_k}: must be >= 0 (0: sample from every token)")
-    recipe, _, _ = load_config(Path(args.run_dir))
-    if not METHODS.get(recipe.method).build.generates():  # refused before anything is built
-        raise UserError(f"{args.run_dir}: this {recipe.name} run does not sample text (its method, {recipe.method}, "
-                        "trains no language model)")
-    method = load(args.run_dir, with_data=False, checkpoint=_checkpoint_arg(args.checkpoint)).run.method
+    method = _method_of(args.run_dir, args.checkpoint, "generates",
+                        "does not sample text; sample from a language model run such as lstm-shakespeare")
     generated = method.sample(args.prompt, args.length, temperature=args.temperature, top_k=args.top_k,
                               seed=args.seed)
     for note in generated.notes:
         print(f"neuralab: note: {note}", file=sys.stderr)
     print(generated.text)
+    return 0
+
+
+def _embedding_run(run_dir: str, command: str, top: int, checkpoint: str) -> Any:
+    if top < 1:
+        raise UserError(f"--top {top}: show at least one word (--top 1 or more)")
+    return _method_of(run_dir, checkpoint, "embeds", f"has no word embeddings for {command}; train an embedding "
+                      "recipe such as skipgram-ptb")
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    for word, cos in _embedding_run(args.run_dir, "similar", args.top, args.checkpoint).similar(args.word, args.top):
+        print(f"{word}\t{cos:.3f}")
+    return 0
+
+
+def cmd_analogy(args: argparse.Namespace) -> int:
+    method = _embedding_run(args.run_dir, "analogy", args.top, args.checkpoint)
+    for word, cos in method.analogy(args.positive, args.negative, args.other, args.top):
+        print(f"{word}\t{cos:.3f}")
     return 0
 
 
@@ -602,6 +628,19 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("run_dir")
     s.add_argument("inputs", nargs="+")
     s.add_argument("--top", type=int, default=3, help="probabilities shown per input")
+    s = sub.add_parser("similar", help="the words nearest a word in a run's embedding (cosine)")
+    s.add_argument("run_dir")
+    s.add_argument("word")
+    s.add_argument("--top", type=int, default=10, help="words shown (default 10)")
+    s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
+    s = sub.add_parser("analogy", help="the words nearest A - B + C in a run's embedding (king man woman: king - man "
+                                       "+ woman, i.e. man is to king as woman is to ?); 3CosAdd, A, B, C excluded")
+    s.add_argument("run_dir")
+    s.add_argument("positive", metavar="A")
+    s.add_argument("negative", metavar="B")
+    s.add_argument("other", metavar="C")
+    s.add_argument("--top", type=int, default=5, help="words shown (default 5)")
+    s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
     _add_explain_parser(sub, checkpoint_help)
     s = sub.add_parser("sample", help="text from a language-model run: a prompt continued token by token")
     s.add_argument("run_dir")
@@ -684,7 +723,8 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"unexpected arguments: {' '.join(extra)}")
         return {"list": cmd_list, "flops": cmd_flops, "eval": cmd_eval, "plot": cmd_plot,
                 "predict": cmd_predict, "explain": cmd_explain, "attack": cmd_attack, "export": cmd_export,
-                "compress": cmd_compress, "sample": cmd_sample}[args.command](args)
+                "compress": cmd_compress, "sample": cmd_sample, "similar": cmd_similar,
+                "analogy": cmd_analogy}[args.command](args)
     except UserError as exc:
         print(f"neuralab: error: {exc}", file=sys.stderr)
         return EXIT_USER

@@ -156,3 +156,18 @@ class Method(ABC):
     def generates(cls) -> bool:
         """Whether this method generates text (overrides `sample`); asked before building a run."""
         return cls.sample is not Method.sample
+
+    def similar(self, word: str, top: int) -> list[tuple[str, float]]:
+        """The `top` words nearest `word` with their cosine similarity (`neuralab similar`); methods that learn word
+        embeddings override it."""
+        raise UserError(f"{type(self).__name__}: this kind of run learns no word embeddings to query")
+
+    def analogy(self, positive: str, negative: str, other: str, top: int) -> list[tuple[str, float]]:
+        """The `top` words nearest positive - negative + other with their cosine (`neuralab analogy`); methods that
+        learn word embeddings override it."""
+        raise UserError(f"{type(self).__name__}: this kind of run learns no word embeddings to query")
+
+    @classmethod
+    def embeds(cls) -> bool:
+        """Whether this method learns word embeddings (overrides `similar`); asked before building a run."""
+        return cls.similar is not Method.similar

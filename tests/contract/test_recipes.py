@@ -253,3 +253,29 @@ def test_sample_writes_text_from_a_language_model_or_says_in_one_line_why_not(na
         assert code == 2 and out == "", err
         assert err.startswith("neuralab: error: ") and len(err.strip().splitlines()) == 1, err
         assert "sample" in err, f"{name}: sample refused for another reason: {err}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_similar_and_analogy_query_an_embedding_or_say_in_one_line_why_not(name, trained, capsys):
+    """`similar` and `analogy` on every recipe: runs that learnt word embeddings list words with cosines, and a
+    word outside the vocabulary is one line; other runs are refused in one line."""
+    run_dir = trained(name)
+    vocab = json.loads((run_dir / "config.json").read_text())["data_meta"].get("vocab", [])
+    words = vocab[4:7] if len(vocab) >= 7 else ["king", "man", "woman"]
+    codes = [main(["similar", str(run_dir), words[0], "--top", "3"]), capsys.readouterr(),
+             main(["analogy", str(run_dir), *words, "--top", "2"]), capsys.readouterr()]
+    if METHODS.get(RECIPES.get(name).method).build.embeds():
+        for code, (out, err), top in ((codes[0], codes[1], 3), (codes[2], codes[3], 2)):
+            assert code == 0, err
+            rows = [line.split("\t") for line in out.splitlines()]
+            assert len(rows) == top and all(w in vocab and w not in words for w, _ in rows)
+            assert all(-1 <= float(c) <= 1 for _, c in rows) and [float(c) for _, c in rows] == \
+                sorted((float(c) for _, c in rows), reverse=True)
+        assert main(["similar", str(run_dir), "zzqx"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("neuralab: error: 'zzqx' is not in this run's vocabulary") and len(err.splitlines()) == 1
+    else:
+        for code, (out, err) in ((codes[0], codes[1]), (codes[2], codes[3])):
+            assert code == 2 and out == "", err
+            assert err.startswith("neuralab: error: ") and len(err.strip().splitlines()) == 1, err
+            assert "word embeddings" in err, err

@@ -5,4 +5,5 @@ import neuralab.methods.language_model
 import neuralab.methods.manual_backprop
 import neuralab.methods.perceptron
 import neuralab.methods.supervised
-import neuralab.methods.tabular  # noqa: F401
+import neuralab.methods.tabular
+import neuralab.methods.word2vec  # noqa: F401

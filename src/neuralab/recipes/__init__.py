@@ -4,6 +4,7 @@ import neuralab.recipes.activations
 import neuralab.recipes.approximation
 import neuralab.recipes.cnn
 import neuralab.recipes.diagnostics
+import neuralab.recipes.embeddings
 import neuralab.recipes.forecasting
 import neuralab.recipes.foundations
 import neuralab.recipes.initialization
