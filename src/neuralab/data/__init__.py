@@ -3,5 +3,6 @@
 import neuralab.data.envs
 import neuralab.data.function1d
 import neuralab.data.mnist1d
+import neuralab.data.seq2seq
 import neuralab.data.sources
 import neuralab.data.worked_example  # noqa: F401

@@ -3,5 +3,6 @@
 import neuralab.methods.delta_rule
 import neuralab.methods.manual_backprop
 import neuralab.methods.perceptron
+import neuralab.methods.seq2seq
 import neuralab.methods.supervised
 import neuralab.methods.tabular  # noqa: F401

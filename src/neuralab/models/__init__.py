@@ -10,4 +10,6 @@ import neuralab.models.cnn.zfnet
 import neuralab.models.linear.logistic
 import neuralab.models.linear.threshold_unit
 import neuralab.models.mlp.mlp
-import neuralab.models.tabular.qtable  # noqa: F401
+import neuralab.models.seq2seq.rnn_encoder_decoder
+import neuralab.models.tabular.qtable
+import neuralab.models.transformer.encoder_decoder  # noqa: F401
