@@ -1,4 +1,4 @@
-"""`neuralab` command line: list, info, flops, train, eval, plot, predict, explain, attack, export, cv,
+"""`neuralab` command line: list, info, flops, train, eval, plot, predict, translate, explain, attack, export, cv,
 ensemble, search, results, compress.
 
 User mistakes end with one line on stderr and exit code 2; bugs keep their traceback.
@@ -88,7 +88,10 @@ def _print_layers(entry: Any, cfg: Any, model: Any) -> None:
     compute nor reshape (activations, dropout) are left out."""
     from neuralab.flops import layer_table
 
-    table = layer_table(model, entry.example_input(cfg))
+    example = entry.example_input(cfg)
+    if isinstance(example, tuple):  # several inputs (source and target tokens): no single shape to trace
+        return
+    table = layer_table(model, example)
     rows = [r for r in table if r.params or r.macs or r.output != r.input]
     if not rows:
         return
@@ -178,7 +181,11 @@ def cmd_flops(args: argparse.Namespace) -> int:
     batch = default if args.batch is None else args.batch
     if batch < 1:
         raise UserError(f"--batch must be >= 1, got {batch}")
-    example = entry.example_input(cfg)[:1]
+    example = entry.example_input(cfg)
+    if isinstance(example, tuple):
+        raise UserError(f"flops {args.name}: the model takes several inputs (source and target tokens); counting "
+                        "its FLOPs is not supported")
+    example = example[:1]
     x = example.expand(batch, *example.shape[1:]).clone()  # (B, ...)
     # Classifiers get a cross-entropy loss; other models the mean square of their outputs.
     y = torch.zeros(batch, dtype=torch.long) if hasattr(cfg, "num_classes") else None
@@ -301,6 +308,27 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise UserError(f"--top {args.top}: show at least one probability per input (--top 1 or more)")
     for line in predict_files(args.run_dir, args.inputs, top=args.top):
         print(line)
+    return 0
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    """`neuralab translate RUN_DIR "text" [--beam K]`: the run's output for the text on stdout, notes on stderr."""
+    from neuralab.api import load
+    from neuralab.build import load_config
+    from neuralab.contracts import Method
+    from neuralab.registry import METHODS
+
+    if args.beam < 0:
+        raise UserError(f"--beam {args.beam}: give a beam width of 1 or more (1: greedy search)")
+    recipe, _, _ = load_config(Path(args.run_dir))
+    if getattr(METHODS.get(recipe.method).build, "translate", Method.translate) is Method.translate:  # refused before anything is built
+        raise UserError(f"{args.run_dir}: this {recipe.name} run does not translate text (its method, "
+                        f"{recipe.method}, maps no sequence to a sequence); train a seq2seq recipe, e.g. "
+                        "translation-bahdanau")
+    text, notes = load(args.run_dir, with_data=False).run.method.translate(args.text, args.beam)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(text)
     return 0
 
 
@@ -573,6 +601,10 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("run_dir")
     s.add_argument("inputs", nargs="+")
     s.add_argument("--top", type=int, default=3, help="probabilities shown per input")
+    s = sub.add_parser("translate", help="translate a text with a seq2seq run (greedy or beam search)")
+    s.add_argument("run_dir")
+    s.add_argument("text")
+    s.add_argument("--beam", type=int, default=0, help="beam width (1: greedy; default: the run's method.beam)")
     _add_explain_parser(sub, checkpoint_help)
     s = sub.add_parser("export", help="write a run's network as ONNX or its weights as safetensors")
     s.add_argument("run_dir")
@@ -645,7 +677,7 @@ def main(argv: list[str] | None = None) -> int:
         if extra:
             raise UserError(f"unexpected arguments: {' '.join(extra)}")
         return {"list": cmd_list, "flops": cmd_flops, "eval": cmd_eval, "plot": cmd_plot,
-                "predict": cmd_predict, "explain": cmd_explain, "attack": cmd_attack, "export": cmd_export,
+                "predict": cmd_predict, "translate": cmd_translate, "explain": cmd_explain, "attack": cmd_attack, "export": cmd_export,
                 "compress": cmd_compress}[args.command](args)
     except UserError as exc:
         print(f"neuralab: error: {exc}", file=sys.stderr)

@@ -92,37 +92,45 @@ def _pairs(cfg: Seq2SeqDataConfig, seed: int, train: list[tuple[str, str]], test
     y = _ids([tgt.encode(t) for _, t in both], tgt, bos=True)
     n = len(train)
     meta = DataMeta(kind="text", input_shape=[x.shape[1]], num_classes=0, class_names=[], source=source,
-                    vocab=src.tokens, tokenizer=src.kind, target_vocab=tgt.tokens if tgt is not src else [])
+                    vocab=src.tokens, tokenizer=src.kind, target_vocab=tgt.tokens)
     data = PairData((x[:n], y[:n]), (x[n:], y[n:]), meta, batch_size=cfg.batch_size, seed=seed)
     data.references = [t for _, t in test]
     return data
 
+BLOCK = 4096  # questions drawn at a time
+
 
 def addition_pairs(digits: int, n: int, seed: int) -> list[tuple[str, str]]:
-    """`n` distinct questions "a+b" with answers "a+b's value", drawn as the Keras example draws them: each number
-    has 1 to `digits` random digits, and a question whose unordered pair of numbers was asked before is skipped."""
-    if n > (10 ** digits) * (10 ** digits + 1) // 2:
-        raise DataError(f"addition: only {(10 ** digits) * (10 ** digits + 1) // 2} distinct questions of up to "
-                        f"{digits} digits exist; ask for fewer")
+    """`n` distinct questions "a+b" with their answers, drawn as the Keras example draws them: each number has 1 to
+    `digits` random digits, and a question whose unordered pair of numbers was asked before is skipped."""
+    possible = (10 ** digits) * (10 ** digits + 1) // 2
+    if n > possible:
+        raise DataError(f"addition: only {possible} distinct questions of up to {digits} digits exist; ask for fewer")
     rng = np.random.default_rng(seed)
     seen: set[tuple[int, int]] = set()
-    out = []
-    while len(out) < n:
-        a, b = (int("".join(rng.choice(list("0123456789"), size=rng.integers(1, digits + 1)))) for _ in range(2))
-        key = (min(a, b), max(a, b))
-        if key in seen:
-            continue
-        seen.add(key)
-        out.append((f"{a}+{b}", str(a + b)))
+    out: list[tuple[str, str]] = []
+    while len(out) < n:  # numbers drawn in blocks of a fixed size (fast; the first n of more are the same n)
+        lengths = rng.integers(1, digits + 1, size=(BLOCK, 2))
+        draws = rng.integers(0, 10, size=(BLOCK, 2, digits))
+        powers = 10 ** np.arange(digits)
+        numbers = (draws * powers * (np.arange(digits) < lengths[..., None])).sum(-1)
+        for a, b in numbers.tolist():
+            key = (min(a, b), max(a, b))
+            if key not in seen:
+                seen.add(key)
+                out.append((f"{a}+{b}", str(a + b)))
+                if len(out) == n:
+                    break
     return out
 
 
 @register_data("addition", config=AdditionConfig)
 def build_addition(cfg: AdditionConfig, seed: int) -> PairData:
     """The questions of seed `seed`: the first `n_train` train, the next `n_test` (other pairs) test."""
-    pairs = addition_pairs(cfg.digits, cfg.n_train + cfg.n_test, seed)
+    n_train, n_test = min(cfg.n_train, cfg.train_limit or cfg.n_train), min(cfg.n_test, cfg.test_limit or cfg.n_test)
+    pairs = addition_pairs(cfg.digits, n_train + n_test, seed)  # limited runs generate only what they use
     vocab = Vocabulary(list("0123456789+"), "char")
-    return _pairs(cfg, seed, pairs[:cfg.n_train], pairs[cfg.n_train:], vocab, vocab, "addition")
+    return _pairs(cfg, seed, pairs[:n_train], pairs[n_train:], vocab, vocab, "addition")
 
 
 def reversal_pairs(n: int, min_length: int, max_length: int, alphabet: int, seed: int) -> list[tuple[str, str]]:
@@ -147,9 +155,10 @@ def reversal_pairs(n: int, min_length: int, max_length: int, alphabet: int, seed
 
 @register_data("reversal", config=ReversalConfig)
 def build_reversal(cfg: ReversalConfig, seed: int) -> PairData:
-    pairs = reversal_pairs(cfg.n_train + cfg.n_test, cfg.min_length, cfg.max_length, cfg.alphabet, seed)
+    n_train, n_test = min(cfg.n_train, cfg.train_limit or cfg.n_train), min(cfg.n_test, cfg.test_limit or cfg.n_test)
+    pairs = reversal_pairs(n_train + n_test, cfg.min_length, cfg.max_length, cfg.alphabet, seed)
     vocab = Vocabulary(list("abcdefghijklmnopqrstuvwxyz"[:cfg.alphabet]), "char")
-    return _pairs(cfg, seed, pairs[:cfg.n_train], pairs[cfg.n_train:], vocab, vocab, "reversal")
+    return _pairs(cfg, seed, pairs[:n_train], pairs[n_train:], vocab, vocab, "reversal")
 
 
 @register_data("verse-pairs", config=VersePairsConfig)
