@@ -321,7 +321,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
     if args.beam < 0:
         raise UserError(f"--beam {args.beam}: give a beam width of 1 or more (1: greedy search)")
     recipe, _, _ = load_config(Path(args.run_dir))
-    if getattr(METHODS.get(recipe.method).build, "translate", Method.translate) is Method.translate:  # refused before anything is built
+    # Refused before anything is built: the method keeps Method's refusing default.
+    if getattr(METHODS.get(recipe.method).build, "translate", Method.translate) is Method.translate:
         raise UserError(f"{args.run_dir}: this {recipe.name} run does not translate text (its method, "
                         f"{recipe.method}, maps no sequence to a sequence); train a seq2seq recipe, e.g. "
                         "translation-bahdanau")
@@ -677,8 +678,8 @@ def main(argv: list[str] | None = None) -> int:
         if extra:
             raise UserError(f"unexpected arguments: {' '.join(extra)}")
         return {"list": cmd_list, "flops": cmd_flops, "eval": cmd_eval, "plot": cmd_plot,
-                "predict": cmd_predict, "translate": cmd_translate, "explain": cmd_explain, "attack": cmd_attack, "export": cmd_export,
-                "compress": cmd_compress}[args.command](args)
+                "predict": cmd_predict, "explain": cmd_explain, "attack": cmd_attack, "export": cmd_export,
+                "compress": cmd_compress, "translate": cmd_translate}[args.command](args)
     except UserError as exc:
         print(f"neuralab: error: {exc}", file=sys.stderr)
         return EXIT_USER

@@ -7,8 +7,15 @@ import math
 import pytest
 import torch
 
-from neuralab.data.seq2seq import AdditionConfig, ReversalConfig, VersePairsConfig, addition_pairs, build_addition, \
-    build_reversal, build_verse_pairs
+from neuralab.data.seq2seq import (
+    AdditionConfig,
+    ReversalConfig,
+    VersePairsConfig,
+    addition_pairs,
+    build_addition,
+    build_reversal,
+    build_verse_pairs,
+)
 from neuralab.data.vocab import BOS, EOS, PAD
 from neuralab.methods.seq2seq import reverse_sources, until_eos
 from neuralab.models.seq2seq.rnn_encoder_decoder import RNNEncoderDecoder, RNNEncoderDecoderConfig
@@ -111,7 +118,8 @@ def test_stepwise_decoding_matches_teacher_forcing_and_beam_of_one_is_greedy(mak
 
 class _Tree:
     """A decoder with fixed next-token probabilities: first A (0.6) or B (0.4); after A, EOS 0.3 and three other
-    tokens 0.7/3 each; after B, EOS 0.9 and <unk> 0.1. Greedy picks A then EOS (0.18); the best output is B EOS (0.36)."""
+    tokens 0.7/3 each; after B, EOS 0.9 and <unk> 0.1. Greedy picks A then EOS (0.18); the best output is B EOS
+    (0.36)."""
 
     A, B = 4, 5
 
@@ -123,7 +131,7 @@ class _Tree:
 
     def step(self, memory, state, tokens):
         probs = torch.full((len(tokens), 8), 1e-9)
-        for i, (prefix, token) in enumerate(zip(state.tolist(), tokens.tolist(), strict=True)):
+        for i, token in enumerate(tokens.tolist()):
             if token == BOS:
                 probs[i, self.A], probs[i, self.B] = 0.6, 0.4
             elif token == self.A:

@@ -130,7 +130,8 @@ class RNNEncoderDecoder(nn.Module):
     def _top(self, state: State) -> torch.Tensor:
         return (state[0] if isinstance(state, tuple) else state)[-1]  # (B, H): the query s_{t-1}
 
-    def step(self, memory: Memory, state: State, tokens: torch.Tensor) -> tuple[torch.Tensor, State, torch.Tensor | None]:
+    def step(self, memory: Memory, state: State,
+             tokens: torch.Tensor) -> tuple[torch.Tensor, State, torch.Tensor | None]:
         """One decoder step: (logits (B, V), next state, attention weights (B, S) or None) for tokens (B,)."""
         emb = self.drop(self.tgt_embed(tokens))  # (B, E)
         weights = None
