@@ -48,6 +48,8 @@ class Seq2SeqConfig:
     decode_size: int = field(1000, "Test pairs decoded whole for exact match and BLEU at each evaluation and in the "
                                    "report (0: all).", ge=0)
     beam: int = field(4, "Beam width of the report's beam-search row and of `neuralab translate` by default.", ge=1)
+    beam_size: int = field(200, "Test pairs (the first of the decode slice) the report decodes both greedily and by "
+                                "beam search, to compare the two.", ge=1)
     length_penalty: float = field(1.0, "Beam search ranks finished outputs by log-probability / length^this.", ge=0)
     bucket_width: int = field(5, "Source tokens per length bucket in the report and plots/length.png.", ge=1)
     eval_batch_size: int = field(500, "Pairs per forward pass when evaluating and decoding.", ge=1)
@@ -82,6 +84,7 @@ class Seq2Seq(Method):
         self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps, cfg.lr)
         self.src_vocab: Vocabulary = data.meta.vocabulary()
         self.tgt_vocab: Vocabulary = data.meta.target_vocabulary()
+        self._tables: dict[tuple[int, int], list[dict[str, Any]]] = {}  # (beam, pairs) -> table of these weights
         self.done = False
 
     @property
@@ -108,6 +111,7 @@ class Seq2Seq(Method):
     def step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, Any]:
         x, y = batch
         self.model.train()
+        self._tables.clear()
         loss, correct, real = self._loss(x, y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -165,11 +169,10 @@ class Seq2Seq(Method):
             loss, c, n = self._loss(x[i:i + self.cfg.eval_batch_size], y[i:i + self.cfg.eval_batch_size])
             loss_sum, correct, real = loss_sum + float(loss) * int(n), correct + int(c), real + int(n)
         metrics = {"test/loss": loss_sum / max(real, 1), "test/token_acc": correct / max(real, 1)}
-        x, y = self._slice(self.cfg.decode_size)
-        scores = self._scores(x, y, self._references(len(x)))
-        metrics["test/exact"] = sum(scores["exact"]) / len(x)
+        decoded = self.length_table()[-1]  # greedy decodes of the decode slice, all lengths
+        metrics["test/exact"] = decoded["exact"]
         if self.words:
-            metrics["test/bleu"] = bleu(scores["hyp"], scores["ref"])
+            metrics["test/bleu"] = decoded["bleu"]
         self.model.train()
         return metrics
 
@@ -181,9 +184,16 @@ class Seq2Seq(Method):
             groups.setdefault(max(n - 1, 0) // w, []).append(i)
         return [(f"{b * w + 1}-{(b + 1) * w}", groups[b]) for b in sorted(groups)]
 
-    def length_table(self, beam: int = 1) -> list[dict[str, Any]]:
-        """Per source-length bucket of the decoded test slice: pairs, exact match and (word tokens) BLEU."""
-        x, y = self._slice(self.cfg.decode_size)
+    def length_table(self, beam: int = 1, size: int = 0) -> list[dict[str, Any]]:
+        """Per source-length bucket of the decoded test slice: pairs, exact match and (word tokens) BLEU; the last
+        row is all pairs. Kept until the weights change: the report and the plots read the same decodes."""
+        key = (beam, size)
+        if key not in self._tables:
+            self._tables[key] = self._length_table(beam, size or self.cfg.decode_size)
+        return self._tables[key]
+
+    def _length_table(self, beam: int, size: int) -> list[dict[str, Any]]:
+        x, y = self._slice(size)
         scores = self._scores(x, y, self._references(len(x)), beam)
         rows = []
         for label, idx in self._buckets(scores):
@@ -199,7 +209,9 @@ class Seq2Seq(Method):
     def report(self, run_dir: Path | None = None) -> str:
         """Greedy decodes of the test slice by source length, and greedy against beam search over all of it."""
         greedy_rows = self.length_table()
-        beam_total = self.length_table(self.cfg.beam)[-1] if self.cfg.beam > 1 else None
+        if self.cfg.beam > 1:  # both searches on the same first beam_size pairs
+            compared = [self.length_table(1, self.cfg.beam_size)[-1], self.length_table(self.cfg.beam,
+                                                                                        self.cfg.beam_size)[-1]]
         metric = "bleu" if self.words else "exact"
         name = "BLEU" if self.words else "exact match"
         lines = [f"{name[0].upper() + name[1:]} of greedy decodes by source length "
@@ -210,9 +222,10 @@ class Seq2Seq(Method):
         for r in greedy_rows:
             lines.append(f"| {r['bucket']} | {r['pairs']} | {r[metric]:.3f} |"
                          + (f" {r['exact']:.3f} |" if self.words else ""))
-        if beam_total is not None:
-            lines += ["", f"Greedy search {greedy_rows[-1][metric]:.3f}, beam search (width {self.cfg.beam}, length "
-                          f"penalty {self.cfg.length_penalty:g}) {beam_total[metric]:.3f} ({name}, all pairs)."]
+        if self.cfg.beam > 1:
+            lines += ["", f"{name[0].upper() + name[1:]} of the first {compared[0]['pairs']} test pairs: greedy search "
+                          f"{compared[0][metric]:.3f}, beam search (width {self.cfg.beam}, length penalty "
+                          f"{self.cfg.length_penalty:g}) {compared[1][metric]:.3f}."]
         return "\n".join(lines)
 
     def _attention_label(self) -> str:
@@ -228,13 +241,13 @@ class Seq2Seq(Method):
         metric = "bleu" if self.words else "exact"
         made = [plot_length(rows, metric, plots_dir / "length.png",
                             title=f"{type(self.net).__name__}{self._attention_label()}")]
-        x, _ = self._slice(self.cfg.decode_size)
+        x, y = self._slice(self.cfg.decode_size)
         lengths = (x != PAD).sum(1)
         # A few sentences short enough to read, long enough to show an alignment.
         pick = [i for i in range(len(x)) if 4 <= int(lengths[i]) <= 16][:HEATMAP_SENTENCES] or list(range(min(
             HEATMAP_SENTENCES, len(x))))
         xs = trim(x[pick])
-        out, weights = self.decode(xs, self.net.cfg.max_length, keep_attention=True)
+        out, weights = self.decode(xs, y.shape[1] - 1, keep_attention=True)
         if weights is None:
             return made
         maps = []
@@ -273,6 +286,7 @@ class Seq2Seq(Method):
                 "schedule": None if self.schedule is None else self.schedule.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._tables.clear()
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.schedule is not None:

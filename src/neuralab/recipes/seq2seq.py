@@ -33,8 +33,8 @@ register(Recipe(
     expect={"test/exact": (">=", 0.99)},
 ))
 
-TRANSLATION_DATA = dict(max_length=20, batch_size=64)
-TRANSLATION_RUN = RunConfig(epochs=15, eval_every=500, log_every=100, threads=1)
+TRANSLATION_DATA = dict(max_length=20, max_size=4000, batch_size=64)
+TRANSLATION_RUN = RunConfig(epochs=10, eval_every=400, log_every=50, threads=1)
 FULL_DATA = {"data": dict(max_length=40, max_size=20000), "run": dict(epochs=30)}
 
 register(Recipe(
@@ -42,10 +42,10 @@ register(Recipe(
     summary="English -> Spanish Bible verses (<= 20 words) with a GRU encoder-decoder and no attention: the source "
             "squeezed into one vector (Cho et al. 2014); BLEU on held-out verses.",
     model="rnn-encoder-decoder", method="seq2seq", data="verse-pairs",
-    model_config=dict(attention="none", embed_dim=128, hidden=256),
+    model_config=dict(attention="none", embed_dim=64, hidden=128),
     method_config=dict(lr=2e-3, schedule="onecycle"),
     data_config=TRANSLATION_DATA, run=TRANSLATION_RUN,
-    expect={"test/bleu": (">=", 1.0)},
+    expect={"test/bleu": (">=", 1.0)},  # a floor, not yet measured over a whole run (see docs/sequences.md)
     full={"model": dict(embed_dim=256, hidden=512), **FULL_DATA},
 ))
 
@@ -54,10 +54,10 @@ register(Recipe(
     summary="English -> Spanish Bible verses (<= 20 words) with a bidirectional GRU encoder and Bahdanau attention "
             "(Bahdanau et al. 2015); BLEU on held-out verses, attention heat maps.",
     model="rnn-encoder-decoder", method="seq2seq", data="verse-pairs",
-    model_config=dict(attention="bahdanau", embed_dim=128, hidden=256, attention_dim=256),
+    model_config=dict(attention="bahdanau", embed_dim=64, hidden=128, attention_dim=128),
     method_config=dict(lr=2e-3, schedule="onecycle"),
     data_config=TRANSLATION_DATA, run=TRANSLATION_RUN,
-    expect={"test/bleu": (">=", 1.0)},
+    expect={"test/bleu": (">=", 1.0)},  # a floor, not yet measured over a whole run (see docs/sequences.md)
     full={"model": dict(embed_dim=256, hidden=512, attention_dim=512), **FULL_DATA},
 ))
 
@@ -69,6 +69,6 @@ register(Recipe(
     model_config=dict(d_model=128, heads=4, d_ff=256, encoder_layers=2, decoder_layers=2, dropout=0.1),
     method_config=dict(lr=1e-3, schedule="onecycle", label_smoothing=0.1),
     data_config=TRANSLATION_DATA, run=TRANSLATION_RUN,
-    expect={"test/bleu": (">=", 1.0)},
+    expect={"test/bleu": (">=", 1.0)},  # a floor, not yet measured over a whole run (see docs/sequences.md)
     full={"model": dict(d_model=256, d_ff=1024, encoder_layers=3, decoder_layers=3), **FULL_DATA},
 ))

@@ -86,15 +86,16 @@ class TransformerEncoderDecoder(nn.Module):
         return {"memory": self.encoder_norm(x), "padding": padding}
 
     def _decode(self, memory: Memory, tgt_in: torch.Tensor, need_weights: bool = False) -> torch.Tensor:
+        """The decoder's normalised outputs (B, T, D); `need_weights` keeps the last block's cross-attention."""
         x = self._embed(tgt_in, self.tgt_embed, self.tgt_positions)
-        for block in self.decoder:  # target padding sits after the real tokens: causal masking already hides it
+        for i, block in enumerate(self.decoder):  # target padding follows the real tokens: the causal mask hides it
             x = block(x, causal=True, memory=memory["memory"], memory_padding=memory["padding"],
-                      need_weights=need_weights)
-        return self.out(self.decoder_norm(x))
+                      need_weights=need_weights and i == len(self.decoder) - 1)
+        return self.decoder_norm(x)
 
     def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
         """Teacher forcing: logits (B, T, V) of each next target token given src (B, S) and tgt_in (B, T)."""
-        return self._decode(self.encode(src), tgt_in)
+        return self.out(self._decode(self.encode(src), tgt_in))
 
     @staticmethod
     def start(memory: Memory) -> torch.Tensor:
@@ -106,7 +107,7 @@ class TransformerEncoderDecoder(nn.Module):
         """(logits (B, V), prefix with `tokens` (B,) appended, the last block's cross-attention weights of this
         step averaged over heads (B, S))."""
         state = torch.cat([state, tokens[:, None]], 1)
-        logits = self._decode(memory, state, need_weights=True)[:, -1]
+        logits = self.out(self._decode(memory, state, need_weights=True)[:, -1])  # the new position only
         return logits, state, self.decoder[-1].weights[:, :, -1].mean(1)
 
     @staticmethod
