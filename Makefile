@@ -2,7 +2,7 @@
 # make test: set up, then the fast test suite. make slow: every recipe to its expected metric.
 PY := .venv/bin/python
 
-.PHONY: setup demo test slow bench docs compress-docs explain-docs lint
+.PHONY: setup demo test slow bench docs compress-docs explain-docs seq2seq-docs lint
 
 setup:
 	@bash scripts/setup.sh
@@ -29,6 +29,7 @@ bench: setup
 SUPERVISED := activations,init-symmetry,init-depth,universal-approximation,optimizers-compare,second-order-logreg,regularization-compare,vanishing-gradients,random-vs-grid
 MNIST1D := cnn1d-mnist1d,mlp-mnist1d,logistic-mnist1d
 CNN := alexnet-fashion,vgg11-fashion,googlenet-fashion,resnet18-fashion,resnet18-mnist
+SEQ2SEQ := addition-seq2seq,reversal-seq2seq,translation-gru,translation-bahdanau,translation-transformer
 RESULTS := $(PY) -m neuralab results --quiet
 
 docs: setup
@@ -50,8 +51,17 @@ docs: setup
 	$(RESULTS) --seeds 3 --block lm --recipes lstm-shakespeare,gru-shakespeare,gpt-shakespeare --write docs/sequences.md
 	$(RESULTS) --seeds 3 --block embeddings --recipes skipgram-ptb,cbow-ptb --write docs/sequences.md
 	$(RESULTS) --report skipgram-ptb --write docs/sequences.md
+	$(RESULTS) --seeds 3 --block seq2seq --recipes $(SEQ2SEQ) --write docs/sequences.md
+	$(MAKE) seq2seq-docs
 	$(MAKE) compress-docs
 	$(MAKE) explain-docs
+
+# make seq2seq-docs: docs/sequences.md's BLEU-by-length reports without and with attention (seed 0) and their plots.
+seq2seq-docs: setup
+	mkdir -p docs/images/sequences
+	for r in gru bahdanau; do $(RESULTS) --report translation-$$r --write docs/sequences.md || exit 1; \
+	  cp runs/results/translation-$$r/seed-0/plots/length.png docs/images/sequences/length-$$r.png || exit 1; done
+	cp runs/results/translation-bahdanau/seed-0/plots/attention.png docs/images/sequences/attention-bahdanau.png
 
 # make compress-docs: docs/cnn.md's pruning and quantisation tables: train each recipe afresh, then compress it.
 compress-docs: setup

@@ -134,6 +134,11 @@ def list_models(family: str | None = None) -> list[str]:
     return [name for name, m in MODELS.items() if family is None or m.family == family]
 
 
+def _shapes(example: Any) -> tuple:
+    """An example input's shape; a tuple of shapes for a model that takes several inputs (source and target)."""
+    return tuple(_shapes(x) for x in example) if isinstance(example, tuple) else tuple(example.shape)
+
+
 def model_info(name: str) -> dict[str, Any]:
     """What a registered architecture is: family, paper, its config fields (default and doc), the shape of an
     example input and its number of parameters at the default config."""
@@ -144,5 +149,5 @@ def model_info(name: str) -> dict[str, Any]:
     model = entry.cls(cfg)
     return {"name": name, "family": entry.family, "paper": entry.paper,
             "config": {field: {"type": tp, "default": value, "doc": doc} for field, tp, value, doc in describe(cfg)},
-            "example_input_shape": tuple(entry.example_input(cfg).shape),
+            "example_input_shape": _shapes(entry.example_input(cfg)),
             "parameters": sum(p.numel() for p in model.parameters())}

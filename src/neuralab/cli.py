@@ -1,5 +1,5 @@
-"""`neuralab` command line: list, info, flops, train, eval, plot, predict, similar, analogy, explain, attack,
-export, cv, ensemble, search, results, compress.
+"""`neuralab` command line: list, info, flops, train, eval, plot, predict, sample, translate, similar, analogy,
+explain, attack, export, cv, ensemble, search, results, compress.
 
 User mistakes end with one line on stderr and exit code 2; bugs keep their traceback.
 """
@@ -88,7 +88,10 @@ def _print_layers(entry: Any, cfg: Any, model: Any) -> None:
     compute nor reshape (activations, dropout) are left out."""
     from neuralab.flops import layer_table
 
-    table = layer_table(model, entry.example_input(cfg))
+    example = entry.example_input(cfg)
+    if isinstance(example, tuple):  # several inputs (source and target tokens): no single shape to trace
+        return
+    table = layer_table(model, example)
     rows = [r for r in table if r.params or r.macs or r.output != r.input]
     if not rows:
         return
@@ -178,7 +181,11 @@ def cmd_flops(args: argparse.Namespace) -> int:
     batch = default if args.batch is None else args.batch
     if batch < 1:
         raise UserError(f"--batch must be >= 1, got {batch}")
-    example = entry.example_input(cfg)[:1]
+    example = entry.example_input(cfg)
+    if isinstance(example, tuple):
+        raise UserError(f"flops {args.name}: the model takes several inputs (source and target tokens); counting "
+                        "its FLOPs is not supported")
+    example = example[:1]
     x = example.expand(batch, *example.shape[1:]).clone()  # (B, ...)
     # Classifiers get a cross-entropy loss; other models the mean square of their outputs.
     y = torch.zeros(batch, dtype=torch.long) if hasattr(cfg, "num_classes") else None
@@ -356,6 +363,19 @@ def cmd_analogy(args: argparse.Namespace) -> int:
     method = _embedding_run(args.run_dir, "analogy", args.top, args.checkpoint)
     for word, cos in method.analogy(args.positive, args.negative, args.other, args.top):
         print(f"{word}\t{cos:.3f}")
+    return 0
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    """`neuralab translate RUN_DIR "text" [--beam K]`: the run's output for the text on stdout, notes on stderr."""
+    if args.beam < 0:
+        raise UserError(f"--beam {args.beam}: give a beam width of 1 or more (1: greedy search)")
+    method = _method_of(args.run_dir, "latest", "translates", "does not translate text (it maps no sequence to a "
+                        "sequence); train a seq2seq recipe, e.g. translation-bahdanau")
+    text, notes = method.translate(args.text, args.beam)
+    for note in notes:
+        print(f"neuralab: note: {note}", file=sys.stderr)
+    print(text)
     return 0
 
 
@@ -641,6 +661,10 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("other", metavar="C")
     s.add_argument("--top", type=int, default=5, help="words shown (default 5)")
     s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
+    s = sub.add_parser("translate", help="translate a text with a seq2seq run (greedy or beam search)")
+    s.add_argument("run_dir")
+    s.add_argument("text")
+    s.add_argument("--beam", type=int, default=0, help="beam width (1: greedy; default: the run's method.beam)")
     _add_explain_parser(sub, checkpoint_help)
     s = sub.add_parser("sample", help="text from a language-model run: a prompt continued token by token")
     s.add_argument("run_dir")
@@ -724,7 +748,7 @@ def main(argv: list[str] | None = None) -> int:
         return {"list": cmd_list, "flops": cmd_flops, "eval": cmd_eval, "plot": cmd_plot,
                 "predict": cmd_predict, "explain": cmd_explain, "attack": cmd_attack, "export": cmd_export,
                 "compress": cmd_compress, "sample": cmd_sample, "similar": cmd_similar,
-                "analogy": cmd_analogy}[args.command](args)
+                "analogy": cmd_analogy, "translate": cmd_translate}[args.command](args)
     except UserError as exc:
         print(f"neuralab: error: {exc}", file=sys.stderr)
         return EXIT_USER

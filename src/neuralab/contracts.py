@@ -140,6 +140,17 @@ class Method(ABC):
         """Class probabilities (N, K) for preprocessed inputs (N, ...); methods that classify override it."""
         raise UserError(f"{type(self).__name__}: this kind of run does not predict class probabilities")
 
+    def translate(self, text: str, beam: int = 0) -> tuple[str, list[str]]:
+        """(the output sequence for the input `text`, notes for the user such as words read as <unk>), decoded by
+        beam search of width `beam` (0: the method's default); methods that map sequences to sequences override it."""
+        raise UserError(f"{type(self).__name__}: this kind of run does not translate text (train a seq2seq recipe, "
+                        "e.g. translation-bahdanau)")
+
+    @classmethod
+    def translates(cls) -> bool:
+        """Whether this method maps a text to a text (overrides `translate`); asked before building a run."""
+        return cls.translate is not Method.translate
+
     @classmethod
     def predicts(cls) -> bool:
         """Whether this method classifies new inputs (overrides `predict_proba`); asked before building a run."""

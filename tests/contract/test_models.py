@@ -19,6 +19,15 @@ def _heads(out):
     return (out.main, *out.auxiliary) if isinstance(out, AuxiliaryOutputs) else (out,)
 
 
+def _call(model, x):
+    """The model on its example input: a tuple (source and target tokens of a seq2seq model) is unpacked."""
+    return model(*x) if isinstance(x, tuple) else model(x)
+
+
+def _batch(x) -> int:
+    return (x[0] if isinstance(x, tuple) else x).shape[0]
+
+
 def _build(entry, seed=0):
     torch.manual_seed(seed)
     cfg = entry.config()
@@ -29,11 +38,11 @@ def _build(entry, seed=0):
 def test_forward_shape_and_finite(entry):
     model, cfg = _build(entry)
     x = entry.example_input(cfg)
-    for out in _heads(model(x)):
-        assert out.shape[0] == x.shape[0]
+    for out in _heads(_call(model, x)):
+        assert out.shape[0] == _batch(x)
         assert torch.isfinite(out).all()
     model.eval()  # auxiliary classifiers train only: evaluation sees the main output alone
-    assert isinstance(model(x), torch.Tensor)
+    assert isinstance(_call(model, x), torch.Tensor)
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.name)
@@ -42,7 +51,7 @@ def test_every_trainable_parameter_gets_a_gradient(entry):
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         pytest.skip(f"{entry.name} is trained without gradients")
-    sum(out.float().pow(2).mean() for out in _heads(model(entry.example_input(cfg)))).backward()
+    sum(out.float().pow(2).mean() for out in _heads(_call(model, entry.example_input(cfg)))).backward()
     for name, p in model.named_parameters():
         if p.requires_grad:
             assert p.grad is not None, name
@@ -96,14 +105,15 @@ def test_non_default_sizes_give_the_right_output_shape(entry):
         axis = {"in_features": -1, "image_size": -1, "length": -1, "in_channels": 1}.get(name)
         if axis is not None:
             assert x.shape[axis] == value, (name, tuple(x.shape))
-    out = _heads(entry.cls(cfg)(x))[0]
+    out = _heads(_call(entry.cls(cfg), x))[0]
     width = next((getattr(cfg, name) for name in OUTPUT_FIELDS if name in changes), None)
+    batch = _batch(x)
     if width is None:  # one output per example (a score or a sign)
-        assert out.shape in ((x.shape[0],), (x.shape[0], 1)), tuple(out.shape)
-    elif out.dim() == 3:  # per-step outputs (B, T, K) of a tagger: one row per input step
-        assert tuple(out.shape) == (x.shape[0], x.shape[1], width)
+        assert out.shape in ((batch,), (batch, 1)), tuple(out.shape)
+    elif out.dim() == 3:  # one output per step of a sequence (B, T, K): a tagger's or a decoder's
+        assert out.shape[0] == batch and out.shape[2] == width, tuple(out.shape)
     else:
-        assert tuple(out.shape) == (x.shape[0], width)
+        assert tuple(out.shape) == (batch, width)
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.name)
@@ -115,4 +125,4 @@ def test_state_dict_round_trip_gives_identical_outputs(entry):
     a.eval(), b.eval()  # dropout off: the outputs are a function of the weights alone
     x = entry.example_input(cfg)
     with torch.no_grad():
-        assert torch.equal(a(x), b(x))
+        assert torch.equal(_call(a, x), _call(b, x))

@@ -22,6 +22,7 @@ from safetensors.torch import load_file
 import neuralab
 from neuralab import checkpoint
 from neuralab.cli import main
+from neuralab.data.vocab import detokenize
 from neuralab.registry import DATA, METHODS, RECIPES
 from tests.conftest import assert_png_drawn
 
@@ -279,3 +280,26 @@ def test_similar_and_analogy_query_an_embedding_or_say_in_one_line_why_not(name,
             assert code == 2 and out == "", err
             assert err.startswith("neuralab: error: ") and len(err.strip().splitlines()) == 1, err
             assert "word embeddings" in err, err
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_translate_decodes_a_text_or_says_in_one_line_why_not(name, trained, capsys):
+    """`translate` on every recipe: seq2seq runs print one decoded line (greedy and beam) and refuse an empty text in
+    one line; every other run refuses in one line."""
+    run_dir = trained(name)
+    meta = json.loads((run_dir / "config.json").read_text())["data_meta"]
+    if RECIPES.get(name).family == "seq2seq":
+        text = detokenize(meta["vocab"][4:8], meta["tokenizer"])  # tokens the run was trained on
+        for beam in ("1", "3"):
+            assert main(["translate", str(run_dir), text, "--beam", beam]) == 0, capsys.readouterr().err
+            out, err = capsys.readouterr()
+            assert len(out.splitlines()) == 1 and "<pad>" not in out and "<bos>" not in out, out
+            assert err == ""
+        assert main(["translate", str(run_dir), "  "]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err.startswith("neuralab: error: ") and len(err.strip().splitlines()) == 1, err
+    else:
+        assert main(["translate", str(run_dir), "some text"]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err.startswith("neuralab: error: ") and len(err.strip().splitlines()) == 1, err
+        assert "translate" in err, err

@@ -26,9 +26,11 @@ def test_model_info_describes_what_create_model_builds(name):
     assert all(field["doc"] for field in info["config"].values())  # every field documented
     entry = MODELS.get(name)
     example = entry.example_input(entry.config())
-    assert tuple(example.shape) == info["example_input_shape"]
+    inputs = example if isinstance(example, tuple) else (example,)  # a seq2seq model takes source and target
+    shapes = tuple(tuple(x.shape) for x in inputs)
+    assert (shapes if isinstance(example, tuple) else shapes[0]) == info["example_input_shape"]
     with torch.no_grad():  # in evaluation mode: training mode may add auxiliary outputs (GoogLeNet)
-        assert model.eval()(example).shape[0] == example.shape[0]
+        assert model.eval()(*inputs).shape[0] == inputs[0].shape[0]
 
 
 def test_cli_lists_models_with_their_parameters():

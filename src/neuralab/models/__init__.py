@@ -18,5 +18,7 @@ import neuralab.models.rnn.sequence_classifier
 import neuralab.models.rnn.sequence_generator
 import neuralab.models.rnn.srn
 import neuralab.models.rnn.tagger
+import neuralab.models.seq2seq.rnn_encoder_decoder
 import neuralab.models.tabular.qtable
+import neuralab.models.transformer.encoder_decoder
 import neuralab.models.transformer.gpt  # noqa: F401

@@ -17,4 +17,5 @@ import neuralab.recipes.regularization
 import neuralab.recipes.rl
 import neuralab.recipes.rnn
 import neuralab.recipes.search
+import neuralab.recipes.seq2seq
 import neuralab.recipes.transfer  # noqa: F401
