@@ -4,4 +4,5 @@ import neuralab.data.envs
 import neuralab.data.function1d
 import neuralab.data.mnist1d
 import neuralab.data.sources
+import neuralab.data.tweets
 import neuralab.data.worked_example  # noqa: F401

@@ -2,6 +2,7 @@
 
 import neuralab.methods.delta_rule
 import neuralab.methods.manual_backprop
+import neuralab.methods.masked_lm
 import neuralab.methods.perceptron
 import neuralab.methods.supervised
 import neuralab.methods.tabular  # noqa: F401

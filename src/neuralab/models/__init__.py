@@ -10,4 +10,9 @@ import neuralab.models.cnn.zfnet
 import neuralab.models.linear.logistic
 import neuralab.models.linear.threshold_unit
 import neuralab.models.mlp.mlp
-import neuralab.models.tabular.qtable  # noqa: F401
+import neuralab.models.rnn.text_lstm
+import neuralab.models.tabular.qtable
+import neuralab.models.text.bow_logistic
+import neuralab.models.text.text_cnn
+import neuralab.models.transformer.encoder_classifier
+import neuralab.models.transformer.masked_lm  # noqa: F401

@@ -12,4 +12,5 @@ import neuralab.recipes.optimization
 import neuralab.recipes.regularization
 import neuralab.recipes.rl
 import neuralab.recipes.search
+import neuralab.recipes.text
 import neuralab.recipes.transfer  # noqa: F401
