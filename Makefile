@@ -26,6 +26,7 @@ bench: setup
 # wall times are for this machine, measured in the same run).
 SUPERVISED := activations,init-symmetry,init-depth,universal-approximation,optimizers-compare,second-order-logreg,regularization-compare,vanishing-gradients,random-vs-grid
 MNIST1D := cnn1d-mnist1d,mlp-mnist1d,logistic-mnist1d
+TEXT := bow-tweets,lstm-tweets,bilstm-tweets,cnn-tweets,transformer-tweets
 CNN := alexnet-fashion,vgg11-fashion,googlenet-fashion,resnet18-fashion,resnet18-mnist
 RESULTS := $(PY) -m neuralab results --quiet
 
@@ -40,6 +41,9 @@ docs: setup
 	$(RESULTS) --seeds 3 --block transfer --recipes transfer-fashion-1k --write docs/cnn.md
 	$(RESULTS) --report transfer-fashion-1k --write docs/cnn.md
 	$(RESULTS) --seeds 3 --block adversarial --recipes adversarial-mnist --write docs/adversarial.md
+	$(RESULTS) --seeds 3 --block text --recipes $(TEXT) --write docs/sequences.md
+	$(RESULTS) --seeds 3 --block bert --recipes bert-mlm-tweets,bert-finetune-tweets --write docs/sequences.md
+	$(RESULTS) --report bert-finetune-tweets --write docs/sequences.md
 	$(MAKE) compress-docs
 	$(MAKE) explain-docs
 

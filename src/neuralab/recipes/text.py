@@ -71,3 +71,18 @@ register(Recipe(
     run=RunConfig(steps=2000, eval_every=250, log_every=50),
     expect={"test/mlm_acc": (">=", 0.0)},
 ))
+
+register(Recipe(
+    name="bert-finetune-tweets", family="text", curriculum="S9",
+    summary="Pre-training pays where labels are few: the transformer-tweets net fine-tuned from bert-mlm-tweets' "
+            "encoder (and with the encoder frozen) on 1,000 labelled tweets vs the same net from scratch.",
+    model="transformer-classifier", method="transfer-compare", data="tweets",
+    model_config=ENCODER,
+    # The source is a bert-mlm-tweets run trained first into RUN_DIR/source for as many steps as each variant
+    # trains (or a finished one given as --method.source RUN_DIR); `frozen` trains the classifier head alone.
+    method_config=dict(source_recipe="bert-mlm-tweets", source_batch_size=128, freeze=("encoder",), lr=5e-4),
+    data_config=dict(train_limit=1000, batch_size=32),
+    run=RunConfig(steps=600, eval_every=100, log_every=20),
+    expect={"compare/test/finetune_gain": (">=", 0.0)},
+    monitor="finetune/test/acc",
+))
