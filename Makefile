@@ -28,6 +28,7 @@ bench: setup
 # wall times are for this machine, measured in the same run).
 SUPERVISED := activations,init-symmetry,init-depth,universal-approximation,optimizers-compare,second-order-logreg,regularization-compare,vanishing-gradients,random-vs-grid
 MNIST1D := cnn1d-mnist1d,mlp-mnist1d,logistic-mnist1d
+TEXT := bow-tweets,lstm-tweets,bilstm-tweets,cnn-tweets,transformer-tweets
 CNN := alexnet-fashion,vgg11-fashion,googlenet-fashion,resnet18-fashion,resnet18-mnist
 SEQ2SEQ := addition-seq2seq,reversal-seq2seq,translation-gru,translation-bahdanau,translation-transformer
 RESULTS := $(PY) -m neuralab results --quiet
@@ -43,6 +44,12 @@ docs: setup
 	$(RESULTS) --seeds 3 --block transfer --recipes transfer-fashion-1k --write docs/cnn.md
 	$(RESULTS) --report transfer-fashion-1k --write docs/cnn.md
 	$(RESULTS) --seeds 3 --block adversarial --recipes adversarial-mnist --write docs/adversarial.md
+	$(MAKE) sequences-docs
+	$(MAKE) compress-docs
+	$(MAKE) explain-docs
+
+# make sequences-docs: every results table, report and picture of docs/sequences.md (issue 9), seeds 0-2.
+sequences-docs: setup
 	for r in vanishing-gradients-rnn elman-letters; do $(RESULTS) --report $$r --write docs/sequences.md && \
 	  cp runs/results/$$r/seed-0/plots/$$(echo $$r | tr - _).png docs/img/$$r.png || exit 1; done
 	$(RESULTS) --seeds 3 --block regimes --recipes gru-mnist1d,lstm-bracket-depth,gru-sine-waves --write docs/sequences.md
@@ -53,8 +60,9 @@ docs: setup
 	$(RESULTS) --report skipgram-ptb --write docs/sequences.md
 	$(RESULTS) --seeds 3 --block seq2seq --recipes $(SEQ2SEQ) --write docs/sequences.md
 	$(MAKE) seq2seq-docs
-	$(MAKE) compress-docs
-	$(MAKE) explain-docs
+	$(RESULTS) --seeds 3 --block text --recipes $(TEXT) --write docs/sequences.md
+	$(RESULTS) --seeds 3 --block bert --recipes bert-mlm-tweets,bert-finetune-tweets --write docs/sequences.md
+	$(RESULTS) --report bert-finetune-tweets --write docs/sequences.md
 
 # make seq2seq-docs: docs/sequences.md's BLEU-by-length reports without and with attention (seed 0) and their plots.
 seq2seq-docs: setup

@@ -179,7 +179,7 @@ def sized_model(recipe: Recipe, sections: dict[str, Any], data: Any = None,
     try:  # a conv/pool window larger than its input fails here, in one line, not as a torch traceback
         model = entry.cls(sections["model"])
         if shape is not None and has_windows(model):
-            trace_shapes(model, shape)
+            trace_shapes(model, shape, torch.long if data.meta.kind == "text" else torch.float32)  # token ids
     except ShapeError as exc:
         inputs = "x".join(map(str, shape)) if shape else "its"
         raise ShapeError(f"{recipe.model} cannot take {inputs} inputs: {exc}; give larger "

@@ -644,7 +644,7 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--split", help="only this split's metrics: val, test (eval for RL runs)")
     s = sub.add_parser("plot", help="draw a run's learning curves (and method plots) as PNG")
     s.add_argument("run_dir")
-    s = sub.add_parser("predict", help="labels and probabilities for image files or a CSV")
+    s = sub.add_parser("predict", help="labels and probabilities for image files, a CSV, or texts")
     s.add_argument("run_dir")
     s.add_argument("inputs", nargs="+")
     s.add_argument("--top", type=int, default=3, help="probabilities shown per input")

@@ -168,7 +168,12 @@ def test_plot_draws_every_figure_again(name, trained, capsys):
 
 
 def _input_file(meta: dict, folder: Path) -> Path:
-    """An input that `predict` reads: an all-zero image of the saved shape, or a CSV row of the saved features."""
+    """An input that `predict` reads: an all-zero image of the saved shape, a CSV row of the saved features, or
+    a .txt file with one text (a word no run has seen among them)."""
+    if meta.get("kind") == "text":
+        path = folder / "texts.txt"
+        path.write_text("this is not what I expected from a qzxwv, really\n")
+        return path
     if meta.get("kind") == "images":
         channels, height, width = meta["input_shape"]
         path = folder / "zeros.png"
@@ -190,12 +195,13 @@ def test_predict_labels_a_new_input_or_says_in_one_line_why_not(name, trained, t
     path = _input_file(meta, tmp_path)
     code = main(["predict", str(run_dir), str(path), "--top", "2"])
     out, err = capsys.readouterr()
-    classifies = bool(meta.get("class_names")) and meta.get("kind") in ("images", "features")
+    classifies = bool(meta.get("class_names")) and meta.get("kind") in ("images", "features", "text")
     if classifies and METHODS.get(RECIPES.get(name).method).build.predicts():
         assert code == 0, err
         [line] = out.splitlines()
         shown, label, probs = line.split("\t")
-        assert shown in (str(path), f"{path}:2") and label in meta["class_names"]  # a CSV names its line
+        # a CSV names its line (after the header), a .txt file its text's line
+        assert shown in (str(path), f"{path}:2", f"{path}:1") and label in meta["class_names"]
         values = [float(p.rsplit(" ", 1)[1]) for p in probs.split(", ")]
         assert len(values) == min(2, len(meta["class_names"])) and values == sorted(values, reverse=True)
         assert all(0 <= v <= 1 for v in values)

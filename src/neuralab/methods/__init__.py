@@ -3,6 +3,7 @@
 import neuralab.methods.delta_rule
 import neuralab.methods.language_model
 import neuralab.methods.manual_backprop
+import neuralab.methods.masked_lm
 import neuralab.methods.perceptron
 import neuralab.methods.seq2seq
 import neuralab.methods.supervised

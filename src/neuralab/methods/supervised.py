@@ -4,7 +4,8 @@ Rumelhart, Hinton, Williams, "Learning representations by back-propagating error
 augment the batch, forward, data loss plus explicit weight penalties, backward, clip gradients, optimiser
 step, max-norm projection (the regularisers of curriculum F11 live in `regularization.py` and
 `augment.py`). Optional diagnostics (F12) log per-layer gradient norms and activation statistics; a
-finished classification run reports per-class precision, recall and F1 and draws its confusion matrix (F13).
+finished classification run reports per-class precision, recall and F1 and draws its confusion matrix (F13);
+with `macro_f1` every evaluation also reports the macro-averaged F1 (S7: classes of unequal size).
 With `adversarial` set, each training batch is replaced by its adversarial examples (Madry et al. 2018, C6;
 the attacks live in `attacks.py`) and evaluation also reports the accuracy under PGD (`test/pgd_acc`).
 """
@@ -76,6 +77,9 @@ class SupervisedConfig:
     adv_eval_size: int = field(1000, "*/pgd_acc is measured on this many examples of each split, a fixed random "
                                      "subset (PGD costs adv_steps forward-backward passes per example); 0: all.",
                                ge=0)
+    macro_f1: bool = field(False, "Also report the macro-averaged F1 of a classifier at each evaluation "
+                                  "(SPLIT/macro_f1): the mean of the per-class F1 scores, which weighs a rare "
+                                  "class as much as a common one.")
 
 
 def _loss(name: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -108,6 +112,16 @@ def _predict(name: str, out: torch.Tensor) -> torch.Tensor:
     return out.argmax(-1)
 
 
+def macro_f1(confusion: torch.Tensor) -> float:
+    """Mean over classes of F1 = 2 TP / (2 TP + FP + FN) from a confusion matrix (K, K) (row: true class, column:
+    predicted), over the classes that occur among the labels or the predictions, as sklearn's
+    `f1_score(average="macro")` counts them."""
+    tp = confusion.diag().double()
+    support, predicted = confusion.sum(1), confusion.sum(0)  # TP + FN, TP + FP
+    present = (support + predicted) > 0
+    return float((2 * tp / (support + predicted).clamp_min(1))[present].mean())
+
+
 @torch.no_grad()
 def forward_all(model: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
     """The model's outputs for all of `x`, `batch_size` examples per pass (the model's mode is kept)."""
@@ -116,21 +130,29 @@ def forward_all(model: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Ten
 
 @torch.no_grad()
 def evaluate_split(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str,
-                   batch_size: int) -> dict[str, float]:
-    """Mean loss (and accuracy for class labels) of `model` in evaluation mode on (x, y)."""
+                   batch_size: int, *, f1: bool = False) -> dict[str, float]:
+    """Mean loss (and accuracy for class labels, and with `f1` the macro-averaged F1) of `model` in evaluation
+    mode on (x, y)."""
     was_training = model.training
     model.eval()
-    loss_sum, correct, count = 0.0, 0, 0
+    loss_sum, correct, count, confusion = 0.0, 0, 0, None
     for i in range(0, len(x), batch_size):
         out, yb = model(x[i:i + batch_size]), y[i:i + batch_size]
         loss_sum += float(_loss(loss, out, yb)) * _count(yb)
         count += _count(yb)
         c = _correct(loss, out, yb)
         correct += 0 if c is None else int(c)
+        if f1 and c is not None:
+            k = max(out.shape[-1], 2)  # one logit: two classes
+            labelled = yb != IGNORE_INDEX  # per-step labels count their labelled steps only
+            counts = torch.bincount(yb[labelled] * k + _predict(loss, out)[labelled], minlength=k * k).view(k, k)
+            confusion = counts if confusion is None else confusion + counts
     model.train(was_training)
     metrics = {"loss": loss_sum / count}
     if not y.dtype.is_floating_point:
         metrics["acc"] = correct / count
+        if confusion is not None:
+            metrics["macro_f1"] = macro_f1(confusion)
     return metrics
 
 
@@ -250,7 +272,8 @@ class Supervised(Method):
             pair = self.data.split(split)
             if pair is not None:
                 with self.ctx.autocast():
-                    split_metrics = evaluate_split(self.model, *pair, self.cfg.loss, self.cfg.eval_batch_size)
+                    split_metrics = evaluate_split(self.model, *pair, self.cfg.loss, self.cfg.eval_batch_size,
+                                                   f1=self.cfg.macro_f1)
                 metrics.update({f"{split}/{k}": v for k, v in split_metrics.items()})
                 if self.space is not None:
                     metrics[f"{split}/pgd_acc"] = self._pgd_accuracy(*pair)

@@ -18,7 +18,12 @@ import neuralab.models.rnn.sequence_classifier
 import neuralab.models.rnn.sequence_generator
 import neuralab.models.rnn.srn
 import neuralab.models.rnn.tagger
+import neuralab.models.rnn.text_lstm
 import neuralab.models.seq2seq.rnn_encoder_decoder
 import neuralab.models.tabular.qtable
+import neuralab.models.text.bow_logistic
+import neuralab.models.text.text_cnn
+import neuralab.models.transformer.encoder_classifier
 import neuralab.models.transformer.encoder_decoder
-import neuralab.models.transformer.gpt  # noqa: F401
+import neuralab.models.transformer.gpt
+import neuralab.models.transformer.masked_lm  # noqa: F401

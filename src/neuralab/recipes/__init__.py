@@ -18,4 +18,5 @@ import neuralab.recipes.rl
 import neuralab.recipes.rnn
 import neuralab.recipes.search
 import neuralab.recipes.seq2seq
+import neuralab.recipes.text
 import neuralab.recipes.transfer  # noqa: F401
