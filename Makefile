@@ -2,7 +2,7 @@
 # make test: set up, then the fast test suite. make slow: every recipe to its expected metric.
 PY := .venv/bin/python
 
-.PHONY: setup demo test slow bench docs compress-docs explain-docs seq2seq-docs lint
+.PHONY: setup demo test slow bench docs sequences-docs seq2seq-docs compress-docs explain-docs lint
 
 setup:
 	@bash scripts/setup.sh
