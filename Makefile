@@ -32,9 +32,11 @@ TEXT := bow-tweets,lstm-tweets,bilstm-tweets,cnn-tweets,transformer-tweets
 CNN := alexnet-fashion,vgg11-fashion,googlenet-fashion,resnet18-fashion,resnet18-mnist
 SEQ2SEQ := addition-seq2seq,reversal-seq2seq,translation-gru,translation-bahdanau,translation-transformer
 RESULTS := $(PY) -m neuralab results --quiet
+# README.md's table: the foundations and the supervised toolbox (each family has its own page).
+FOUNDATIONS := activations,adaline-and,adaline-or,adaline-xor,backprop-example,init-depth,init-symmetry,lbfgs-digits,lenet5-digits,lenet5-mnist,mlp-digits,mlp-mnist,mlp-xor,optimizers-compare,perceptron-and,perceptron-or,perceptron-xor,qlearning-cliffwalking,random-vs-grid,regularization-compare,sarsa-cliffwalking,second-order-logreg,universal-approximation,vanishing-gradients
 
 docs: setup
-	$(RESULTS) --seeds 3 --write README.md
+	$(RESULTS) --seeds 3 --recipes $(FOUNDATIONS) --write README.md
 	$(RESULTS) --seeds 3 --block supervised --recipes $(SUPERVISED) --write docs/supervised.md
 	for r in $$(echo $(SUPERVISED) | tr , ' '); do $(RESULTS) --report $$r --write docs/supervised.md || exit 1; done
 	$(RESULTS) --report mlp-digits --method.diagnostics true --block report:mlp-digits-diagnostics --write docs/supervised.md

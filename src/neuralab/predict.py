@@ -12,6 +12,7 @@ import torch
 from neuralab.api import load
 from neuralab.build import load_config
 from neuralab.data.user import read_csv_features, read_image
+from neuralab.data.vocab import PAD
 from neuralab.errors import UserError
 from neuralab.registry import METHODS
 
@@ -89,6 +90,11 @@ def predict_files(run_dir: str | Path, inputs: list[str], top: int = 3) -> Itera
     x = raw.to(loaded.run.data.device) if loaded.meta.kind == "text" else loaded.preprocess(raw)  # ids as they are
     probs = loaded.predict(x).cpu()
     classes = loaded.meta.class_names
+    if probs.dim() == 3:  # a tagger (N, T, K): the likeliest label of each token the input has
+        lengths = (x != PAD).sum(1).tolist()
+        for name, p, n in zip(names, probs, lengths, strict=True):
+            yield f"{name}\t{', '.join(classes[i] for i in p[:n].argmax(-1).tolist())}"
+        return
     for name, p in zip(names, probs, strict=True):
         best = p.topk(min(top, len(classes)))
         shown = ", ".join(f"{classes[i]} {v:.3f}" for v, i in zip(best.values.tolist(), best.indices.tolist(),

@@ -13,8 +13,8 @@ from tests.conftest import run_cli
 def test_list_models_filters_by_family():
     assert neuralab.list_models() == MODELS.names()
     assert neuralab.list_models("cnn") == ["alexnet", "cnn1d", "cnn1d-forecaster", "googlenet", "lenet5", "resnet",
-                                           "vgg", "zfnet"]
-    assert set(neuralab.list_models("linear")) == {"logistic-regression", "threshold-unit"}
+                                           "text-cnn", "vgg", "zfnet"]
+    assert set(neuralab.list_models("linear")) == {"bow-logistic", "logistic-regression", "threshold-unit"}
 
 
 @pytest.mark.parametrize("name", MODELS.names())
