@@ -30,8 +30,7 @@ from neuralab.contracts import Generated, Method, RunContext
 from neuralab.data.text_stream import TextBatch, streams, windows
 from neuralab.data.vocab import SPECIALS
 from neuralab.errors import UserError
-from neuralab.methods.optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
-from neuralab.methods.regularization import clip_gradients_
+from neuralab.methods.optim import OPTIMIZERS, SCHEDULES, descend, make_optimizer, make_schedule
 from neuralab.models.rnn.state import detach_state
 from neuralab.registry import register_method
 
@@ -91,12 +90,7 @@ class LanguageModel(Method):
             else:
                 logits = self.model(x)
             loss = self._loss(logits, y)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        clip_gradients_(self.params, self.cfg.clip_grad_norm, 0.0)
-        self.optimizer.step()
-        if self.schedule is not None:
-            self.schedule.step()
+        descend(loss, self.optimizer, self.params, self.cfg.clip_grad_norm, self.schedule)
         self._tokens += y.numel()
         return {"train/loss": loss.detach()}
 

@@ -27,8 +27,7 @@ from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
 from neuralab.data.vocab import PAD, SPECIALS, UNK
 from neuralab.errors import UserError
-from neuralab.methods.optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
-from neuralab.methods.regularization import clip_gradients_
+from neuralab.methods.optim import OPTIMIZERS, SCHEDULES, descend, make_optimizer, make_schedule
 from neuralab.registry import register_method
 
 REPLACE, RANDOM = 0.8, 0.1  # of the picked positions: [MASK], a random word; the rest (0.1) keep their word
@@ -98,12 +97,7 @@ class MaskedLM(Method):
         x, _ = batch  # the labels are not used
         self.model.train()
         loss, correct, picked = self._scores(x, self.generator)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        clip_gradients_(self.params, self.cfg.clip_grad_norm, 0.0)
-        self.optimizer.step()
-        if self.schedule is not None:
-            self.schedule.step()
+        descend(loss, self.optimizer, self.params, self.cfg.clip_grad_norm, self.schedule)
         return {"train/mlm_loss": loss.detach(), "train/mlm_acc": correct / picked}
 
     @torch.no_grad()

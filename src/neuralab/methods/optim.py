@@ -14,6 +14,7 @@ from collections.abc import Iterable
 import torch
 
 from neuralab.errors import UserError
+from neuralab.methods.regularization import clip_gradients_
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw")
 # Quasi-Newton (Liu and Nocedal 1989), meant for full batches: its step re-evaluates the loss through a
@@ -68,3 +69,15 @@ def make_schedule(name: str, optimizer: torch.optim.Optimizer, total_steps: int,
     if name == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps)
     raise UserError(f"unknown schedule {name!r}; choose from {', '.join(SCHEDULES)}")
+
+
+def descend(loss: torch.Tensor, optimizer: torch.optim.Optimizer, params: list[torch.nn.Parameter],
+            clip_grad_norm: float, schedule: torch.optim.lr_scheduler.LRScheduler | None) -> None:
+    """One gradient step on `loss`: clear the gradients, backpropagate, clip their joint norm to `clip_grad_norm`
+    (0: no clipping), step the optimiser, then the schedule."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    clip_gradients_(params, clip_grad_norm, 0.0)
+    optimizer.step()
+    if schedule is not None:
+        schedule.step()

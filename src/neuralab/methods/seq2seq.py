@@ -25,8 +25,7 @@ from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
 from neuralab.data.vocab import EOS, PAD, Vocabulary
 from neuralab.errors import UserError
-from neuralab.methods.optim import SCHEDULES, make_optimizer, make_schedule
-from neuralab.methods.regularization import clip_gradients_
+from neuralab.methods.optim import SCHEDULES, descend, make_optimizer, make_schedule
 from neuralab.models.seq2seq.search import beam_search, greedy
 from neuralab.registry import register_method
 
@@ -113,12 +112,7 @@ class Seq2Seq(Method):
         self.model.train()
         self._tables.clear()
         loss, correct, real = self._loss(x, y)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        clip_gradients_(self.params, self.cfg.clip_grad_norm, 0.0)
-        self.optimizer.step()
-        if self.schedule is not None:
-            self.schedule.step()
+        descend(loss, self.optimizer, self.params, self.cfg.clip_grad_norm, self.schedule)
         return {"train/loss": loss.detach(), "train/token_acc": correct / real}
 
     def _slice(self, size: int) -> tuple[torch.Tensor, torch.Tensor]:

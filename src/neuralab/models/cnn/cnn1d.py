@@ -52,6 +52,18 @@ def conv_lengths(cfg: CNN1DConfig) -> list[int]:
     return lengths
 
 
+def conv_features(cfg: CNN1DConfig) -> tuple[nn.Sequential, int]:
+    """The stack [Conv1d -> activation] * len(channels) of a config with CNN1DConfig's conv fields, (B, C, L) ->
+    (B, channels[-1], lengths[-1]), and the width of its flattened output."""
+    lengths = conv_lengths(cfg)  # refuses a kernel wider than its padded input, in one line
+    layers: list[nn.Module] = []
+    width = cfg.in_channels
+    for c, k in zip(cfg.channels, cfg.kernel_sizes, strict=True):
+        layers += [nn.Conv1d(width, c, k, stride=cfg.stride, padding=cfg.padding), make(cfg.activation)]
+        width = c
+    return nn.Sequential(*layers), width * lengths[-1]
+
+
 @register_model("cnn1d", family="cnn", config=CNN1DConfig, sizing=sizing.sequences,
                 example_input=lambda c: torch.randn(2, c.in_channels, c.length),
                 paper="Greydanus 2020, Scaling down deep learning (MNIST-1D)")
@@ -63,14 +75,8 @@ class CNN1D(nn.Module):
     def __init__(self, cfg: CNN1DConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        lengths = conv_lengths(cfg)
-        layers: list[nn.Module] = []
-        width = cfg.in_channels
-        for c, k in zip(cfg.channels, cfg.kernel_sizes, strict=True):
-            layers += [nn.Conv1d(width, c, k, stride=cfg.stride, padding=cfg.padding), make(cfg.activation)]
-            width = c
-        self.features = nn.Sequential(*layers)  # (B, channels[-1], lengths[-1])
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(width * lengths[-1], cfg.num_classes))
+        self.features, flat = conv_features(cfg)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(flat, cfg.num_classes))
         apply_init(self, cfg.init, cfg.activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -12,8 +12,8 @@ from torch import nn
 
 from neuralab.config import field
 from neuralab.models import sizing
-from neuralab.models.cnn.cnn1d import conv_lengths
-from neuralab.nn.activations import ACTIVATIONS, make
+from neuralab.models.cnn.cnn1d import conv_features
+from neuralab.nn.activations import ACTIVATIONS
 from neuralab.registry import register_model
 
 
@@ -40,14 +40,8 @@ class CNN1DForecaster(nn.Module):
     def __init__(self, cfg: CNN1DForecasterConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        lengths = conv_lengths(cfg)  # refuses a kernel wider than its padded input, in one line
-        layers: list[nn.Module] = []
-        width = cfg.in_channels
-        for c, k in zip(cfg.channels, cfg.kernel_sizes, strict=True):
-            layers += [nn.Conv1d(width, c, k, stride=cfg.stride, padding=cfg.padding), make(cfg.activation)]
-            width = c
-        self.features = nn.Sequential(*layers)  # (B, channels[-1], lengths[-1])
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(width * lengths[-1], cfg.horizon))
+        self.features, flat = conv_features(cfg)  # (B, channels[-1], lengths[-1])
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(flat, cfg.horizon))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 2 and self.cfg.in_channels == 1:
