@@ -341,7 +341,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     generated = method.sample(args.prompt, args.length, temperature=args.temperature, top_k=args.top_k,
                               seed=args.seed)
     for note in generated.notes:
-        print(f"neuralab: note: {note}", file=sys.stderr)
+        print(f"note: {note}", file=sys.stderr)
     print(generated.text)
     return 0
 
@@ -374,7 +374,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
                         "sequence); train a seq2seq recipe, e.g. translation-bahdanau")
     text, notes = method.translate(args.text, args.beam)
     for note in notes:
-        print(f"neuralab: note: {note}", file=sys.stderr)
+        print(f"note: {note}", file=sys.stderr)
     print(text)
     return 0
 

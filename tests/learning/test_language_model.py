@@ -64,7 +64,7 @@ def test_sampling_reads_unseen_characters_as_unknown_and_refuses_text_it_cannot_
         assert out == "" and err.startswith("neuralab: error: ") and len(err.strip().splitlines()) == 1, err
     assert main(["sample", str(run.run_dir), "--prompt", "hello\u00e9", "--length", "5"]) == 0
     out, err = capsys.readouterr()
-    assert out.startswith("hello\u00e9") and err.startswith("neuralab: note: ") and "<unk>" in err
+    assert out.startswith("hello\u00e9") and err.startswith("note: ") and "<unk>" in err
     method = neuralab.load(run.run_dir, with_data=False).run.method
     out = method.sample("hello\u00e9", 5, seed=0)
     assert out.text.startswith("hello\u00e9") and "never occurred in training" in out.notes[0]
