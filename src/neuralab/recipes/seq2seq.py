@@ -57,7 +57,7 @@ register(Recipe(
     model_config=dict(attention="bahdanau", embed_dim=64, hidden=128, attention_dim=128),
     method_config=dict(lr=2e-3, schedule="onecycle"),
     data_config=TRANSLATION_DATA, run=TRANSLATION_RUN,
-    expect={"test/bleu": (">=", 1.0)},  # a floor, not yet measured over a whole run (see docs/sequences.md)
+    expect={"test/bleu": (">=", 11.0)},  # measured 13.12 (seed 0, 2026-11-30; the plain GRU: 6.40)
     full={"model": dict(embed_dim=256, hidden=512, attention_dim=512), **FULL_DATA},
 ))
 
