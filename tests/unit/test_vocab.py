@@ -43,3 +43,10 @@ def test_a_vocabulary_round_trips_through_its_token_list():
     vocab = Vocabulary.build(["the cat sat"], "word")
     again = Vocabulary(vocab.tokens[len(SPECIALS):], "word")
     assert again.tokens == vocab.tokens and again.encode("cat dog") == vocab.encode("cat dog")
+
+
+def test_words_are_joined_back_with_punctuation_attached():
+    from neuralab.data.vocab import detokenize
+
+    assert detokenize(tokenize("\u00bfQu\u00e9 es (esto)? La tierra, y el mar.", "word"), "word") == \
+        "\u00bfqu\u00e9 es (esto)? la tierra, y el mar."

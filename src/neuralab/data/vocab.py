@@ -21,6 +21,8 @@ SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
 TOKENIZERS = ("char", "word")
 # Words (letters, digits, apostrophes inside words) or single punctuation marks; lower-cased.
 _WORD = re.compile(r"[\w]+(?:'[\w]+)*|[^\w\s]")
+_SPACE_BEFORE = re.compile(r" ([.,;:!?)\]}%\u00bb\u201d])")  # no space before closing punctuation
+_SPACE_AFTER = re.compile(r"([(\[{\u00bf\u00a1\u00ab\u201c]) ")  # nor after opening marks
 
 
 def tokenize(text: str, kind: str) -> list[str]:
@@ -33,8 +35,11 @@ def tokenize(text: str, kind: str) -> list[str]:
 
 
 def detokenize(tokens: Iterable[str], kind: str) -> str:
-    """Tokens joined back into text: characters as they are, words by spaces."""
-    return ("" if kind == "char" else " ").join(tokens)
+    """Tokens joined back into text: characters as they are, words by spaces, with closing punctuation attached to
+    the word before it and opening marks to the word after ("tierra ." -> "tierra.", "¿ que" -> "¿que")."""
+    if kind == "char":
+        return "".join(tokens)
+    return _SPACE_AFTER.sub(r"\1", _SPACE_BEFORE.sub(r"\1", " ".join(tokens)))
 
 
 class Vocabulary:
