@@ -69,6 +69,8 @@ register(Recipe(
     model_config=dict(d_model=128, heads=4, d_ff=256, encoder_layers=2, decoder_layers=2, dropout=0.1),
     method_config=dict(lr=1e-3, schedule="onecycle", label_smoothing=0.1),
     data_config=TRANSLATION_DATA, run=TRANSLATION_RUN,
-    expect={"test/bleu": (">=", 1.0)},  # a floor, not yet measured over a whole run (see docs/sequences.md)
+    # Measured 3.73 (seed 0, 2026-11-30): below the GRU without attention (6.40); at 10 epochs on 8,501 pairs its
+    # training loss is still 4.24, so this CPU setting leaves it undertrained.
+    expect={"test/bleu": (">=", 3.0)},
     full={"model": dict(d_model=256, d_ff=1024, encoder_layers=3, decoder_layers=3), **FULL_DATA},
 ))
