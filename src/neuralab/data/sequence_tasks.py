@@ -27,13 +27,21 @@ BRACKETS = ("(", ")", "x")
 
 
 @dataclass(frozen=True)
-class BracketDepthConfig:
-    n_train: int = field(4000, "Training strings.", ge=1)
-    n_test: int = field(1000, "Test strings.", ge=1)
+class GeneratedTaskConfig:
+    """Fields every generated task shares: how many examples of each split, batches, and the generator's seed."""
+
+    n_train: int = field(4000, "Training examples.", ge=1)
+    n_test: int = field(1000, "Test examples.", ge=1)
+    batch_size: int = field(64, "Examples per training step.", ge=1)
+    generator_seed: int = field(0, "Seed of the generator; the run's own seed only orders the batches.")
+
+
+@dataclass(frozen=True)
+class BracketDepthConfig(GeneratedTaskConfig):
+    """Strings of brackets and fillers, each symbol tagged with its nesting depth."""
+
     length: int = field(48, "Longest string; lengths are drawn uniformly from length/2 to length.", ge=2)
     max_depth: int = field(5, "Deepest nesting: the tags are depths 0..max_depth.", ge=1)
-    batch_size: int = field(64, "Strings per training step.", ge=1)
-    generator_seed: int = field(0, "Seed of the generator; the run's own seed only orders the batches.")
 
 
 def bracket_strings(n: int, length: int, max_depth: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -73,16 +81,14 @@ def build_bracket_depth(cfg: BracketDepthConfig, seed: int) -> SupervisedData:
 
 
 @dataclass(frozen=True)
-class SineWavesConfig:
-    n_train: int = field(4000, "Training waves.", ge=1)
-    n_test: int = field(1000, "Test waves.", ge=1)
+class SineWavesConfig(GeneratedTaskConfig):
+    """Waves generated from (amplitude, frequency, phase) vectors."""
+
     steps: int = field(50, "Values generated from each vector.", ge=2)
     min_frequency: float = field(1.0, "Fewest cycles over the steps.", gt=0)
     max_frequency: float = field(4.0, "Most cycles over the steps.", gt=0)
     min_amplitude: float = field(0.5, "Smallest amplitude.", ge=0)
     max_amplitude: float = field(1.5, "Largest amplitude.", gt=0)
-    batch_size: int = field(64, "Waves per training step.", ge=1)
-    generator_seed: int = field(0, "Seed of the generator; the run's own seed only orders the batches.")
 
 
 def sine_waves(n: int, cfg: SineWavesConfig, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
