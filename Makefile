@@ -2,7 +2,7 @@
 # make test: set up, then the fast test suite. make slow: every recipe to its expected metric.
 PY := .venv/bin/python
 
-.PHONY: setup demo test slow bench docs sequences-docs seq2seq-docs compress-docs explain-docs lint
+.PHONY: setup demo test slow bench docs generative-docs sequences-docs seq2seq-docs compress-docs explain-docs lint
 
 setup:
 	@bash scripts/setup.sh
@@ -47,6 +47,7 @@ docs: setup
 	$(RESULTS) --report transfer-fashion-1k --write docs/cnn.md
 	$(RESULTS) --seeds 3 --block adversarial --recipes adversarial-mnist --write docs/adversarial.md
 	$(MAKE) sequences-docs
+	$(MAKE) generative-docs
 	$(MAKE) compress-docs
 	$(MAKE) explain-docs
 
@@ -86,3 +87,6 @@ explain-docs: setup
 
 lint: setup
 	$(PY) -m ruff check src tests benchmarks scripts
+
+# make generative-docs: every table and grid of docs/generative.md (issue 10).
+generative-docs: setup

@@ -262,8 +262,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from neuralab.build import on_user_data
 
     which = _checkpoint_arg(args.checkpoint)
+    if args.nll:
+        if args.samples < 1:
+            raise UserError(f"--samples {args.samples}: use at least one importance sample per example")
+        _require(args.run_dir, "scores_likelihood", "has no likelihood to estimate (--nll)")
     loaded = load(args.run_dir, checkpoint=which)
     metrics = loaded.evaluate(args.split)
+    if args.nll:
+        metrics.update({k: float(v) for k, v in loaded.run.method.log_likelihood(args.samples).items()})
     # Expectations on metrics this evaluation did not compute (another split) are left out, not failed.
     checks = ({} if on_user_data(loaded.run.sections)
               else {k: c for k, c in loaded.run.recipe.check(metrics).items() if k in metrics})
@@ -311,22 +317,41 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _method_of(run_dir: str, checkpoint: str, able: str, refusal: str) -> Any:
-    """The method of a saved run, loaded without its data, when its class can do `able` (`generates`, `embeds`, ...);
-    other runs are refused in one line naming their method before anything is built."""
-    from neuralab.api import load
+def _require(run_dir: str, able: str, refusal: str) -> None:
+    """Refuse, in one line naming its method and before anything is built, a saved run whose method class cannot do
+    `able` (`generates`, `draws`, `embeds`, ...)."""
     from neuralab.build import load_config
     from neuralab.registry import METHODS
 
     recipe, _, _ = load_config(Path(run_dir))
     if not getattr(METHODS.get(recipe.method).build, able)():
         raise UserError(f"{run_dir}: this {recipe.name} run {refusal} (its method, {recipe.method}, cannot)")
+
+
+def _method_of(run_dir: str, checkpoint: str, able: str, refusal: str) -> Any:
+    """The method of a saved run, loaded without its data, when its class can do `able`; others refused (`_require`)."""
+    from neuralab.api import load
+
+    _require(run_dir, able, refusal)
     return load(run_dir, with_data=False, checkpoint=_checkpoint_arg(checkpoint)).run.method
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    """Text from a language-model run: the prompt and --length more tokens; notes on how the prompt was read go to
-    stderr."""
+    """Text from a language-model run (the prompt and --length more tokens), or a grid of images from a generative run
+    (written as PNG, its path printed); notes on how the request was read go to stderr."""
+    from neuralab.build import load_config
+    from neuralab.registry import METHODS
+
+    recipe, _, _ = load_config(Path(args.run_dir))
+    if METHODS.get(recipe.method).build.draws():
+        return _sample_images(args)
+    if args.prompt is None:
+        if METHODS.get(recipe.method).build.generates():
+            raise UserError("--prompt: give the text to continue, e.g. --prompt 'ROMEO:'")
+    return _sample_text(args)
+
+
+def _sample_text(args: argparse.Namespace) -> int:
     import math
 
     if not math.isfinite(args.temperature) or args.temperature <= 0:
@@ -337,12 +362,31 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.top_k < 0:
         raise UserError(f"--top-k {args.top_k}: must be >= 0 (0: sample from every token)")
     method = _method_of(args.run_dir, args.checkpoint, "generates",
-                        "does not sample text; sample from a language model run such as lstm-shakespeare")
+                        "does not sample text or images; sample from a language model run such as "
+                        "lstm-shakespeare or a generative run such as vae-mnist")
     generated = method.sample(args.prompt, args.length, temperature=args.temperature, top_k=args.top_k,
                               seed=args.seed)
     for note in generated.notes:
         print(f"note: {note}", file=sys.stderr)
     print(generated.text)
+    return 0
+
+
+def _sample_images(args: argparse.Namespace) -> int:
+    from neuralab.viz.grid import save_grid
+
+    if args.prompt is not None:
+        raise UserError(f"--prompt: {args.run_dir} draws images, not text; leave out --prompt")
+    if args.n < 1:
+        raise UserError(f"--n {args.n}: draw at least one image")
+    method = _method_of(args.run_dir, args.checkpoint, "draws", "does not draw images")
+    drawn = method.draw(args.n, label=args.label, interpolate=args.interpolate, seed=args.seed)
+    for note in drawn.notes:
+        print(f"note: {note}", file=sys.stderr)
+    kind = "interpolation" if args.interpolate else "sample"
+    label = "" if args.label is None else f"-label{args.label}"
+    out = Path(args.out) if args.out else Path(args.run_dir) / "samples" / f"{kind}{label}-seed{args.seed}.png"
+    print(save_grid(drawn.images, out, drawn.nrow))
     return 0
 
 
@@ -642,6 +686,10 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("run_dir")
     s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
     s.add_argument("--split", help="only this split's metrics: val, test (eval for RL runs)")
+    s.add_argument("--nll", action="store_true", help="likelihood models: also estimate the test negative "
+                                                      "log-likelihood by importance sampling (test/nll, nats)")
+    s.add_argument("--samples", type=int, default=5000, help="importance samples per test example for --nll "
+                                                             "(default 5000)")
     s = sub.add_parser("plot", help="draw a run's learning curves (and method plots) as PNG")
     s.add_argument("run_dir")
     s = sub.add_parser("predict", help="labels and probabilities for image files, a CSV, or texts")
@@ -666,14 +714,21 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("text")
     s.add_argument("--beam", type=int, default=0, help="beam width (1: greedy; default: the run's method.beam)")
     _add_explain_parser(sub, checkpoint_help)
-    s = sub.add_parser("sample", help="text from a language-model run: a prompt continued token by token")
+    s = sub.add_parser("sample", help="text from a language-model run (a prompt continued token by token), or a PNG "
+                                      "grid of images drawn from a generative run")
     s.add_argument("run_dir")
-    s.add_argument("--prompt", required=True, help="text to continue, e.g. 'ROMEO:'")
+    s.add_argument("--prompt", help="language models: text to continue, e.g. 'ROMEO:'")
     s.add_argument("--length", type=int, default=500, help="tokens to write after the prompt (default 500)")
     s.add_argument("--temperature", type=float, default=0.8,
                    help="softmax temperature, > 0: below 1 more predictable, above 1 more varied (default 0.8)")
     s.add_argument("--top-k", type=int, default=0, help="draw from the k likeliest tokens only (default 0: all)")
     s.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
+    s.add_argument("--n", type=int, default=64, help="generative runs: images to draw (default 64)")
+    s.add_argument("--label", type=int, help="conditional generative runs: the class to draw")
+    s.add_argument("--interpolate", action="store_true",
+                   help="generative runs: rows that walk the latent space from one draw to another")
+    s.add_argument("--out", metavar="FILE.png", help="generative runs: where to write the grid (default "
+                                                     "RUN_DIR/samples/sample[-labelL]-seedS.png)")
     s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
     s = sub.add_parser("export", help="write a run's network as ONNX or its weights as safetensors")
     s.add_argument("run_dir")

@@ -62,6 +62,20 @@ class RunContext:
     model_name: str = ""  # the recipe's registered model and its config sized by the data, from which
     model_config: Any = None  # a method that trains variants or extra networks builds them
 
+    @property
+    def is_main(self) -> bool:
+        """Whether this process writes the run's files (always, unless data-parallel and not rank 0)."""
+        return self.procs is None or self.procs.is_main
+
+    def write_samples(self, step: int, drawn: Drawn) -> Path | None:
+        """Write a generative method's evaluation grid as RUN_DIR/samples/step-NNNNNN.png (rank 0 only; nothing when
+        the run has no directory); every generative method calls it from `evaluate`."""
+        if self.run_dir is None or not self.is_main:
+            return None
+        from neuralab.viz.grid import save_grid
+
+        return save_grid(drawn.images, self.run_dir / "samples" / f"step-{step:06d}.png", drawn.nrow)
+
     def autocast(self) -> torch.autocast:
         """Context for a method's forward pass and loss: bf16 autocast under --run.amp, else a no-op."""
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
@@ -105,6 +119,15 @@ class Generated(NamedTuple):
     read (unknown characters, a prompt cut to the model's context) for the user's stderr."""
 
     text: str
+    notes: list[str]
+
+
+class Drawn(NamedTuple):
+    """Images a generative method drew (`Method.draw`): (N, C, H, W) with values in [0, 1] (pixels / 255), laid out
+    `nrow` to a row (an interpolation: one path per row), and notes on how the request was read."""
+
+    images: torch.Tensor
+    nrow: int
     notes: list[str]
 
 
@@ -167,6 +190,30 @@ class Method(ABC):
     def generates(cls) -> bool:
         """Whether this method generates text (overrides `sample`); asked before building a run."""
         return cls.sample is not Method.sample
+
+    def draw(self, n: int, *, label: int | None = None, interpolate: bool = False, seed: int = 0) -> Drawn:
+        """`n` images drawn from the model, seeded (`neuralab sample RUN_DIR --n N`); of class `label` for a
+        conditional model; with `interpolate`, rows that walk the latent space in equal steps from one draw to another.
+        Image generators override it; others refuse in one line."""
+        raise UserError(f"{type(self).__name__}: this kind of run does not draw images; sample from a generative "
+                        "run (e.g. vae-mnist)")
+
+    @classmethod
+    def draws(cls) -> bool:
+        """Whether this method draws images (overrides `draw`); asked before building a run."""
+        return cls.draw is not Method.draw
+
+    def log_likelihood(self, samples: int) -> dict[str, float]:
+        """Test-set negative log-likelihood estimated with `samples` importance samples per example, and the bound
+        it is compared with (`neuralab eval RUN_DIR --nll`), as namespaced metrics (`test/nll`, `test/elbo`). Models
+        with a tractable or estimable likelihood override it; others refuse in one line."""
+        raise UserError(f"{type(self).__name__}: this kind of run has no likelihood to estimate (--nll applies to "
+                        "likelihood models such as vae-mnist)")
+
+    @classmethod
+    def scores_likelihood(cls) -> bool:
+        """Whether this method estimates a test log-likelihood (overrides `log_likelihood`)."""
+        return cls.log_likelihood is not Method.log_likelihood
 
     def similar(self, word: str, top: int) -> list[tuple[str, float]]:
         """The `top` words nearest `word` with their cosine similarity (`neuralab similar`); methods that learn word

@@ -250,14 +250,29 @@ def test_attack_tabulates_and_draws_an_image_classifier_or_says_in_one_line_why_
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_sample_writes_text_from_a_language_model_or_says_in_one_line_why_not(name, trained, capsys):
-    """`sample` on every recipe: language models continue the prompt, seeded (the same seed, the same text); other
-    runs refuse in one line before anything is built."""
+def test_sample_writes_text_or_draws_images_or_says_in_one_line_why_not(name, trained, tmp_path, capsys):
+    """`sample` on every recipe: language models continue the prompt, generative runs write a PNG grid of --n images
+    (and of interpolation rows), both seeded (the same seed, the same output); other runs refuse in one line before
+    anything is built."""
     run_dir = trained(name)
+    method = METHODS.get(RECIPES.get(name).method).build
+    if method.draws():
+        for extra in ([], ["--interpolate"]):
+            outs = [tmp_path / f"a{len(extra)}.png", tmp_path / f"b{len(extra)}.png"]
+            for out in outs:
+                assert main(["sample", str(run_dir), "--n", "6", "--seed", "1", "--out", str(out), *extra]) == 0, \
+                    capsys.readouterr().err
+                assert capsys.readouterr().out.strip() == str(out)
+            assert_png_drawn(outs[0], min_size=(56, 56), min_std=1.0)
+            assert outs[0].read_bytes() == outs[1].read_bytes(), f"{name}: the same seed drew other images"
+        assert main(["sample", str(run_dir), "--prompt", "ROMEO:"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("neuralab: error: --prompt") and len(err.strip().splitlines()) == 1, err
+        return
     args = ["sample", str(run_dir), "--prompt", "ROMEO:", "--length", "40", "--temperature", "0.8", "--seed", "1"]
     code = main(args)
     out, err = capsys.readouterr()
-    if METHODS.get(RECIPES.get(name).method).build.generates():
+    if method.generates():
         assert code == 0, err
         assert out.startswith("ROMEO:") and len(out) > len("ROMEO:") + 1, out
         assert main(args) == 0 and capsys.readouterr().out == out, f"{name}: the same seed gave other text"
@@ -265,6 +280,23 @@ def test_sample_writes_text_from_a_language_model_or_says_in_one_line_why_not(na
         assert code == 2 and out == "", err
         assert err.startswith("neuralab: error: ") and len(err.strip().splitlines()) == 1, err
         assert "sample" in err, f"{name}: sample refused for another reason: {err}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_eval_nll_estimates_a_likelihood_or_says_in_one_line_why_not(name, trained, capsys):
+    """`eval --nll` on every recipe: likelihood models add a finite test/nll (nats) to eval.json; other runs refuse in
+    one line."""
+    run_dir = trained(name)
+    code = main(["eval", str(run_dir), "--nll", "--samples", "4"])
+    out, err = capsys.readouterr()
+    if METHODS.get(RECIPES.get(name).method).build.scores_likelihood():
+        assert code == 0, err
+        metrics = json.loads((run_dir / "eval.json").read_text())["metrics"]
+        assert math.isfinite(metrics["test/nll"]) and metrics["test/nll"] > 0, metrics
+        assert "test/nll" in out
+    else:
+        assert code == 2 and out == "", err
+        assert err.startswith("neuralab: error: ") and "likelihood" in err and len(err.strip().splitlines()) == 1, err
 
 
 @pytest.mark.parametrize("name", NAMES)
