@@ -106,9 +106,16 @@ def test_non_default_sizes_give_the_right_output_shape(entry):
         if axis is not None:
             assert x.shape[axis] == value, (name, tuple(x.shape))
     out = _heads(_call(entry.cls(cfg), x))[0]
-    width = next((getattr(cfg, name) for name in OUTPUT_FIELDS if name in changes), None)
+    # A model whose output's last axis follows another field names it (an autoencoder: ("in_features",)).
+    width = next((getattr(cfg, name) for name in getattr(entry.cls, "output_fields", OUTPUT_FIELDS) if name in changes),
+                 None)
     batch = _batch(x)
-    if width is None:  # one output per example (a score or a sign)
+    if out.dim() == 4:  # images (B, C, H, W): a generator's, a decoder's or an image-to-image network's
+        assert out.shape[0] == batch, tuple(out.shape)
+        for name, axis in (("in_channels", 1), ("image_size", 2), ("image_size", 3)):
+            if name in changes:
+                assert out.shape[axis] == changes[name], (name, tuple(out.shape))
+    elif width is None:  # one output per example (a score or a sign)
         assert out.shape in ((batch,), (batch, 1)), tuple(out.shape)
     elif out.dim() == 3:  # one output per step of a sequence (B, T, K): a tagger's or a decoder's
         assert out.shape[0] == batch and out.shape[2] == width, tuple(out.shape)
