@@ -1,6 +1,7 @@
 """Learning rules; importing this package registers them all (one import per line)."""
 
 import neuralab.methods.delta_rule
+import neuralab.methods.elbo
 import neuralab.methods.language_model
 import neuralab.methods.manual_backprop
 import neuralab.methods.masked_lm

@@ -1,5 +1,6 @@
 """Architectures, one concept per file, registered by family (one import per line)."""
 
+import neuralab.models.autoencoders.vae
 import neuralab.models.cnn.alexnet
 import neuralab.models.cnn.cnn1d
 import neuralab.models.cnn.cnn1d_forecaster

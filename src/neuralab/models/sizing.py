@@ -50,6 +50,18 @@ def flat_inputs(cfg: Any, meta: DataMeta, explicit: dict[str, Any]) -> Any:
     return _apply(cfg, meta, explicit, sizes)
 
 
+def conditional_flat_inputs(cfg: Any, meta: DataMeta, explicit: dict[str, Any]) -> Any:
+    """Flattened inputs for a model that is conditioned on the class only when asked (a conditional VAE): as
+    `flat_inputs`, but `num_classes` follows the data only when the config's is > 0; 0 (unconditional) stays 0."""
+    sizes = {"in_features": math.prod(meta.input_shape)}
+    if cfg.num_classes:
+        if not meta.num_classes:
+            raise UserError(f"this conditional model needs class labels, but {meta.source} has none; set "
+                            "--model.num_classes 0 for an unconditional one")
+        sizes["num_classes"] = meta.num_classes
+    return _apply(cfg, meta, explicit, sizes)
+
+
 def images(cfg: Any, meta: DataMeta, explicit: dict[str, Any]) -> Any:
     """Square images (C, H, W): `in_channels`, `image_size` and `num_classes`; feature rows are refused."""
     if len(meta.input_shape) != 3:
