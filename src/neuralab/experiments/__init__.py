@@ -2,6 +2,7 @@
 lesson, registered as a method under its recipe's name (one import per line)."""
 
 import neuralab.experiments.activations
+import neuralab.experiments.beta_sweep
 import neuralab.experiments.elman_letters
 import neuralab.experiments.forecasting_compare
 import neuralab.experiments.init_depth

@@ -32,6 +32,17 @@ register(Recipe(
 ))
 
 register(Recipe(
+    name="beta-sweep-mnist", family="vae", curriculum="G3",
+    summary="Rate/distortion trade-off: one 784-256-16 VAE per beta in 0.5, 1, 2, 4, 8 (same initial weights, same "
+            "batches), 5 epochs; the report tabulates KL and reconstruction nats per beta, the plot draws the curve.",
+    model="vae", method="beta-sweep", data="mnist",
+    model_config=dict(hidden=(256,), latent=16),
+    data_config=MNIST,
+    run=RunConfig(epochs=5, log_every=100),
+    expect={"beta=1/test/neg_elbo": ("<=", 110.0)}, monitor="beta=1/test/neg_elbo", mode="min",
+))
+
+register(Recipe(
     name="cvae-mnist", family="vae", curriculum="G3",
     summary="Conditional VAE (Sohn et al. 2015): vae-mnist's network with the one-hot digit joined to the encoder's "
             "input and the decoder's code, so `neuralab sample RUN --label 7` draws sevens; test/nll is "
