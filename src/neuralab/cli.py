@@ -266,6 +266,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if args.samples < 1:
             raise UserError(f"--samples {args.samples}: use at least one importance sample per example")
         _require(args.run_dir, "scores_likelihood", "has no likelihood to estimate (--nll)")
+    if args.write:  # the markers are checked before a long estimate, not after it
+        from neuralab.studies.results import write_block
+
+        write_block(Path(args.write), args.block, "", dry_run=True)
     loaded = load(args.run_dir, checkpoint=which)
     metrics = loaded.evaluate(args.split)
     if args.nll:
@@ -277,9 +281,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
                                                          "split": args.split, "metrics": metrics, "expect": checks})
     shown = f"checkpoint {which}" if isinstance(which, int) else f"{which} checkpoint"
     split = f", {args.split} split" if args.split else ""
-    print(f"{loaded.run.recipe.name} at step {loaded.step} ({shown}{split})")
-    for k, v in sorted(metrics.items()):
-        print(f"  {k}: {v:.4f}")
+    nll = f", --nll with {args.samples} importance samples" if args.nll else ""
+    lines = [f"{loaded.run.recipe.name} at step {loaded.step} ({shown}{split}{nll})",
+             *(f"  {k}: {v:.4f}" for k, v in sorted(metrics.items()))]
+    print("\n".join(lines))
+    if args.write:
+        from neuralab.studies.results import machine_line
+
+        command = f"neuralab eval {args.run_dir}" + (f" --nll --samples {args.samples}" if args.nll else "")
+        write_block(Path(args.write), args.block, f"Output of `{command}` on {machine_line()}:\n\n```\n"
+                    + "\n".join(lines) + "\n```")
     return 0
 
 
@@ -690,6 +701,9 @@ def make_parser() -> argparse.ArgumentParser:
                                                       "log-likelihood by importance sampling (test/nll, nats)")
     s.add_argument("--samples", type=int, default=5000, help="importance samples per test example for --nll "
                                                              "(default 5000)")
+    s.add_argument("--write", metavar="FILE.md", help="also write the printed metrics between the "
+                                                      "<!-- results:BLOCK:start/end --> markers of FILE.md (--block)")
+    s.add_argument("--block", default="eval", help="marker name for --write (default: eval)")
     s = sub.add_parser("plot", help="draw a run's learning curves (and method plots) as PNG")
     s.add_argument("run_dir")
     s = sub.add_parser("predict", help="labels and probabilities for image files, a CSV, or texts")
