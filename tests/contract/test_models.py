@@ -101,10 +101,11 @@ def test_non_default_sizes_give_the_right_output_shape(entry):
     cfg, changes = _resized(entry)
     validate(cfg, "model")
     x = entry.example_input(cfg)
+    first = x[0] if isinstance(x, tuple) else x  # inputs and labels (a conditional model): the inputs
     for name, value in changes.items():  # the example input follows the config
         axis = {"in_features": -1, "image_size": -1, "length": -1, "in_channels": 1}.get(name)
         if axis is not None:
-            assert x.shape[axis] == value, (name, tuple(x.shape))
+            assert first.shape[axis] == value, (name, tuple(first.shape))
     out = _heads(_call(entry.cls(cfg), x))[0]
     # A model whose output's last axis follows another field names it (an autoencoder: ("in_features",)).
     width = next((getattr(cfg, name) for name in getattr(entry.cls, "output_fields", OUTPUT_FIELDS) if name in changes),
