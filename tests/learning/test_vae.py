@@ -85,3 +85,22 @@ def test_the_conditional_vae_draws_the_requested_digit(cvae):
     grid = cvae.method.draw(20)  # no label: class c in column c
     assert grid.nrow == 10 and grid.images.shape == (20, 1, 28, 28) and 0 <= float(grid.images.min())
     assert float(grid.images.max()) <= 1 and torch.isfinite(grid.images).all()
+
+
+def test_eval_nll_writes_its_lines_into_a_markdown_block_and_refuses_a_file_without_markers(vae, tmp_path, capsys):
+    from neuralab.cli import main
+
+    _, run_dir = vae
+    doc = tmp_path / "doc.md"
+    doc.write_text("before\n<!-- results:nll:start -->\nold\n<!-- results:nll:end -->\nafter\n")
+    assert main(["eval", str(run_dir), "--nll", "--samples", "5", "--write", str(doc), "--block", "nll"]) == 0
+    printed = capsys.readouterr().out
+    text = doc.read_text()
+    assert "old" not in text and text.startswith("before\n") and text.endswith("after\n")
+    assert printed.strip() in text and "test/nll" in printed and "5 importance samples" in printed
+    bare = tmp_path / "bare.md"
+    bare.write_text("no markers\n")
+    assert main(["eval", str(run_dir), "--nll", "--write", str(bare), "--block", "nll"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("neuralab: error: ") and len(err.strip().splitlines()) == 1
+    assert bare.read_text() == "no markers\n"  # refused before the estimate, nothing written
