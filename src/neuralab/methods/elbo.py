@@ -36,6 +36,7 @@ from neuralab.registry import register_method
 TEST_BINARIZE_SEED = 0  # the binarised test set is the same for every run, so likelihoods compare across runs
 LOG_2PI = math.log(2 * math.pi)
 ACTIVE_VARIANCE = 0.01  # a latent unit is active when its posterior mean varies over the data by more (Burda et al.)
+SCALE = 4  # pixels per image pixel in the plots' grids
 SAMPLE_BLOCK = 8192  # (example, sample) pairs decoded at once by the importance-sampled likelihood
 
 
@@ -296,8 +297,8 @@ class ELBO(Method):
 
     # -- pictures ---------------------------------------------------------------------------------------------------
     def plot(self, plots_dir: Path) -> list[Path]:
-        """Reconstructions of test digits, interpolations between the codes of test digits and a latent traversal
-        of the most active units, as image grids."""
+        """Reconstructions of test digits (rows of digits, each followed by their reconstructions), interpolations
+        between the codes of test digits and a latent traversal of the most active units, as image grids."""
         from neuralab.viz.grid import save_grid
 
         if not self._images():
@@ -309,9 +310,9 @@ class ELBO(Method):
         with torch.no_grad():
             mu, _ = self.plain.encode(x.flatten(1), labels)
         paths = []
-        shown = x[:16]
-        paths.append(save_grid(torch.cat([shown, self.decode_images(mu[:16], None if labels is None else y[:16])]),
-                               plots_dir / "reconstructions.png", nrow=16))
+        recon = self.decode_images(mu[:16], None if labels is None else y[:16])
+        pairs_of_rows = [part for i in (0, 8) for part in (x[i:i + 8], recon[i:i + 8])]  # digits, then theirs
+        paths.append(save_grid(torch.cat(pairs_of_rows), plots_dir / "reconstructions.png", nrow=8, scale=SCALE))
         # Interpolations between the codes of pairs of test digits of different classes, one pair a row.
         firsts = [int((y == c).nonzero()[0]) for c in range(10) if (y == c).any()]
         pairs = list(zip(firsts, firsts[1:] + firsts[:1], strict=True))[:8]
@@ -321,7 +322,8 @@ class ELBO(Method):
         row_labels = None
         if self.conditional:  # the label of the row's first digit throughout
             row_labels = y[[p[0] for p in pairs]].repeat_interleave(10)
-        paths.append(save_grid(self.decode_images(z, row_labels), plots_dir / "interpolation.png", nrow=10))
+        paths.append(save_grid(self.decode_images(z, row_labels), plots_dir / "interpolation.png", nrow=10,
+                               scale=SCALE))
         # Latent traversal: the 8 units whose posterior means vary most over the data, each from -3 to 3 with the
         # others at a test digit's code.
         units = mu.var(0).argsort(descending=True)[:8]
@@ -331,7 +333,7 @@ class ELBO(Method):
             z[r * len(steps):(r + 1) * len(steps), u] = steps
         traversal_labels = None if labels is None else y[:1].repeat(len(z))
         paths.append(save_grid(self.decode_images(z, traversal_labels), plots_dir / "traversal.png",
-                               nrow=len(steps)))
+                               nrow=len(steps), scale=SCALE))
         return paths
 
     # -- state ------------------------------------------------------------------------------------------------------
