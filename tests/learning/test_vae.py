@@ -78,8 +78,9 @@ def test_the_conditional_vae_draws_the_requested_digit(cvae):
         drawn = cvae.method.draw(50, label=label, seed=label).images
         hits.append((classifier.predict(drawn.flatten(1).numpy()) == label).mean())
     assert sum(hits) / 10 >= 0.5, hits  # loose (chance: 0.1): a small network after 300 steps; docs measure cvae-mnist
-    same_z = [cvae.method.draw(8, label=label, seed=0).images for label in (0, 1)]
-    assert (same_z[0] - same_z[1]).abs().mean() > 0.05  # the label, not only the code, decides the picture
+    same_z = [classifier.predict(cvae.method.draw(20, label=label, seed=0).images.flatten(1).numpy())
+              for label in (0, 1)]
+    assert (same_z[0] != same_z[1]).mean() >= 0.75  # the same codes, another label: mostly another digit
     with pytest.raises(UserError, match="classes 0 to 9"):
         cvae.method.draw(4, label=10)
     grid = cvae.method.draw(20)  # no label: class c in column c
