@@ -5,6 +5,7 @@ markers, and user mistakes end in one line with exit code 2. Every recipe whose 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 import pytest
@@ -168,6 +169,7 @@ def features_run(tmp_path_factory):
 
 @pytest.mark.parametrize("case, says", [
     ("n1", "--n 1: FID fits a covariance"),
+    ("seed", "--seed -1: use a seed of 0 or more"),
     ("nothing", "give one or more generative run directories"),
     ("not-generative", "does not draw images"),
     ("features", "FID needs an image classifier"),
@@ -180,16 +182,18 @@ def test_mistakes_end_in_one_line_and_exit_2_with_nothing_written(case, says, cl
     md = tmp_path / "doc.md"
     md.write_text("no markers here\n")
     cls = ["--classifier", str(classifier)]
-    argv = {"n1": [*cls, "--baselines", "--n", "1"], "nothing": cls, "not-generative": [str(classifier), *cls],
+    argv = {"n1": [*cls, "--baselines", "--n", "1"], "seed": [*cls, "--baselines", "--seed", "-1"], "nothing": cls,
+            "not-generative": [str(classifier), *cls],
             "features": ["--classifier", str(features_run), "--baselines"],
             "not-a-run": ["--classifier", str(tmp_path), "--baselines"],
             "label": [*cls, "--baselines", "--label", "10"],
             "no-markers": [*cls, "--baselines", "--write", str(md)]}[case]
+    files = sorted(classifier.rglob("*"))
     assert main(["fid", *argv]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.startswith("neuralab: error: ") and len(err.strip().splitlines()) == 1, err
     assert says in err
-    assert md.read_text() == "no markers here\n"
+    assert md.read_text() == "no markers here\n" and sorted(classifier.rglob("*")) == files
 
 
 def _quick(name: str) -> dict[str, dict]:
@@ -202,8 +206,19 @@ def _quick(name: str) -> dict[str, dict]:
 @pytest.mark.parametrize("name", DRAWING)
 def test_every_generative_recipe_gets_a_finite_fid_and_a_classifier_of_another_size_is_refused(
         name, classifier, tiny_classifier, tmp_path, capsys):
+    """Runs that draw MNIST-sized images are measured; a classifier of 8x8 images, or a run that draws anything
+    else (2-D points), is refused in one line before any image is drawn."""
     run_dir = tmp_path / name
     neuralab.train(name, _quick(name), out=run_dir)
+    shape = json.loads((run_dir / "config.json").read_text())["data_meta"].get("input_shape")
+    mismatched = [] if shape == [1, 28, 28] else [str(classifier)]
+    for other in [str(tiny_classifier), *mismatched]:
+        assert main(["fid", str(run_dir), "--classifier", other, "--n", "64"]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err.startswith("neuralab: error: ") and len(err.strip().splitlines()) == 1, err
+        assert "shape" in err
+    if mismatched:
+        return
     assert main(["fid", str(run_dir), "--classifier", str(classifier), "--n", "64", "--quiet"]) == 0, \
         capsys.readouterr().err
     out, err = capsys.readouterr()
@@ -211,6 +226,3 @@ def test_every_generative_recipe_gets_a_finite_fid_and_a_classifier_of_another_s
     [row] = _rows(out)
     assert row[:3] == [f"`{name}`", str(run_dir), "0"]
     assert math.isfinite(float(row[3])) and float(row[3]) >= 0 and 1 <= int(row[4]) <= 10
-    assert main(["fid", str(run_dir), "--classifier", str(tiny_classifier), "--n", "64"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("neuralab: error: ") and len(err.strip().splitlines()) == 1 and "shape" in err, err

@@ -158,7 +158,7 @@ class FeatureClassifier:
         if tuple(pixels.shape[1:]) != self.input_shape:
             raise UserError(f"images of shape {tuple(pixels.shape[1:])}, but the classifier {self.run_dir} takes "
                             f"{self.input_shape}; train a classifier on images of the generator's size")
-        return self.embed_inputs(self.space.to_model(pixels.float()))
+        return self.embed_inputs(self.space.to_model(pixels.detach().float()))
 
     def pixels(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         """The images (pixels in [0, 1]) and labels of one of the classifier's data splits (loaded with data)."""
@@ -294,11 +294,15 @@ def measure(classifier_dir: str | Path, run_dirs: Sequence[str | Path], *, n: in
 
     Every mistake (a run that draws no images, a classifier that is no image classifier, shapes that differ, a label
     the classifier does not know) is refused before any image is drawn or any statistic computed."""
+    from neuralab import checkpoint
     from neuralab.api import load
     from neuralab.build import load_config
+    from neuralab.registry import METHODS
 
     if n < 2:
         raise UserError(f"--n {n}: FID fits a covariance to the images' features, which takes at least 2 images")
+    if seed < 0:
+        raise UserError(f"--seed {seed}: use a seed of 0 or more")
     classifier_dir = Path(classifier_dir)
     meta = check_classifier(classifier_dir)
     if label is not None and not 0 <= label < meta["num_classes"]:
@@ -306,13 +310,14 @@ def measure(classifier_dir: str | Path, run_dirs: Sequence[str | Path], *, n: in
     runs = []
     for run_dir in map(Path, run_dirs):
         recipe, sections, run_meta = load_config(run_dir)
+        if not METHODS.get(recipe.method).build.draws():
+            raise UserError(f"{run_dir}: this {recipe.name} run does not draw images (its method, {recipe.method}, "
+                            "cannot); FID measures generative runs such as vae-mnist")
         shape = run_meta.get("input_shape")
         if shape and list(shape) != list(meta["input_shape"]):
             raise UserError(f"{run_dir}: this {recipe.name} run draws images of shape {tuple(shape)}, but the "
                             f"classifier {classifier_dir} takes {tuple(meta['input_shape'])}")
         runs.append((run_dir, recipe.name, sections["run"].seed))
-    from neuralab import checkpoint
-
     cached = read_reference(reference_path(classifier_dir, checkpoint.latest_step(classifier_dir / "checkpoints")))
     classifier = FeatureClassifier.open(classifier_dir, with_data=with_baselines or cached is None)
     reference = cached or classifier.reference()
