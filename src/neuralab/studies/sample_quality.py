@@ -160,9 +160,13 @@ class FeatureClassifier:
                             f"{self.input_shape}; train a classifier on images of the generator's size")
         return self.embed_inputs(self.space.to_model(pixels.detach().float()))
 
-    def pixels(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """The images (pixels in [0, 1]) and labels of one of the classifier's data splits (loaded with data)."""
+    def pixels(self, split: str, limit: int = 0, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images (pixels in [0, 1]) and labels of one of the classifier's data splits (loaded with data): all of them,
+        or `limit` picked by a permutation seeded with `seed`."""
         x, y = self.loaded.run.data.split(split)
+        if limit:
+            keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:limit].to(x.device)
+            x, y = x[keep], y[keep]
         return self.space.to_pixels(x), y
 
     @property
@@ -258,12 +262,6 @@ def score(classifier: FeatureClassifier, reference: Gaussian, chunks: Iterator[t
                  labelled=None if label is None else coverage.share_of(label))
 
 
-def _subset(x: torch.Tensor, n: int, seed: int) -> torch.Tensor:
-    """`n` of the rows of x (all when fewer), picked by a seeded permutation."""
-    keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]
-    return x[keep.to(x.device)]
-
-
 def blur(pixels: torch.Tensor, sigma: float = BLUR_SIGMA) -> torch.Tensor:
     """Images (N, C, H, W) blurred by a Gaussian of `sigma` pixels (scipy.ndimage, edges reflected)."""
     from scipy.ndimage import gaussian_filter
@@ -274,15 +272,15 @@ def blur(pixels: torch.Tensor, sigma: float = BLUR_SIGMA) -> torch.Tensor:
 
 def baselines(classifier: FeatureClassifier, n: int, seed: int) -> list[tuple[str, torch.Tensor]]:
     """Image sets whose FID says what the scale means: real training images (small: the same distribution), test
-    images blurred or without one class (in between), and uniform noise (huge); up to `n` images each."""
-    train, _ = classifier.pixels("train")
-    test, y = classifier.pixels("test")
-    first = classifier.class_names[0]
-    generator = torch.Generator().manual_seed(seed)
-    noise = torch.rand((n, *classifier.input_shape), generator=generator)
-    return [(f"train split ({min(n, len(train))} images)", _subset(train, n, seed)),
-            (f"test split blurred (Gaussian, sigma {BLUR_SIGMA:g} px)", blur(_subset(test, n, seed))),
-            (f"test split without class {first!r}", _subset(test[(y != 0).to(test.device)], n, seed)),
+    images blurred or without one class (in between), and uniform noise (huge); up to `n` images each (the same
+    test images blurred and, less those of the first class, left out)."""
+    train, _ = classifier.pixels("train", n, seed)
+    test, y = classifier.pixels("test", n, seed)
+    others = test[(y != 0).to(test.device)]
+    noise = torch.rand((n, *classifier.input_shape), generator=torch.Generator().manual_seed(seed))
+    return [(f"train split ({len(train)} images)", train),
+            (f"test split blurred (Gaussian, sigma {BLUR_SIGMA:g} px)", blur(test)),
+            (f"test split without class {classifier.class_names[0]!r} ({len(others)} images)", others),
             ("uniform noise", noise)]
 
 
