@@ -374,21 +374,25 @@ def format_table(classifier: FeatureClassifier, reference: Gaussian, scores: Seq
             f"share; KL to uniform in nats (0 balanced, ln {len(classifier.class_names)} = "
             f"{math.log(len(classifier.class_names)):.3f} one class); confident: share labelled with probability "
             f"≥ {CONFIDENT:g}.")
-    columns = _columns(label_name)
-    if grouped:
+    runs = any(s.seed is not None for s in scores)  # else baselines only: no run or seed columns
+    groups: list[list[Score]] = [[s] for s in scores]
+    if grouped:  # recipe names and baseline descriptions never coincide
+        by_name: dict[str, list[Score]] = {}
+        for s in scores:
+            by_name.setdefault(s.name, []).append(s)
+        groups = list(by_name.values())
+    if grouped and runs:
         head += " Mean ± sample std over each recipe's runs."
-        groups: dict[str, list[Score]] = {}  # recipe names and baseline descriptions never coincide
-        for s in scores:
-            groups.setdefault(s.name, []).append(s)
-        lines = [_row(["recipe or set", "training seeds", *columns]), "|" + "---|" * (len(columns) + 2)]
-        for name, group in groups.items():
-            seeds = "—" if group[0].seed is None else ", ".join(str(s.seed) for s in group)
-            shown = name if group[0].seed is None else f"`{name}`"
-            lines.append(_row([shown, seeds, *_cells(group)]))
-    else:
-        lines = [_row(["recipe or set", "run", "seed", *columns]), "|" + "---|" * (len(columns) + 3)]
-        for s in scores:
-            shown = s.name if s.seed is None else f"`{s.name}`"
-            lines.append(_row([shown, "—" if s.seed is None else s.source, "—" if s.seed is None else str(s.seed),
-                               *_cells([s])]))
+    keys = ["recipe or set", *((["training seeds"] if grouped else ["run", "seed"]) if runs else [])]
+    columns = [*keys, *_columns(label_name)]
+    lines = [_row(columns), "|" + "---|" * len(columns)]
+    for group in groups:
+        first = group[0]
+        baseline = first.seed is None
+        who = [first.name if baseline else f"`{first.name}`"]
+        if runs and grouped:
+            who.append("—" if baseline else ", ".join(str(s.seed) for s in group))
+        elif runs:
+            who += ["—", "—"] if baseline else [first.source, str(first.seed)]
+        lines.append(_row([*who, *_cells(group)]))
     return "\n".join([head, "", *lines])
