@@ -89,4 +89,13 @@ lint: setup
 	$(PY) -m ruff check src tests benchmarks scripts
 
 # make generative-docs: every table and grid of docs/generative.md (issue 10).
+# FID of these recipes' runs runs/results/RECIPE/seed-K, every seed their `neuralab results` lines (which run first)
+# trained: the shell expands the globs when the line runs; one that matches nothing stops make with a one-line error.
+FID_RECIPES := vae-mnist cvae-mnist gan-mnist dcgan-mnist wgan-gp-mnist
 generative-docs: setup
+	rm -rf runs/fid-classifier && $(PY) -m neuralab train lenet5-mnist --out runs/fid-classifier --quiet
+	$(PY) -m neuralab fid --classifier runs/fid-classifier --baselines --quiet --write docs/generative.md --block fid-baselines
+	$(PY) -m neuralab fid $(foreach r,$(FID_RECIPES),runs/results/$(r)/seed-*) --classifier runs/fid-classifier --quiet \
+	  --write docs/generative.md --block fid
+	$(PY) -m neuralab fid runs/results/cvae-mnist/seed-* --classifier runs/fid-classifier --label 7 --n 1000 --quiet \
+	  --write docs/generative.md --block fid-cvae-label-7
