@@ -90,3 +90,7 @@ lint: setup
 
 # make generative-docs: every table and grid of docs/generative.md (issue 10).
 generative-docs: setup
+	$(RESULTS) --seeds 3 --block translation --recipes pix2pix-fashion-edges,unet-l1-fashion-edges,cyclegan-mnist-invert --write docs/generative.md
+	for r in pix2pix-fashion-edges unet-l1-fashion-edges cyclegan-mnist-invert; do \
+	  $(RESULTS) --report $$r --write docs/generative.md && \
+	  $(PY) -m neuralab sample runs/results/$$r/seed-0 --n 10 --seed 0 --out docs/img/generative/$$r.png || exit 1; done
