@@ -151,7 +151,7 @@ class CycleGAN(ImageTranslation):
         net.train(was_training)
         return out
 
-    def translate(self, x: torch.Tensor) -> torch.Tensor:
+    def translate_images(self, x: torch.Tensor) -> torch.Tensor:
         return self._eval(self.g_ab, x)
 
     def discriminator_scores(self, x: torch.Tensor, target: torch.Tensor, output: torch.Tensor) -> dict[str, float]:

@@ -46,9 +46,9 @@ def gradient_energy(images: torch.Tensor) -> torch.Tensor:
 
 
 class ImageTranslation(Method):
-    """Base of the translation methods: subclasses train in `step` and define `translate` and `discriminator_scores`;
-    this class counts steps, measures, draws and reports. Its config needs `eval_size`, `eval_batch_size` and
-    `keep`."""
+    """Base of the translation methods: subclasses train in `step` and define `translate_images` and
+    `discriminator_scores`; this class counts steps, measures, draws and reports. Its config needs `eval_size`,
+    `eval_batch_size` and `keep`. (`Method.translate` is the text hook of seq2seq runs, hence the longer name.)"""
 
     generator_name = "the generator"  # what the report calls the translator
 
@@ -59,7 +59,7 @@ class ImageTranslation(Method):
         self.kept = {"inputs": to_bytes(data.x_test[:keep]), "targets": to_bytes(data.y_test[:keep])}
 
     @abstractmethod
-    def translate(self, x: torch.Tensor) -> torch.Tensor:
+    def translate_images(self, x: torch.Tensor) -> torch.Tensor:
         """Inputs (B, C, H, W) -> outputs in [0, 1], by the generator in evaluation mode, without gradients."""
 
     @abstractmethod
@@ -78,7 +78,7 @@ class ImageTranslation(Method):
         for i in range(0, n, self.cfg.eval_batch_size):
             end = min(i + self.cfg.eval_batch_size, n)
             x, y = self.data.x_test[i:end], self.data.y_test[i:end]
-            out = self.translate(x).float()
+            out = self.translate_images(x).float()
             with torch.no_grad():
                 batch = {"l1": (out - y).abs().mean(), "mse": (out - y).pow(2).mean(),
                          **self.discriminator_scores(x, y, out), **self.extra_metrics(x, y, out)}
@@ -114,7 +114,7 @@ class ImageTranslation(Method):
             inputs = ((1 - t) * ends[0] + t * ends[-1]).to(device)
             notes.append("a translator has no latent space: the first row walks in pixel space from one held-out "
                          "input to another, the second row is its translation")
-            return Drawn(torch.cat([inputs, self.translate(inputs)]).float().cpu(), n, notes)
+            return Drawn(torch.cat([inputs, self.translate_images(inputs)]).float().cpu(), n, notes)
         if n <= kept:
             idx = torch.randperm(kept, generator=g)[:n]
         else:
@@ -122,7 +122,7 @@ class ImageTranslation(Method):
             notes.append(f"the run keeps {kept} held-out pairs; some of the {n} drawn repeat")
         inputs = self.kept["inputs"][idx].float().div(255).to(device)
         targets = self.kept["targets"][idx].float().div(255)
-        return Drawn(torch.cat([inputs.cpu(), self.translate(inputs).float().cpu(), targets]), n, notes)
+        return Drawn(torch.cat([inputs.cpu(), self.translate_images(inputs).float().cpu(), targets]), n, notes)
 
     def report(self, run_dir: Path | None = None) -> str:
         """The translator against the identity baseline on the held-out slice, and the discriminator outputs."""

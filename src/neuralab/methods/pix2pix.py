@@ -105,7 +105,7 @@ class Pix2Pix(ImageTranslation):
         return metrics
 
     @torch.no_grad()
-    def translate(self, x: torch.Tensor) -> torch.Tensor:
+    def translate_images(self, x: torch.Tensor) -> torch.Tensor:
         was_training = self.generator.training
         self.generator.eval()
         with self.ctx.autocast():
