@@ -93,6 +93,10 @@ lint: setup
 # trained: the shell expands the globs when the line runs; one that matches nothing stops make with a one-line error.
 FID_RECIPES := vae-mnist cvae-mnist gan-mnist dcgan-mnist wgan-gp-mnist
 generative-docs: setup
+	$(RESULTS) --seeds 3 --block translation --recipes pix2pix-fashion-edges,unet-l1-fashion-edges,cyclegan-mnist-invert --write docs/generative.md
+	for r in pix2pix-fashion-edges unet-l1-fashion-edges cyclegan-mnist-invert; do \
+	  $(RESULTS) --report $$r --write docs/generative.md && \
+	  $(PY) -m neuralab sample runs/results/$$r/seed-0 --n 10 --seed 0 --out docs/img/generative/$$r.png || exit 1; done
 	rm -rf runs/fid-classifier && $(PY) -m neuralab train lenet5-mnist --out runs/fid-classifier --quiet
 	$(PY) -m neuralab fid --classifier runs/fid-classifier --baselines --quiet --write docs/generative.md --block fid-baselines
 	$(PY) -m neuralab fid $(foreach r,$(FID_RECIPES),runs/results/$(r)/seed-*) --classifier runs/fid-classifier --quiet \

@@ -3,6 +3,7 @@
 import neuralab.data.envs
 import neuralab.data.function1d
 import neuralab.data.mnist1d
+import neuralab.data.paired_images
 import neuralab.data.seq2seq
 import neuralab.data.sequence_tasks
 import neuralab.data.series

@@ -1,0 +1,1 @@
+"""Generative adversarial networks and the image-to-image networks they train."""
