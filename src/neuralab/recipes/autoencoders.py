@@ -13,7 +13,7 @@ register(Recipe(
     model="mlp_autoencoder", method="autoencoding", data="mnist",
     model_config=dict(hidden=(256,), code=32),
     data_config=SCALED, run=RUN,
-    expect={"test/mse": ("<=", 0.02)},
+    expect={"test/mse": ("<=", 0.012)},  # measured 0.0103 (seed 0, 1 thread, 53 s on a loaded 2-core machine)
     mode="min",
 ))
 
@@ -24,7 +24,7 @@ register(Recipe(
     model="conv_autoencoder", method="autoencoding", data="mnist",
     model_config=dict(channels=(16, 32), code=32),
     data_config=SCALED, run=RUN,
-    expect={"test/mse": ("<=", 0.02)},
+    expect={"test/mse": ("<=", 0.009)},  # measured 0.0073 (seed 0, 1 thread, 171 s on a loaded 2-core machine)
     mode="min",
 ))
 
@@ -35,7 +35,7 @@ register(Recipe(
     model="mlp_autoencoder", method="autoencoding", data="mnist",
     model_config=dict(hidden=(256,), code=32, tied=True),
     data_config=SCALED, run=RUN,
-    expect={"test/mse": ("<=", 0.02)},
+    expect={"test/mse": ("<=", 0.0135)},  # measured 0.0116 (seed 0, 1 thread, 47 s on a loaded 2-core machine)
     mode="min",
 ))
 
@@ -47,7 +47,7 @@ register(Recipe(
     model_config=dict(hidden=(256,), code=32),
     method_config=dict(noise="masking", noise_level=0.3),
     data_config=SCALED, run=RUN,
-    expect={"test/denoised_mse": ("<=", 0.03)},
+    expect={"test/denoised_mse": ("<=", 0.017)},  # measured 0.0150; masked inputs 0.0307 (seed 0, 71 s)
     mode="min",
 ))
 
@@ -59,20 +59,20 @@ register(Recipe(
     model_config=dict(hidden=(), code=196, code_activation="sigmoid"),
     method_config=dict(sparsity="kl", sparsity_weight=0.05, sparsity_target=0.05),
     data_config=SCALED, run=RUN,
-    expect={"test/code_mean": ("<=", 0.08)},
+    expect={"test/code_mean": ("<=", 0.08)},  # measured 0.0674 with test/mse 0.0442 (seed 0, 1 thread, 48 s)
     mode="min",
 ))
 
 register(Recipe(
     name="stacked-autoencoder-mnist", family="autoencoder", curriculum="G2",
     summary="Stacked denoising autoencoder 784-256-64-16 (Vincent et al. 2010): each layer pre-trained greedily "
-            "for 500 steps as a denoising autoencoder of the one below (masking 20%), then the whole stack "
-            "fine-tuned.",
+            "for 300 steps as a denoising autoencoder of the one below (masking 20%), then the whole stack "
+            "fine-tuned for the remaining 1445 steps of 5 epochs.",
     model="mlp_autoencoder", method="autoencoding", data="mnist",
     model_config=dict(hidden=(256, 64), code=16),
-    method_config=dict(noise="masking", noise_level=0.2, pretrain_steps=500),
-    data_config=SCALED, run=RUN,
-    expect={"test/mse": ("<=", 0.03)},
+    method_config=dict(noise="masking", noise_level=0.2, pretrain_steps=300),
+    data_config=SCALED, run=RunConfig(epochs=5, log_every=50),
+    expect={"test/mse": ("<=", 0.024)},  # measured 0.0208 (seed 0, 1 thread, 79 s on a loaded 2-core machine)
     mode="min",
 ))
 
@@ -82,7 +82,7 @@ register(Recipe(
     model="mlp_autoencoder", method="autoencoding", data="mnist",
     model_config=dict(hidden=(512, 128), code=2),
     data_config=SCALED, run=RUN,
-    expect={"test/mse": ("<=", 0.045)},
+    expect={"test/mse": ("<=", 0.047)},  # measured 0.0413 (seed 0, 1 thread, 108 s on a loaded 2-core machine)
     mode="min",
 ))
 
@@ -94,5 +94,5 @@ register(Recipe(
     model_config=dict(hidden=(256,), code=32),
     method_config=dict(eval_size=0),
     data_config=dict(SCALED, exclude_class=8), run=RUN,
-    expect={"test/anomaly_auc": (">=", 0.6)},
+    expect={"test/anomaly_auc": (">=", 0.85)},  # measured 0.893 (seed 0, 1 thread, 55 s on a loaded 2-core machine)
 ))
