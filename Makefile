@@ -96,5 +96,6 @@ generative-docs: setup
 	mkdir -p docs/img/generative
 	for r in autoencoder-mnist conv-autoencoder-mnist denoising-autoencoder-mnist; do \
 	  cp runs/results/$$r/seed-0/plots/reconstructions.png docs/img/generative/$$r.png || exit 1; done
+	cp $$(ls runs/results/autoencoder-mnist/seed-0/samples/step-*.png | tail -1) docs/img/generative/autoencoder-mnist-samples.png
 	cp runs/results/autoencoder-2d-mnist/seed-0/plots/latent.png docs/img/generative/autoencoder-2d-mnist-latent.png
 	cp runs/results/anomaly-autoencoder-mnist/seed-0/plots/anomaly.png docs/img/generative/anomaly-autoencoder-mnist.png
