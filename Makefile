@@ -31,6 +31,7 @@ MNIST1D := cnn1d-mnist1d,mlp-mnist1d,logistic-mnist1d
 TEXT := bow-tweets,lstm-tweets,bilstm-tweets,cnn-tweets,transformer-tweets
 CNN := alexnet-fashion,vgg11-fashion,googlenet-fashion,resnet18-fashion,resnet18-mnist
 SEQ2SEQ := addition-seq2seq,reversal-seq2seq,translation-gru,translation-bahdanau,translation-transformer
+AUTOENCODERS := autoencoder-mnist,conv-autoencoder-mnist,tied-autoencoder-mnist,denoising-autoencoder-mnist,sparse-autoencoder-mnist,stacked-autoencoder-mnist,autoencoder-2d-mnist,anomaly-autoencoder-mnist
 RESULTS := $(PY) -m neuralab results --quiet
 # README.md's table: the foundations and the supervised toolbox (each family has its own page).
 FOUNDATIONS := activations,adaline-and,adaline-or,adaline-xor,backprop-example,init-depth,init-symmetry,lbfgs-digits,lenet5-digits,lenet5-mnist,mlp-digits,mlp-mnist,mlp-xor,optimizers-compare,perceptron-and,perceptron-or,perceptron-xor,qlearning-cliffwalking,random-vs-grid,regularization-compare,sarsa-cliffwalking,second-order-logreg,universal-approximation,vanishing-gradients
@@ -93,6 +94,14 @@ lint: setup
 # trained: the shell expands the globs when the line runs; one that matches nothing stops make with a one-line error.
 FID_RECIPES := vae-mnist cvae-mnist gan-mnist dcgan-mnist wgan-gp-mnist
 generative-docs: setup
+	$(RESULTS) --seeds 3 --block autoencoders --recipes $(AUTOENCODERS) --write docs/generative.md
+	$(RESULTS) --report anomaly-autoencoder-mnist --write docs/generative.md
+	mkdir -p docs/img/generative
+	for r in autoencoder-mnist conv-autoencoder-mnist denoising-autoencoder-mnist; do \
+	  cp runs/results/$$r/seed-0/plots/reconstructions.png docs/img/generative/$$r.png || exit 1; done
+	cp $$(ls runs/results/autoencoder-mnist/seed-0/samples/step-*.png | tail -1) docs/img/generative/autoencoder-mnist-samples.png
+	cp runs/results/autoencoder-2d-mnist/seed-0/plots/latent.png docs/img/generative/autoencoder-2d-mnist-latent.png
+	cp runs/results/anomaly-autoencoder-mnist/seed-0/plots/anomaly.png docs/img/generative/anomaly-autoencoder-mnist.png
 	$(RESULTS) --seeds 3 --block translation --recipes pix2pix-fashion-edges,unet-l1-fashion-edges,cyclegan-mnist-invert --write docs/generative.md
 	for r in pix2pix-fashion-edges unet-l1-fashion-edges cyclegan-mnist-invert; do \
 	  $(RESULTS) --report $$r --write docs/generative.md && \

@@ -1,5 +1,7 @@
 """Architectures, one concept per file, registered by family (one import per line)."""
 
+import neuralab.models.autoencoders.conv_autoencoder
+import neuralab.models.autoencoders.mlp_autoencoder
 import neuralab.models.cnn.alexnet
 import neuralab.models.cnn.cnn1d
 import neuralab.models.cnn.cnn1d_forecaster
