@@ -233,9 +233,12 @@ class CCAFit(MomentFit):
         return "\n".join(lines)
 
     def plot(self, plots_dir: Path) -> list[Path]:
-        """Each canonical pair as one image: the x weights in the first view's pixels, the y weights in the rest."""
+        """Each canonical pair as one image of loadings (the covariance of each input with its own view's variate: the
+        weights themselves are large on nearly constant pixels and hard to read), view x then view y."""
         from neuralab.viz.bases import plot_bases
 
-        pairs = torch.cat([self.model.x_weights.T, self.model.y_weights.T], 1)  # (K, D)
-        return [plot_bases([(f"CCA weight pairs (x: first {self.model.cfg.x_features} inputs, y: the rest)", pairs)],
-                           self.shape(), f"CCA of {self.data.meta.source}", plots_dir / "bases.png")]
+        pairs = torch.cat([self.model.x_loadings.T, self.model.y_loadings.T], 1)  # (K, D)
+        rho = ", ".join(f"{float(r):.2f}" for r in self.test_correlations())
+        return [plot_bases([(f"loadings of the {len(pairs)} canonical pairs (test correlations {rho})", pairs)],
+                           self.shape(), f"CCA of {self.data.meta.source}: first {self.model.cfg.x_features} inputs "
+                           "(x) against the rest (y)", plots_dir / "bases.png")]

@@ -52,7 +52,7 @@ register(Recipe(
             "canonical correlations agree with scikit-learn's CCA.",
     model="cca", method="cca", data="digits",
     model_config=dict(x_features=32, n_components=4),
-    data_config=dict(batch_size=256, normalize="scale"),
+    data_config=dict(batch_size=256, normalize="scale", image_size=8),
     run=RunConfig(epochs=1, log_every=1, threads=1),
     expect={"train/sklearn_corr_gap": ("<=", 0.01), "test/corr1": (">=", 0.9)},
 ))
