@@ -22,7 +22,7 @@ from neuralab.config import field
 from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
 from neuralab.errors import UserError
-from neuralab.methods.linear_codes import code_metrics, localisation, table
+from neuralab.methods.linear_codes import code_metrics, spread, table
 from neuralab.models.linear.cca import CCA
 from neuralab.models.linear.pca import PCA, PCAConfig
 from neuralab.registry import register_method
@@ -144,7 +144,7 @@ class PCAFit(MomentFit):
     def evaluate(self) -> dict[str, float]:
         x_test, _ = self.data.split("test")
         metrics = {**code_metrics(self.model, x_test), **self.fitted_metrics(),
-                   "basis/localisation": localisation(self.model.bases())}
+                   "basis/spread": spread(self.model.bases(), self.shape())}
         if self.cfg.sklearn_check:
             components, variances = sklearn_pca(self.data.x_train.flatten(1), self.model.cfg.n_components)
             ours = self.model.components.double().cpu()
@@ -159,7 +159,7 @@ class PCAFit(MomentFit):
         lines = [f"PCA of {n} training examples of {self.data.meta.source} ({self.model.cfg.in_features} inputs), "
                  f"{k} components keeping {m['train/explained_variance']:.1%} of the variance; test set "
                  f"{len(self.data.x_test)} examples.", "",
-                 table([("PCA (torch.linalg.eigh)", k, m, m["basis/localisation"])])]
+                 table([("PCA (torch.linalg.eigh)", k, m, m["basis/spread"])])]
         if self.cfg.sklearn_check:
             lines += ["", f"scikit-learn's PCA on the same examples: smallest |cosine| between matching components "
                           f"{m['train/sklearn_cosine']:.6f}, largest relative difference of an explained variance "

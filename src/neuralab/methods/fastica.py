@@ -27,7 +27,7 @@ from neuralab.config import field
 from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
 from neuralab.methods.decomposition import Moments, pca_baseline, single_process
-from neuralab.methods.linear_codes import code_metrics, localisation, table
+from neuralab.methods.linear_codes import code_metrics, spread, table
 from neuralab.models.linear.ica import ICA
 from neuralab.registry import register_method
 
@@ -120,7 +120,8 @@ class FastICAFit(Method):
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
         x_test, _ = self.data.split("test")
-        metrics = {**code_metrics(self.model, x_test), "basis/localisation": localisation(self.model.bases())}
+        shape = tuple(self.data.meta.input_shape)
+        metrics = {**code_metrics(self.model, x_test), "basis/spread": spread(self.model.bases(), shape)}
         if self.cfg.sklearn_check:
             z = self.model.whiten(self.data.x_train).double()
             theirs = sklearn_unmixing(z, self.start(), self.cfg.tol or 1e-4)
@@ -136,8 +137,8 @@ class FastICAFit(Method):
         lines = [f"FastICA of {len(self.data.x_train)} training examples of {self.data.meta.source}, {k} components: "
                  f"{state}. Test set: {len(x_test)} examples.", "",
                  table([("PCA (same data)", pca.cfg.n_components, code_metrics(pca, x_test),
-                         localisation(pca.bases())),
-                        ("ICA (FastICA, log-cosh)", k, m, m["basis/localisation"])])]
+                         spread(pca.bases(), tuple(self.data.meta.input_shape))),
+                        ("ICA (FastICA, log-cosh)", k, m, m["basis/spread"])])]
         if self.cfg.sklearn_check:
             own = sklearn_sources(self.data.x_train.flatten(1), k, self.ctx.seed)
             free = matched_correlation(self.model.encode(self.data.x_train), own)

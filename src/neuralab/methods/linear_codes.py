@@ -1,6 +1,6 @@
 """What the linear methods measure about a code and its basis: excess kurtosis (notes 002 section 1.7), the share
-of active codes, reconstruction error and how localised the basis functions are; the same numbers for every
-method, so PCA, ICA and sparse coding compare in one table (curriculum G1).
+of active codes, reconstruction error and how far the basis functions spread across the patch; the same numbers for
+every method, so PCA, ICA and sparse coding compare in one table (curriculum G1).
 
 Every model here has `encode(x) -> codes (B, K)`, `decode(codes) -> flat reconstruction (B, D)` and `mean` (D,);
 PCA, ICA and sparse coding also `bases() -> (K, D)`.
@@ -12,8 +12,6 @@ import math
 
 import torch
 from torch import nn
-
-LOCAL_SHARE = 0.25  # localisation: the share of a basis's pixels, its strongest, whose energy is counted
 
 
 def excess_kurtosis(r: torch.Tensor) -> torch.Tensor:
@@ -32,13 +30,21 @@ def mean_kurtosis(codes: torch.Tensor) -> float:
     return float(k[~k.isnan()].mean()) if (~k.isnan()).any() else 0.0
 
 
-def localisation(bases: torch.Tensor) -> float:
-    """How local basis functions (K, D) are: the share of each one's energy (squared weights) in its strongest
-    quarter of pixels, averaged over the bases; 0.25 for one spread evenly, 1 for one within a quarter."""
-    energy = bases.double().pow(2)
-    energy = energy / energy.sum(1, keepdim=True).clamp_min(1e-300)
-    top = max(1, round(LOCAL_SHARE * bases.shape[1]))
-    return float(energy.sort(1, descending=True).values[:, :top].sum(1).mean())
+def spread(bases: torch.Tensor, shape: tuple[int, ...]) -> float:
+    """How far basis functions (K, D) reach across their image `shape` (C, H, W): the energy-weighted variance of
+    pixel position about each one's energy centre (energy: squared weights, summed over channels), divided by that of
+    energy spread evenly over the image, averaged over the bases. About 1 for global functions (PCA's Fourier-like
+    components, random noise), well below 1 for localised ones (edges, blobs). A count of the strongest pixels'
+    energy would not tell them apart: a random vector's energy is as unevenly spread as an edge's."""
+    height, width = shape[-2:]
+    energy = bases.detach().double().pow(2).reshape(len(bases), -1, height, width).sum(1)  # (K, H, W)
+    energy = energy / energy.sum((1, 2), keepdim=True).clamp_min(1e-300)
+    rows = torch.arange(height, dtype=torch.float64, device=energy.device)[:, None]
+    cols = torch.arange(width, dtype=torch.float64, device=energy.device)[None, :]
+    row_mean, col_mean = (energy * rows).sum((1, 2)), (energy * cols).sum((1, 2))
+    variance = (energy * ((rows - row_mean[:, None, None]) ** 2 + (cols - col_mean[:, None, None]) ** 2)).sum((1, 2))
+    even = (height ** 2 - 1) / 12 + (width ** 2 - 1) / 12  # a uniform position's variance, both axes
+    return float((variance / even).mean())
 
 
 @torch.no_grad()
@@ -54,9 +60,9 @@ def code_metrics(model: nn.Module, x: torch.Tensor, prefix: str = "test") -> dic
 
 
 def table(rows: list[tuple[str, int, dict[str, float], float | None]]) -> str:
-    """A markdown table of (method, number of codes, `code_metrics`, localisation of its basis or None)."""
+    """A markdown table of (method, number of codes, `code_metrics`, `spread` of its basis or None)."""
     lines = ["| method | codes | test MSE / pixel | explained variance | excess kurtosis of codes | active codes | "
-             "localisation of the basis |", "|---|---|---|---|---|---|---|"]
+             "spatial spread of the basis |", "|---|---|---|---|---|---|---|"]
     for name, k, m, local in rows:
         lines.append(f"| {name} | {k} | {m['test/mse']:.3g} | {m['test/explained_variance']:.3f} | "
                      f"{m['test/kurtosis']:.2f} | {m['test/active']:.3f} | "

@@ -25,7 +25,7 @@ from neuralab.config import field
 from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
 from neuralab.methods.decomposition import Moments, pca_baseline, single_process
-from neuralab.methods.linear_codes import code_metrics, localisation, table
+from neuralab.methods.linear_codes import code_metrics, spread, table
 from neuralab.methods.optim import OPTIMIZERS, SCHEDULES, descend, make_optimizer, make_schedule
 from neuralab.models.linear.sparse_coding import SparseCoding
 from neuralab.registry import register_method
@@ -88,8 +88,11 @@ class SparseCodingFit(Method):
         codes = self.model.infer(z)
         energy = 0.5 * (z - self.model.synthesize(codes)).pow(2).sum(1) + self.model.cfg.lam * codes.abs().sum(1)
         return {**code_metrics(self.model, x_test), "test/energy": float(energy.mean()),
-                "basis/localisation": localisation(self.model.bases()),
-                "basis/localisation_whitened": localisation(self.model.dictionary.T)}
+                "basis/spread": spread(self.model.bases(), self.shape()),
+                "basis/spread_whitened": spread(self.model.dictionary.T, self.shape())}
+
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.data.meta.input_shape)
 
     def report(self, run_dir: Path | None = None) -> str:
         m = self.evaluate()
@@ -102,15 +105,16 @@ class SparseCodingFit(Method):
             f"Sparse coding of {len(self.data.x_train)} training patches of {self.data.meta.source}, {whitening}: "
             f"{cfg.n_atoms} atoms, lambda {cfg.lam:g}, {cfg.n_iter} {cfg.inference.upper()} iterations per "
             f"inference, {self.steps} dictionary steps. Test set: {len(x_test)} patches; errors in pixel units "
-            f"(grey levels / 255), localisation of the basis in pixels "
-            f"(of the whitened atoms: {m['basis/localisation_whitened']:.3f}).", "",
-            table([("PCA (same data)", pca.cfg.n_components, code_metrics(pca, x_test), localisation(pca.bases())),
-                   (f"sparse coding (L1, {cfg.inference.upper()})", cfg.n_atoms, m, m["basis/localisation"])])])
+            f"(grey levels / 255), spatial spread of the basis in pixels "
+            f"(of the whitened atoms: {m['basis/spread_whitened']:.3f}).", "",
+            table([("PCA (same data)", pca.cfg.n_components, code_metrics(pca, x_test),
+                    spread(pca.bases(), self.shape())),
+                   (f"sparse coding (L1, {cfg.inference.upper()})", cfg.n_atoms, m, m["basis/spread"])])])
 
     def plot(self, plots_dir: Path) -> list[Path]:
         from neuralab.viz.bases import plot_bases
 
-        cfg, shape = self.model.cfg, tuple(self.data.meta.input_shape)
+        cfg, shape = self.model.cfg, self.shape()
         pca = pca_baseline(self.data.x_train, cfg.n_atoms)
         panels = [(f"PCA: {pca.cfg.n_components} components", pca.bases()),
                   (f"sparse coding: {cfg.n_atoms} atoms" + (" (whitened)" if self.cfg.whiten else ""),
