@@ -90,3 +90,8 @@ lint: setup
 
 # make generative-docs: every table and grid of docs/generative.md (issue 10).
 generative-docs: setup
+	$(RESULTS) --seeds 3 --block linear --recipes pca-patches,ica-patches,sparse-coding-patches,cca-digits \
+	  --write docs/generative.md
+	mkdir -p docs/img/generative
+	for r in pca-patches ica-patches sparse-coding-patches cca-digits; do $(RESULTS) --report $$r \
+	  --write docs/generative.md && cp runs/results/$$r/seed-0/plots/bases.png docs/img/generative/$$r.png || exit 1; done
