@@ -9,6 +9,7 @@ import torch
 from scipy import stats
 
 from neuralab.data.image_patches import ImagePatchesConfig, cut, grey_photos, patches
+from neuralab.errors import UserError
 from neuralab.methods.decomposition import Moments, correlations, pca_baseline, sklearn_cca, sklearn_pca
 from neuralab.methods.fastica import fixed_point, matched_correlation, sklearn_unmixing, symmetric_decorrelation
 from neuralab.methods.linear_codes import excess_kurtosis, spread
@@ -124,8 +125,16 @@ def test_ica_refuses_more_components_than_the_data_span():
     _, x = _mixed_sources()
     ica = ICA(ICAConfig(in_features=5, n_components=4))
     m = _moments(x.float(), len(x))
-    with pytest.raises(Exception, match="fewer than 4 dimensions"):
+    with pytest.raises(UserError, match="fewer than 4 dimensions"):
         ica.fit_whitening(m.mean, m.covariance())
+
+
+def test_cca_without_ridge_on_a_constant_input_says_what_to_do():
+    x = torch.randn(100, 6, dtype=torch.float64)
+    x[:, 0] = 1.0  # never varies: a singular covariance
+    m = _moments(x, 100)
+    with pytest.raises(UserError, match="--model.ridge"):
+        CCA(CCAConfig(in_features=6, x_features=3, n_components=2, ridge=0.0)).double().fit(m.mean, m.covariance())
 
 
 @pytest.mark.parametrize("accelerate, iterations", [(True, 10000), (False, 20000)])

@@ -75,7 +75,11 @@ class CCA(nn.Module):
         sxx, syy, sxy = cov[:p, :p], cov[p:, p:], cov[:p, p:]
         sxx, syy = (s + self.cfg.ridge * s.diagonal().mean().clamp_min(1e-12) * torch.eye(len(s), dtype=s.dtype)
                     for s in (sxx, syy))
-        lx, ly = torch.linalg.cholesky(sxx), torch.linalg.cholesky(syy)
+        try:
+            lx, ly = torch.linalg.cholesky(sxx), torch.linalg.cholesky(syy)
+        except torch.linalg.LinAlgError:
+            raise UserError("CCA: a view's covariance is singular (some inputs never vary, or fewer examples than "
+                            "inputs); give --model.ridge a positive value") from None
         # L_x^-1 S_xy L_y^-T, by two triangular solves
         m = torch.linalg.solve_triangular(ly, torch.linalg.solve_triangular(lx, sxy, upper=False).T, upper=False).T
         u, rho, vh = torch.linalg.svd(m, full_matrices=False)
