@@ -11,6 +11,7 @@ agree (`train/sklearn_*`): the oracle for the hand-written fit.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -194,6 +195,12 @@ class CCAFit(MomentFit):
 
     name = "cca"
     model: CCA
+
+    def __init__(self, cfg: DecompositionConfig, model: CCA, data: SupervisedData, ctx: RunContext) -> None:
+        super().__init__(cfg, model, data, ctx)
+        whole = Moments(model.cfg.in_features, ctx.device)
+        whole.add(data.x_train)
+        copy.deepcopy(model).fit(whole.mean, whole.covariance())  # a singular view is refused before the run starts
 
     def fitted_metrics(self) -> dict[str, float]:
         return {"train/corr1": float(self.model.correlations[0])}
