@@ -94,6 +94,11 @@ lint: setup
 # trained: the shell expands the globs when the line runs; one that matches nothing stops make with a one-line error.
 FID_RECIPES := vae-mnist cvae-mnist gan-mnist dcgan-mnist wgan-gp-mnist
 generative-docs: setup
+	$(RESULTS) --seeds 3 --block linear --recipes pca-patches,ica-patches,sparse-coding-patches,cca-digits \
+	  --write docs/generative.md
+	mkdir -p docs/img/generative
+	for r in pca-patches ica-patches sparse-coding-patches cca-digits; do $(RESULTS) --report $$r \
+	  --write docs/generative.md && cp runs/results/$$r/seed-0/plots/bases.png docs/img/generative/$$r.png || exit 1; done
 	$(RESULTS) --seeds 3 --block autoencoders --recipes $(AUTOENCODERS) --write docs/generative.md
 	$(RESULTS) --report anomaly-autoencoder-mnist --write docs/generative.md
 	mkdir -p docs/img/generative

@@ -14,7 +14,8 @@ def test_list_models_filters_by_family():
     assert neuralab.list_models() == MODELS.names()
     assert neuralab.list_models("cnn") == ["alexnet", "cnn1d", "cnn1d-forecaster", "googlenet", "lenet5", "resnet",
                                            "text-cnn", "vgg", "zfnet"]
-    assert set(neuralab.list_models("linear")) == {"bow-logistic", "logistic-regression", "threshold-unit"}
+    assert set(neuralab.list_models("linear")) == {"bow-logistic", "cca", "ica", "logistic-regression", "pca",
+                                                   "sparse-coding", "threshold-unit"}
 
 
 @pytest.mark.parametrize("name", MODELS.names())

@@ -12,7 +12,11 @@ import neuralab.models.cnn.vgg
 import neuralab.models.cnn.zfnet
 import neuralab.models.embeddings.word2vec
 import neuralab.models.gans.unet
+import neuralab.models.linear.cca
+import neuralab.models.linear.ica
 import neuralab.models.linear.logistic
+import neuralab.models.linear.pca
+import neuralab.models.linear.sparse_coding
 import neuralab.models.linear.threshold_unit
 import neuralab.models.mlp.mlp
 import neuralab.models.rnn.char_rnn

@@ -21,4 +21,5 @@ import neuralab.recipes.rnn
 import neuralab.recipes.search
 import neuralab.recipes.seq2seq
 import neuralab.recipes.text
-import neuralab.recipes.transfer  # noqa: F401
+import neuralab.recipes.transfer
+import neuralab.recipes.unsupervised  # noqa: F401
