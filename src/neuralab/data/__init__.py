@@ -2,6 +2,7 @@
 
 import neuralab.data.envs
 import neuralab.data.function1d
+import neuralab.data.gaussian_mixture
 import neuralab.data.mnist1d
 import neuralab.data.seq2seq
 import neuralab.data.sequence_tasks

@@ -1,5 +1,6 @@
 """Learning rules; importing this package registers them all (one import per line)."""
 
+import neuralab.methods.adversarial
 import neuralab.methods.delta_rule
 import neuralab.methods.language_model
 import neuralab.methods.manual_backprop

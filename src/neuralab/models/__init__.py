@@ -9,6 +9,8 @@ import neuralab.models.cnn.resnet
 import neuralab.models.cnn.vgg
 import neuralab.models.cnn.zfnet
 import neuralab.models.embeddings.word2vec
+import neuralab.models.gans.dcgan
+import neuralab.models.gans.mlp_gan
 import neuralab.models.linear.logistic
 import neuralab.models.linear.threshold_unit
 import neuralab.models.mlp.mlp

@@ -1,0 +1,1 @@
+"""Generative adversarial networks: generators and discriminators (curriculum G4)."""
