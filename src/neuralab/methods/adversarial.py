@@ -221,7 +221,7 @@ class Adversarial(Method):
             modes = gan_metrics.Modes.of(self._to_model(x), y, self.data.meta.num_classes) \
                 if self.data.meta.num_classes else None
             self._reference = {"x": real, "y": y[:keep], "modes": modes,
-                               "bandwidth": gan_metrics.median_distance(real)}
+                               "bandwidth": gan_metrics.median_distance(real), "spread": gan_metrics.spread(real)}
         return self._reference
 
     def evaluate(self) -> dict[str, Any]:
@@ -234,6 +234,7 @@ class Adversarial(Method):
             metrics = {"test/d_real": float(torch.sigmoid(real_out).mean()),
                        "test/d_fake": float(torch.sigmoid(fake_out).mean())}
         metrics["test/mmd"] = gan_metrics.mmd2(fake, ref["x"], ref["bandwidth"])
+        metrics["test/spread"] = gan_metrics.spread(fake) / ref["spread"]
         modes = ref["modes"]
         if modes is not None and not self.images:
             counts, quality = gan_metrics.mode_counts(fake, modes, self.cfg.quality_std)

@@ -10,6 +10,9 @@ Maximum mean discrepancy (Gretton et al. 2012, "A kernel two-sample test"): the 
 MMD^2 between samples and test points under a Gaussian kernel whose bandwidth is the median distance between test
 points; 0 when the two sets are the same, larger the more they differ, in pixel space for images.
 
+Spread: the root mean squared distance of the samples from their mean, divided by the test points' (about 1 when the
+generator matches the data, near 0 when it has collapsed onto one point, whatever its quality).
+
 Label match: for a conditional model, the share of samples whose nearest class mean of the test set is the class
 they were drawn for; the same rule applied to the test examples themselves gives its ceiling (about 0.82 on MNIST,
 where class means are a weak classifier; 1 on separated modes).
@@ -74,3 +77,9 @@ def label_match(samples: torch.Tensor, labels: torch.Tensor, modes: Modes) -> fl
     """Share of samples whose nearest class mean (plain Euclidean distance) is their label's."""
     nearest = torch.cdist(samples.flatten(1).float(), modes.centres).argmin(1)
     return float((nearest == labels).float().mean())
+
+
+def spread(x: torch.Tensor) -> float:
+    """Root mean squared distance of the rows of x (N, ...) from their mean."""
+    x = x.flatten(1).double()
+    return float((x - x.mean(0)).pow(2).sum(1).mean().sqrt())
