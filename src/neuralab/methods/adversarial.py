@@ -337,8 +337,8 @@ class Adversarial(Method):
         codes = (base[:, None] + torch.tensor(scales, device=z.device).view(1, -1, 1) * v).reshape(-1, z.shape[1])
         images = self._to_pixels(self._samples(codes, None)).float()
         column_ink = images.view(len(base), len(scales), -1).mean((0, 2)).tolist()
-        return figures.plot_arithmetic(images, scales, column_ink, "z + a v, v = mean z(32 inkiest of 512) - "
-                                       "mean z(32 faintest): rows keep their digit, strokes thicken", path)
+        return figures.plot_arithmetic(images, scales, column_ink, "z + a v, v = mean z(32 inkiest of 512 draws) - "
+                                       "mean z(32 faintest); column: mean ink", path)
 
     def report(self, run_dir: Path | None = None) -> str:
         if self.images or not self.data.meta.num_classes:

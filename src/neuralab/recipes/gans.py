@@ -39,7 +39,7 @@ register(Recipe(
 
 # MNIST: pixels in [0, 1] (the method maps them to the generator's tanh range), a test subset for the evaluations.
 MNIST_DATA = dict(normalize="scale", batch_size=64)
-MLP_MNIST = dict(latent_dim=64, g_hidden=(256, 512), d_hidden=(512, 256), output="tanh")
+MLP_MNIST = dict(latent_dim=64, g_hidden=(256, 512), d_hidden=(512, 256), output="tanh", g_batch_norm=True)
 
 register(Recipe(
     name="gan-mnist", family="gan", curriculum="G4",
@@ -48,7 +48,7 @@ register(Recipe(
     model="mlp-gan", method="adversarial", data="mnist", model_config=MLP_MNIST,
     method_config=dict(loss="non_saturating"), data_config=MNIST_DATA,
     run=RunConfig(steps=4000, log_every=100, eval_every=1000, threads=1),
-    expect={"test/mmd": ("<=", 1.0)}, mode="min",
+    expect={"test/mmd": ("<=", 0.15)}, mode="min",  # measured: 0.108 (seed 0); noisy, partly collapsed samples
 ))
 
 register(Recipe(
@@ -68,7 +68,7 @@ register(Recipe(
     model="dcgan", method="adversarial", data="mnist",
     method_config=dict(loss="non_saturating"), data_config=MNIST_DATA,
     run=RunConfig(steps=1500, log_every=50, eval_every=500, threads=1),
-    expect={"test/mmd": ("<=", 1.0)}, mode="min",
+    expect={"test/mmd": ("<=", 0.015)}, mode="min",  # measured: 0.0095 (seed 0), 0.24 after 100 steps
 ))
 
 register(Recipe(
@@ -78,6 +78,6 @@ register(Recipe(
     model="dcgan", method="adversarial", data="mnist", model_config=dict(d_norm="layer"),
     method_config=dict(loss="wgan_gp", d_steps=5, gp_weight=10.0, lr_g=1e-4, lr_d=1e-4, beta1=0.0, beta2=0.9),
     data_config=MNIST_DATA,
-    run=RunConfig(steps=500, log_every=25, eval_every=250, threads=1),
+    run=RunConfig(steps=300, log_every=25, eval_every=150, threads=1),
     expect={"test/mmd": ("<=", 1.0)}, mode="min",
 ))

@@ -37,12 +37,15 @@ class MLPGANConfig:
     output: str = field("tanh", "Generator output: tanh (pixels mapped to [-1, 1]) or linear (unbounded points).",
                         choices=tuple(OUTPUTS))
     label_dim: int = field(16, "Width of the learnt label embedding each player gets when conditional.", ge=1)
+    g_batch_norm: bool = field(False, "Batch-normalise the generator's hidden layers (Radford et al. 2016's advice, "
+                                      "which keeps a fully connected generator from collapsing on MNIST).")
 
 
-def _stack(width: int, hidden: tuple[int, ...], out: int, activation: type[nn.Module], **kwargs) -> nn.Sequential:
+def _stack(width: int, hidden: tuple[int, ...], out: int, activation: type[nn.Module], batch_norm: bool = False,
+           **kwargs) -> nn.Sequential:
     layers: list[nn.Module] = []
     for h in hidden:
-        layers += [nn.Linear(width, h), activation(**kwargs)]
+        layers += [nn.Linear(width, h), *([nn.BatchNorm1d(h)] if batch_norm else []), activation(**kwargs)]
         width = h
     return nn.Sequential(*layers, nn.Linear(width, out))
 
@@ -52,7 +55,8 @@ class _Generator(nn.Module):
         super().__init__()
         self.embed = nn.Embedding(cfg.num_classes, cfg.label_dim) if cfg.conditional else None
         width = cfg.latent_dim + (cfg.label_dim if cfg.conditional else 0)
-        self.net = nn.Sequential(_stack(width, cfg.g_hidden, cfg.in_features, nn.ReLU), OUTPUTS[cfg.output]())
+        self.net = nn.Sequential(_stack(width, cfg.g_hidden, cfg.in_features, nn.ReLU, cfg.g_batch_norm),
+                                 OUTPUTS[cfg.output]())
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(z if self.embed is None else torch.cat([z, self.embed(y)], 1))  # (B, in_features)
