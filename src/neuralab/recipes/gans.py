@@ -78,6 +78,7 @@ register(Recipe(
     model="dcgan", method="adversarial", data="mnist", model_config=dict(d_norm="layer"),
     method_config=dict(loss="wgan_gp", d_steps=5, gp_weight=10.0, lr_g=1e-4, lr_d=1e-4, beta1=0.0, beta2=0.9),
     data_config=MNIST_DATA,
+    # 300 generator steps (1500 critic steps) fit the CPU budget: stroke-like blurs, not digits yet (the paper: 200k).
     run=RunConfig(steps=300, log_every=25, eval_every=150, threads=1),
-    expect={"test/mmd": ("<=", 1.0)}, mode="min",
+    expect={"test/mmd": ("<=", 0.07)}, mode="min",  # measured: 0.045 (seed 0)
 ))
