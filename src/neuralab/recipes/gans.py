@@ -43,12 +43,13 @@ MLP_MNIST = dict(latent_dim=64, g_hidden=(256, 512), d_hidden=(512, 256), output
 
 register(Recipe(
     name="gan-mnist", family="gan", curriculum="G4",
-    summary="GAN with fully connected players (64-256-512-784 generator) and the non-saturating loss on MNIST: "
+    summary="GAN with fully connected players (64-256-512-784 batch-normalised generator) and the non-saturating "
+            "loss on MNIST: "
             "MMD^2 between 1000 samples and 1000 test digits.",
     model="mlp-gan", method="adversarial", data="mnist", model_config=MLP_MNIST,
     method_config=dict(loss="non_saturating"), data_config=MNIST_DATA,
     run=RunConfig(steps=4000, log_every=100, eval_every=1000, threads=1),
-    expect={"test/mmd": ("<=", 0.15)}, mode="min",  # measured: 0.108 (seed 0); noisy, partly collapsed samples
+    expect={"test/mmd": ("<=", 0.05)}, mode="min",  # measured: 0.032 (seed 0); 0.108 without g_batch_norm
 ))
 
 register(Recipe(
@@ -58,7 +59,7 @@ register(Recipe(
     model="mlp-gan", method="adversarial", data="mnist", model_config={**MLP_MNIST, "conditional": True},
     method_config=dict(loss="non_saturating"), data_config=MNIST_DATA,
     run=RunConfig(steps=4000, log_every=100, eval_every=1000, threads=1),
-    expect={"test/label_match": (">=", 0.0)},
+    expect={"test/label_match": (">=", 0.65)},  # measured: 0.755 (seed 0); the rule on real test digits: 0.803
 ))
 
 register(Recipe(
