@@ -44,8 +44,7 @@ MLP_MNIST = dict(latent_dim=64, g_hidden=(256, 512), d_hidden=(512, 256), output
 register(Recipe(
     name="gan-mnist", family="gan", curriculum="G4",
     summary="GAN with fully connected players (64-256-512-784 batch-normalised generator) and the non-saturating "
-            "loss on MNIST: "
-            "MMD^2 between 1000 samples and 1000 test digits.",
+            "loss on MNIST: MMD^2 between 1000 samples and 1000 test digits.",
     model="mlp-gan", method="adversarial", data="mnist", model_config=MLP_MNIST,
     method_config=dict(loss="non_saturating"), data_config=MNIST_DATA,
     run=RunConfig(steps=4000, log_every=100, eval_every=1000, threads=1),

@@ -35,8 +35,8 @@ def plot_points(samples: torch.Tensor, real: torch.Tensor, centres: torch.Tensor
                 title: str, path: Path) -> Path:
     """Generated points over real test points, each mode's high-quality disc (centre, radius) outlined."""
     fig, ax = plt.subplots(figsize=(5.2, 5.2), layout="constrained")
-    ax.scatter(*real.cpu().T, s=3, c="0.75", label="data (test)", rasterized=True)
-    ax.scatter(*samples.cpu().T, s=3, c="C3", alpha=0.6, label="generator", rasterized=True)
+    ax.scatter(*real.cpu().numpy().T, s=3, c="0.75", label="data (test)", rasterized=True)
+    ax.scatter(*samples.float().cpu().numpy().T, s=3, c="C3", alpha=0.6, label="generator", rasterized=True)
     for (cx, cy), r in zip(centres.cpu().tolist(), radii.cpu().tolist(), strict=True):
         ax.add_patch(plt.Circle((cx, cy), r, fill=False, color="C0", lw=0.8))
     ax.set_aspect("equal")
