@@ -5,7 +5,10 @@ Generator forward: the `dcgan-mnist` generator in evaluation mode under no_grad,
 one step = one discriminator update (a real and a generated batch) and one generator update; images/s counts the
 real images the discriminator sees (the batch size per step). The peer is the pytorch/examples loop (BCELoss on
 sigmoid outputs, zero_grad/backward/step by hand) driving the same generator and discriminator, built from the same
-seed. Each measurement takes `--repeats` turns and the median is printed; on a shared machine the numbers move with
+seed. The peer reuses the discriminator step's generated batch for the generator step (one generator pass per
+step); the adversarial step draws fresh noise for the generator update, as Goodfellow et al.'s Algorithm 1 does (two
+generator passes, one of them without gradients), which costs it speed on a network whose generator dominates the
+work. Each measurement takes `--repeats` turns and the median is printed; on a shared machine the numbers move with
 the load, so compare the ratio, measured in the same run.
 
     python benchmarks/dcgan_throughput.py [--steps 40] [--batch 256] [--repeats 3] [--device cpu]
