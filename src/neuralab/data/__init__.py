@@ -2,6 +2,7 @@
 
 import neuralab.data.envs
 import neuralab.data.function1d
+import neuralab.data.gaussian_mixture
 import neuralab.data.image_patches
 import neuralab.data.mnist1d
 import neuralab.data.paired_images
