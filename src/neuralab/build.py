@@ -178,7 +178,8 @@ def sized_model(recipe: Recipe, sections: dict[str, Any], data: Any = None,
     shape = tuple(data.meta.input_shape) if data.meta is not None else None
     try:  # a conv/pool window larger than its input fails here, in one line, not as a torch traceback
         model = entry.cls(sections["model"])
-        if shape is not None and has_windows(model):
+        # A generator's input is a latent code, not a data example: the data sizes its output (and its discriminator).
+        if shape is not None and has_windows(model) and not getattr(model, "latent_input", False):
             trace_shapes(model, shape, torch.long if data.meta.kind == "text" else torch.float32)  # token ids
     except ShapeError as exc:
         inputs = "x".join(map(str, shape)) if shape else "its"

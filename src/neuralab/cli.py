@@ -1,5 +1,5 @@
 """`neuralab` command line: list, info, flops, train, eval, plot, predict, sample, translate, similar, analogy,
-explain, attack, export, cv, ensemble, search, results, compress.
+explain, attack, fid, export, cv, ensemble, search, results, compress.
 
 User mistakes end with one line on stderr and exit code 2; bugs keep their traceback.
 """
@@ -454,6 +454,36 @@ def cmd_attack(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fid(args: argparse.Namespace) -> int:
+    """FID and class coverage of generative runs' images on a classifier's features; print or write the table."""
+    from neuralab.studies import results
+    from neuralab.studies.sample_quality import format_table, measure
+
+    if not args.run_dirs and not args.baselines:
+        raise UserError("give one or more generative run directories to measure (or --baselines)")
+    block = args.block or "fid"
+    if args.write:  # a file without the markers is refused before anything is drawn
+        results.write_block(Path(args.write), block, "", dry_run=True)
+    command = " ".join(["neuralab fid", *args.run_dirs, f"--classifier {args.classifier} --n {args.n}",
+                        *([f"--label {args.label}"] if args.label is not None else []), f"--seed {args.seed}",
+                        *(["--baselines"] if args.baselines else []),
+                        *([f"--write {args.write} --block {block}"] if args.write else [])])
+    log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    classifier, reference, scores = measure(args.classifier, args.run_dirs, n=args.n, label=args.label,
+                                            seed=args.seed, with_baselines=args.baselines, log=log)
+    if args.n < len(reference.mean):
+        print(f"note: --n {args.n} is below the {len(reference.mean)} feature dimensions: the samples' covariance is "
+              "singular and FID is biased upward; compare FIDs at the same --n only", file=sys.stderr)
+    text = format_table(classifier, reference, scores, n=args.n, label=args.label, seed=args.seed, command=command,
+                        grouped=bool(args.write))
+    if args.write:
+        results.write_block(Path(args.write), block, text)
+        print(f"wrote {results.markers(block)[0]} block of {args.write}")
+    else:
+        print(text)
+    return 0
+
+
 def _experiment_setup(args: argparse.Namespace, extra: list[str], prefix: str) -> tuple[Any, dict, Path, Any]:
     """The recipe, its overrides, the output folder (default runs/PREFIX-RECIPE-TIME) and a progress printer."""
     from neuralab.build import default_run_dir
@@ -763,6 +793,23 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="seed of PGD's random starts")
     s.add_argument("--out", help="folder for accuracy.csv/.json/.png and examples.png (default RUN_DIR/attack-METHOD)")
     s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
+    s = sub.add_parser("fid", help="sample quality of generative runs: FID on a neuralab classifier's features "
+                                   "(not Inception's) and the classes their images cover")
+    s.add_argument("run_dirs", nargs="*", metavar="RUN_DIR", help="generative runs (several seeds of one recipe "
+                                                                   "are grouped as mean ± std with --write)")
+    s.add_argument("--classifier", required=True, metavar="CLASSIFIER_RUN",
+                   help="an image classifier run on the same image size (e.g. neuralab train lenet5-mnist); its test "
+                        "split is the reference, its statistics cached in CLASSIFIER_RUN/fid/")
+    s.add_argument("--n", type=int, default=10000, help="images drawn per run (default 10000)")
+    s.add_argument("--label", type=int, help="conditional runs: draw this class, and report the share the "
+                                             "classifier labels as it")
+    s.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
+    s.add_argument("--baselines", action="store_true", help="also measure real training images, blurred test "
+                                                            "images, test images without one class and noise")
+    s.add_argument("--write", metavar="FILE.md", help="replace the block between <!-- results:BLOCK:start/end --> "
+                                                      "markers of this file with the table, runs grouped by recipe")
+    s.add_argument("--block", help="marker name for --write (default fid)")
+    s.add_argument("--quiet", action="store_true", help="no line per measured run")
     _add_experiment_parsers(sub)
     s = sub.add_parser("compress", help="prune (one-shot and iteratively fine-tuned), retrain the pruned net from a "
                                         "fresh init and quantise a trained classifier; table of size, sparsity, "
@@ -816,7 +863,7 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"unexpected arguments: {' '.join(extra)}")
         return {"list": cmd_list, "flops": cmd_flops, "eval": cmd_eval, "plot": cmd_plot,
                 "predict": cmd_predict, "explain": cmd_explain, "attack": cmd_attack, "export": cmd_export,
-                "compress": cmd_compress, "sample": cmd_sample, "similar": cmd_similar,
+                "fid": cmd_fid, "compress": cmd_compress, "sample": cmd_sample, "similar": cmd_similar,
                 "analogy": cmd_analogy, "translate": cmd_translate}[args.command](args)
     except UserError as exc:
         print(f"neuralab: error: {exc}", file=sys.stderr)

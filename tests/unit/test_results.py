@@ -58,13 +58,13 @@ def test_results_command_writes_the_table_between_markers(tmp_path):
     doc = tmp_path / "doc.md"
     doc.write_text("# Doc\n\n<!-- results:foundations:start -->\nstale\n<!-- results:foundations:end -->\n\nend\n")
     r = run_cli("results", "--family", "foundations", "--recipes", "perceptron-and", "--seeds", "2",
-                "--write", doc, "--out", tmp_path / "runs", "--quiet")
+                "--write", doc, "--out", tmp_path / "runs", "--quiet", "--run.threads", "3")
     assert r.returncode == 0, r.stderr
     lines = doc.read_text().splitlines()
     assert lines[:3] == ["# Doc", "", "<!-- results:foundations:start -->"]
     assert lines[-3:] == ["<!-- results:foundations:end -->", "", "end"]
     assert "`neuralab results --family foundations --recipes perceptron-and --seeds 2" in lines[3]
-    assert "torch CPU capability" in lines[3] and "torch threads" in lines[3]
+    assert "torch CPU capability" in lines[3] and ", 3 torch threads," in lines[3], "the runs' threads"
     row = lines[-4]
     assert row.startswith("| `perceptron-and` | F1 | test/acc >= 1; train/converged == 1 | test/acc = 1 ± 0 [1, 1]; ")
     assert "| 2/2 |" in row

@@ -2,7 +2,10 @@
 
 import neuralab.data.envs
 import neuralab.data.function1d
+import neuralab.data.gaussian_mixture
+import neuralab.data.image_patches
 import neuralab.data.mnist1d
+import neuralab.data.paired_images
 import neuralab.data.seq2seq
 import neuralab.data.sequence_tasks
 import neuralab.data.series

@@ -39,6 +39,9 @@ class SupervisedDataConfig:
     normalize: str = field("standardize", "Input scaling: none, scale (to [0, 1]: pixels / 255, features by "
                                           "min-max) or standardize (zero mean, unit variance from the training set).",
                            choices=("none", "scale", "standardize"))
+    exclude_class: int = field(-1, "Leave the examples of this class out of the training (and validation) split but "
+                                   "keep them in the test split: a class never seen in training, for anomaly "
+                                   "detection (-1: keep every class).", ge=-1)
     missing: str = field("error", "Missing cells in a CSV from `path` (empty, NA, NaN, null, ?): error (stop, naming "
                                   "the cell), drop (drop their rows) or mean (fill the column's mean over the "
                                   "training rows; `predict` fills new rows the same way).", choices=MISSING_CHOICES)
@@ -107,6 +110,12 @@ def _assemble(cfg: SupervisedDataConfig, seed: int, train, test, *, kind: str, c
               feature_names: list[str] | None = None, source: str, pixels: bool,
               regression: bool = False, notes: tuple[str, ...] = ()) -> SupervisedData:
     (x_tr, y_tr), (x_te, y_te) = train, test
+    if cfg.exclude_class >= 0:
+        if regression or cfg.exclude_class >= len(class_names):
+            raise DataError(f"--data.exclude_class {cfg.exclude_class}: {source} has "
+                            f"{'no classes' if regression else f'classes 0..{len(class_names) - 1}'}")
+        seen = y_tr != cfg.exclude_class
+        x_tr, y_tr = x_tr[seen], y_tr[seen]
     if cfg.train_limit:
         x_tr, y_tr = x_tr[:cfg.train_limit], y_tr[:cfg.train_limit]
     if cfg.test_limit:

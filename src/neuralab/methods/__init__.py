@@ -1,12 +1,19 @@
 """Learning rules; importing this package registers them all (one import per line)."""
 
+import neuralab.methods.adversarial
+import neuralab.methods.autoencoding
+import neuralab.methods.cyclegan
+import neuralab.methods.decomposition
 import neuralab.methods.delta_rule
 import neuralab.methods.elbo
+import neuralab.methods.fastica
 import neuralab.methods.language_model
 import neuralab.methods.manual_backprop
 import neuralab.methods.masked_lm
 import neuralab.methods.perceptron
+import neuralab.methods.pix2pix
 import neuralab.methods.seq2seq
+import neuralab.methods.sparse_coding
 import neuralab.methods.supervised
 import neuralab.methods.tabular
 import neuralab.methods.word2vec  # noqa: F401

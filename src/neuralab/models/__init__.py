@@ -1,5 +1,7 @@
 """Architectures, one concept per file, registered by family (one import per line)."""
 
+import neuralab.models.autoencoders.conv_autoencoder
+import neuralab.models.autoencoders.mlp_autoencoder
 import neuralab.models.autoencoders.vae
 import neuralab.models.cnn.alexnet
 import neuralab.models.cnn.cnn1d
@@ -10,7 +12,14 @@ import neuralab.models.cnn.resnet
 import neuralab.models.cnn.vgg
 import neuralab.models.cnn.zfnet
 import neuralab.models.embeddings.word2vec
+import neuralab.models.gans.dcgan
+import neuralab.models.gans.mlp_gan
+import neuralab.models.gans.unet
+import neuralab.models.linear.cca
+import neuralab.models.linear.ica
 import neuralab.models.linear.logistic
+import neuralab.models.linear.pca
+import neuralab.models.linear.sparse_coding
 import neuralab.models.linear.threshold_unit
 import neuralab.models.mlp.mlp
 import neuralab.models.rnn.char_rnn

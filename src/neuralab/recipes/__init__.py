@@ -2,11 +2,14 @@
 
 import neuralab.recipes.activations
 import neuralab.recipes.approximation
+import neuralab.recipes.autoencoders
 import neuralab.recipes.cnn
 import neuralab.recipes.diagnostics
 import neuralab.recipes.embeddings
 import neuralab.recipes.forecasting
 import neuralab.recipes.foundations
+import neuralab.recipes.gans
+import neuralab.recipes.image_translation
 import neuralab.recipes.initialization
 import neuralab.recipes.language
 import neuralab.recipes.mlp
@@ -20,4 +23,5 @@ import neuralab.recipes.search
 import neuralab.recipes.seq2seq
 import neuralab.recipes.text
 import neuralab.recipes.transfer
+import neuralab.recipes.unsupervised
 import neuralab.recipes.vae  # noqa: F401
