@@ -27,31 +27,21 @@ from torch import nn
 from neuralab.config import field
 from neuralab.contracts import RunContext
 from neuralab.data.tensors import SupervisedData
-from neuralab.methods.image_translation import ImageTranslation
-from neuralab.methods.optim import SCHEDULES, descend, make_schedule
+from neuralab.methods.image_translation import ImageTranslation, ImageTranslationConfig
+from neuralab.methods.optim import descend, make_schedule
 from neuralab.models.gans.patchgan import PatchGAN
 from neuralab.models.gans.unet import NORMS
 from neuralab.registry import MODELS, register_method
 
 
 @dataclass(frozen=True)
-class CycleGANConfig:
-    lr: float = field(2e-4, "Adam learning rate of generators and discriminators (the paper: 2e-4).", gt=0)
-    beta1: float = field(0.5, "Adam's first-moment decay (the paper: 0.5).", ge=0, le=0.9999)
-    beta2: float = field(0.999, "Adam's second-moment decay.", ge=0, le=0.9999)
-    schedule: str = field("none", "Learning-rate schedule over the run.", choices=SCHEDULES)
+class CycleGANConfig(ImageTranslationConfig):
     cycle_weight: float = field(10.0, "lambda: weight of the cycle-consistency L1 terms (the paper: 10).", ge=0)
     identity_weight: float = field(0.0, "Weight of the identity terms |G(b) - b| + |F(a) - a|, as a fraction of "
                                         "cycle_weight (the paper: 0.5 for paintings <-> photos; 0: none).", ge=0)
     pool_size: int = field(50, "Earlier translations each discriminator may be shown instead of the newest (the "
                                "paper: 50; 0: always the newest).", ge=0)
-    d_width: int = field(32, "Channels of each discriminator's first layer (the paper: 64).", ge=1)
-    d_layers: int = field(1, "Stride-2 layers of each PatchGAN: 1 sees 16x16 patches, 3 the paper's 70x70.",
-                          ge=1, le=5)
     d_norm: str = field("instance", "Normalisation in the discriminators (the paper: instance).", choices=NORMS)
-    eval_size: int = field(1000, "Test digits each evaluation measures, the first ones (0: all).", ge=0)
-    eval_batch_size: int = field(500, "Images per forward pass when evaluating.", ge=1)
-    keep: int = field(256, "Held-out pairs kept with the run's weights, which `neuralab sample` draws from.", ge=1)
 
 
 class ImagePool:

@@ -20,17 +20,37 @@ inputs and its translations (a translator has no latent space to walk).
 from __future__ import annotations
 
 from abc import abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from neuralab.config import field
 from neuralab.contracts import Drawn, Method, RunContext
 from neuralab.data.paired_images import sobel_magnitude
 from neuralab.data.tensors import SupervisedData
 from neuralab.errors import UserError
+from neuralab.methods.optim import SCHEDULES
 
 SAMPLES_AT_EVALUATION = 8  # columns of the grid each evaluation writes
+
+
+@dataclass(frozen=True)
+class ImageTranslationConfig:
+    """The fields every translation method has: the optimiser of all its networks, the PatchGAN's size, and what
+    evaluation measures and a run keeps."""
+
+    lr: float = field(2e-4, "Adam learning rate of every network (the paper: 2e-4).", gt=0)
+    beta1: float = field(0.5, "Adam's first-moment decay (the paper: 0.5).", ge=0, le=0.9999)
+    beta2: float = field(0.999, "Adam's second-moment decay.", ge=0, le=0.9999)
+    schedule: str = field("none", "Learning-rate schedule over the run.", choices=SCHEDULES)
+    d_width: int = field(32, "Channels of each discriminator's first layer (the paper: 64).", ge=1)
+    d_layers: int = field(1, "Stride-2 layers of each PatchGAN: 1 sees 16x16 patches, 2 34x34, 3 the paper's 70x70.",
+                          ge=1, le=5)
+    eval_size: int = field(1000, "Test pairs each evaluation measures, the first ones (0: all).", ge=0)
+    eval_batch_size: int = field(500, "Pairs per forward pass when evaluating.", ge=1)
+    keep: int = field(256, "Held-out pairs kept with the run's weights, which `neuralab sample` draws from.", ge=1)
 
 
 def to_bytes(images: torch.Tensor) -> torch.Tensor:
@@ -47,8 +67,8 @@ def gradient_energy(images: torch.Tensor) -> torch.Tensor:
 
 class ImageTranslation(Method):
     """Base of the translation methods: subclasses train in `step` and define `translate_images` and
-    `discriminator_scores`; this class counts steps, measures, draws and reports. Its config needs `eval_size`,
-    `eval_batch_size` and `keep`. (`Method.translate` is the text hook of seq2seq runs, hence the longer name.)"""
+    `discriminator_scores`; this class counts steps, measures, draws and reports. Its config is an
+    `ImageTranslationConfig`. (`Method.translate` is the text hook of seq2seq runs, hence the longer name.)"""
 
     generator_name = "the generator"  # what the report calls the translator
 

@@ -25,30 +25,20 @@ from torch import nn
 from neuralab.config import field
 from neuralab.contracts import RunContext
 from neuralab.data.tensors import SupervisedData
-from neuralab.methods.image_translation import ImageTranslation
-from neuralab.methods.optim import SCHEDULES, descend, make_schedule
+from neuralab.methods.image_translation import ImageTranslation, ImageTranslationConfig
+from neuralab.methods.optim import descend, make_schedule
 from neuralab.models.gans.patchgan import PatchGAN
 from neuralab.models.gans.unet import NORMS
 from neuralab.registry import register_method
 
 
 @dataclass(frozen=True)
-class Pix2PixConfig:
-    lr: float = field(2e-4, "Adam learning rate of both players (the paper: 2e-4).", gt=0)
-    beta1: float = field(0.5, "Adam's first-moment decay of both players (the paper: 0.5).", ge=0, le=0.9999)
-    beta2: float = field(0.999, "Adam's second-moment decay of both players.", ge=0, le=0.9999)
-    schedule: str = field("none", "Learning-rate schedule of both players over the run.", choices=SCHEDULES)
+class Pix2PixConfig(ImageTranslationConfig):
     l1_weight: float = field(100.0, "lambda: weight of the L1 distance to the target in G's loss (the paper: 100).",
                              ge=0)
     gan_weight: float = field(1.0, "Weight of the adversarial term in G's loss; 0: no discriminator, L1 alone (the "
                                    "paper's baseline).", ge=0)
-    d_width: int = field(32, "Channels of the discriminator's first layer (the paper: 64).", ge=1)
-    d_layers: int = field(1, "Stride-2 layers of the PatchGAN: 1 sees 16x16 patches, 2 34x34, 3 the paper's 70x70.",
-                          ge=1, le=5)
     d_norm: str = field("batch", "Normalisation in the discriminator.", choices=NORMS)
-    eval_size: int = field(1000, "Test pairs each evaluation measures, the first ones (0: all).", ge=0)
-    eval_batch_size: int = field(500, "Pairs per forward pass when evaluating.", ge=1)
-    keep: int = field(256, "Held-out pairs kept with the run's weights, which `neuralab sample` draws from.", ge=1)
 
 
 def _ones(logits: torch.Tensor) -> torch.Tensor:
