@@ -54,10 +54,11 @@ class ExamplesNet(nn.Module):
 
 
 class TorchvisionStyleMNIST(Dataset):
-    """What torchvision's MNIST + ToTensor + Normalize do per example: PIL image, to float, normalise."""
+    """What torchvision's MNIST + ToTensor (+ Normalize, when `normalize`) do per example: PIL image, to float,
+    normalise. benchmarks/vae_examples_peer.py reads it too, without Normalize as the VAE example does."""
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
-        self.images, self.labels = images.numpy(), labels.numpy()
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, normalize: bool = True) -> None:
+        self.images, self.labels, self.normalize = images.numpy(), labels.numpy(), normalize
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -65,7 +66,7 @@ class TorchvisionStyleMNIST(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         img = Image.fromarray(self.images[i], mode="L")
         x = torch.from_numpy(np.array(img, dtype=np.uint8)).float().div(255)[None]  # ToTensor: (1, 28, 28)
-        return (x - 0.1307) / 0.3081, int(self.labels[i])  # Normalize
+        return ((x - 0.1307) / 0.3081 if self.normalize else x), int(self.labels[i])  # Normalize
 
 
 def examples_peer(max_epochs: int, target: float) -> tuple[float | None, int, float]:

@@ -25,12 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from mnist_examples_peer import TorchvisionStyleMNIST  # the same per-example loading (this folder is on sys.path)
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 import neuralab
 from neuralab.data import mnist
@@ -60,28 +59,14 @@ def examples_loss(recon: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar
     return bce - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
 
 
-class TorchvisionStyleMNIST(Dataset):
-    """What torchvision's MNIST + ToTensor do per example: a PIL image, then floats in [0, 1]."""
-
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
-        self.images, self.labels = images.numpy(), labels.numpy()
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        img = Image.fromarray(self.images[i], mode="L")
-        return torch.from_numpy(np.array(img, dtype=np.uint8)).float().div(255)[None], int(self.labels[i])
-
-
 def examples_peer(epochs: int) -> list[tuple[float, float]]:
     """Run the peer; (seconds since the start, test loss) after each epoch."""
     (x_tr, y_tr), (x_te, y_te) = mnist.load("mnist")
     torch.manual_seed(1)  # the example's default --seed
     model = ExamplesVAE()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    train = DataLoader(TorchvisionStyleMNIST(x_tr, y_tr), batch_size=128, shuffle=True)
-    test = DataLoader(TorchvisionStyleMNIST(x_te, y_te), batch_size=128, shuffle=False)
+    train = DataLoader(TorchvisionStyleMNIST(x_tr, y_tr, normalize=False), batch_size=128, shuffle=True)
+    test = DataLoader(TorchvisionStyleMNIST(x_te, y_te, normalize=False), batch_size=128, shuffle=False)
     start, curve = time.perf_counter(), []
     for epoch in range(1, epochs + 1):
         model.train()
