@@ -35,7 +35,7 @@ CNN := alexnet-fashion,vgg11-fashion,googlenet-fashion,resnet18-fashion,resnet18
 SEQ2SEQ := addition-seq2seq,reversal-seq2seq,translation-gru,translation-bahdanau,translation-transformer
 AUTOENCODERS := autoencoder-mnist,conv-autoencoder-mnist,tied-autoencoder-mnist,denoising-autoencoder-mnist,sparse-autoencoder-mnist,stacked-autoencoder-mnist,autoencoder-2d-mnist,anomaly-autoencoder-mnist
 RESULTS := $(PY) -m neuralab results --quiet
-GANS_RING := gan-ring-minimax,gan-ring-nonsaturating,wgan-gp-ring
+GANS_RING := gan-ring-minimax,gan-ring-nonsaturating,gan-ring-collapse,wgan-gp-ring
 GANS_MNIST := gan-mnist,cgan-mnist,dcgan-mnist,wgan-gp-mnist
 # README.md's table: the foundations and the supervised toolbox (each family has its own page).
 FOUNDATIONS := activations,adaline-and,adaline-or,adaline-xor,backprop-example,init-depth,init-symmetry,lbfgs-digits,lenet5-digits,lenet5-mnist,mlp-digits,mlp-mnist,mlp-xor,optimizers-compare,perceptron-and,perceptron-or,perceptron-xor,qlearning-cliffwalking,random-vs-grid,regularization-compare,sarsa-cliffwalking,second-order-logreg,universal-approximation,vanishing-gradients

@@ -26,6 +26,16 @@ register(Recipe(
 ))
 
 register(Recipe(
+    name="gan-ring-collapse", family="gan", curriculum="G4",
+    summary="Mode collapse: the non-saturating GAN on the ring with Metz et al. 2017's slow players (Adam 1e-4 for "
+            "both, a discriminator of one hidden layer of 16): its samples gather in one blob that covers at most "
+            "one mode.",
+    model="mlp-gan", method="adversarial", data="gaussian-ring", model_config={**RING_MODEL, "d_hidden": (16,)},
+    method_config=dict(loss="non_saturating", lr_g=1e-4, lr_d=1e-4), run=RING_RUN,
+    expect={"test/modes": ("<=", 1)}, mode="min",
+))
+
+register(Recipe(
     name="wgan-gp-ring", family="gan", curriculum="G4",
     summary="WGAN-GP (critic, 5 critic steps per generator step; the paper's toy setting: gradient penalty 0.1, "
             "Adam betas (0.5, 0.9)) on 8 Gaussians on a ring: modes covered of 8.",
