@@ -19,12 +19,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from neuralab.build import build, resolve
 from neuralab.registry import RECIPES
+from neuralab.studies.results import machine_line, write_block
 
 
 def generator_rate(generator: nn.Module, latent_dim: int, batch: int, passes: int, device: torch.device) -> float:
@@ -105,23 +107,35 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=20, help="generator forward passes timed per repeat")
     parser.add_argument("--repeats", type=int, default=3, help="turns each measurement takes; the median is printed")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, ...")
+    parser.add_argument("--write", metavar="FILE.md", help="also write the output between the "
+                                                          "<!-- results:bench-dcgan:start/end --> markers of FILE.md")
     args = parser.parse_args()
+    lines: list[str] = []
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+        lines.append(line)
+
     recipe = RECIPES.get("dcgan-mnist")
     run = build(recipe, resolve(recipe, {"run": {"device": args.device}}))
     device, model, method, data = run.procs.device, run.model, run.method, run.data
     batch = data.batch_size
-    print(f"dcgan-mnist on {device}: torch {torch.__version__}, {torch.get_num_threads()} threads, width "
+    say(f"dcgan-mnist on {device}: torch {torch.__version__}, {torch.get_num_threads()} threads, width "
           f"{model.cfg.width}, latent {model.latent_dim}, training batch {batch}")
     forward = [generator_rate(model.generator, model.latent_dim, args.batch, args.passes, device)
                for _ in range(args.repeats)]
-    print(f"generator forward (batch {args.batch}, no_grad)      {_median(forward)}")
+    say(f"generator forward (batch {args.batch}, no_grad)      {_median(forward)}")
     ours, peer = [], []
     for _ in range(args.repeats):  # the loops take turns, so a change of load hits both
         ours.append(neuralab_rate(method, data, args.steps, device))
         peer.append(examples_rate(model.generator, model.discriminator, data, model.latent_dim, args.steps, device))
-    print(f"training, pytorch/examples dcgan loop             {_median(peer)}")
-    print(f"training, neuralab adversarial step               {_median(ours)}  "
+    say(f"training, pytorch/examples dcgan loop             {_median(peer)}")
+    say(f"training, neuralab adversarial step               {_median(ours)}  "
           f"ratio {statistics.median(ours) / statistics.median(peer):.2f}")
+    if args.write:
+        text = (f"Output of `python benchmarks/dcgan_throughput.py` on {machine_line()}:\n\n```\n" + "\n".join(lines)
+                + "\n```")
+        write_block(Path(args.write), "bench-dcgan", text)
 
 
 if __name__ == "__main__":
