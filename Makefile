@@ -99,7 +99,8 @@ lint: setup
 FID_RECIPES := vae-mnist cvae-mnist gan-mnist dcgan-mnist wgan-gp-mnist
 generative-docs: setup
 	mkdir -p docs/img/generative
-	$(RESULTS) --seeds 1 --block vae --recipes vae-mnist,beta-vae-mnist,cvae-mnist,vae-examples-mnist --write docs/generative.md
+	$(RESULTS) --seeds 1 --block vae --recipes vae-mnist,beta-vae-mnist,vae-examples-mnist --write docs/generative.md
+	$(RESULTS) --seeds 1 --block cvae --recipes cvae-mnist --write docs/generative.md
 	$(PY) -m neuralab eval runs/results/vae-mnist/seed-0 --nll --samples 5000 --write docs/generative.md --block vae-nll
 	for p in reconstructions interpolation traversal; do \
 	  cp runs/results/vae-mnist/seed-0/plots/$$p.png docs/img/generative/vae-$$p.png || exit 1; done

@@ -44,15 +44,18 @@ register(Recipe(
 
 register(Recipe(
     name="cvae-mnist", family="vae", curriculum="G3",
-    summary="Conditional VAE (Sohn et al. 2015): vae-mnist's network with the one-hot digit joined to the encoder's "
-            "input and the decoder's code, so `neuralab sample RUN --label 7` draws sevens; test/nll is "
-            "-log p(x|digit).",
+    summary="Conditional VAE (Sohn et al. 2015): vae-mnist's layers with a 4-unit code and the one-hot digit joined "
+            "to the encoder's input and the decoder's code, so `neuralab sample RUN --label 7` draws sevens; test/nll "
+            "is -log p(x|digit).",
     model="vae", method="elbo", data="mnist",
-    model_config=dict(hidden=(512, 256), latent=32, num_classes=10),
+    # A small code leaves the digit's identity to the label: the lenet5-mnist classifier labelled 85.5% of 1000
+    # `--label 7` draws as 7 with 32 units (and 85.6% with 8), 96.1% with 4 after 10 epochs, 98.0% with 4 and 99.6%
+    # with 3 after 20 (seed 0); the price is likelihood (-ELBO 112.7 with 4 units against 96.5 for vae-mnist's 32).
+    model_config=dict(hidden=(512, 256), latent=4, num_classes=10),
     method_config=dict(lr=1e-3, kl_warmup=0.1),
     data_config=MNIST,
     run=RunConfig(epochs=20, log_every=100),
-    expect={"test/nll": ("<=", 95.0)}, monitor="test/neg_elbo", mode="min",
+    expect={"test/neg_elbo": ("<=", 115.0)}, monitor="test/neg_elbo", mode="min",
 ))
 
 register(Recipe(
