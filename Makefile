@@ -2,7 +2,7 @@
 # make test: set up, then the fast test suite. make slow: every recipe to its expected metric.
 PY := .venv/bin/python
 
-.PHONY: setup demo test slow bench docs generative-docs sequences-docs seq2seq-docs compress-docs explain-docs lint
+.PHONY: setup demo test slow bench docs generative-docs energy-docs sequences-docs seq2seq-docs compress-docs explain-docs lint
 
 setup:
 	@bash scripts/setup.sh
@@ -53,6 +53,7 @@ docs: setup
 	$(RESULTS) --seeds 3 --block adversarial --recipes adversarial-mnist --write docs/adversarial.md
 	$(MAKE) sequences-docs
 	$(MAKE) generative-docs
+	$(MAKE) energy-docs
 	$(MAKE) compress-docs
 	$(MAKE) explain-docs
 
@@ -144,3 +145,7 @@ generative-docs: setup
 	  --write docs/generative.md --block fid
 	$(PY) -m neuralab fid runs/results/cvae-mnist/seed-* --classifier runs/fid-classifier --label 7 --n 1000 --quiet \
 	  --write docs/generative.md --block fid-cvae-label-7
+
+# make energy-docs: every table and picture of docs/energy.md (issue 11).
+energy-docs: setup
+	mkdir -p docs/img/energy
