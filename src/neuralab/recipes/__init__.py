@@ -15,6 +15,7 @@ import neuralab.recipes.language
 import neuralab.recipes.mlp
 import neuralab.recipes.mnist1d
 import neuralab.recipes.optimization
+import neuralab.recipes.rbm
 import neuralab.recipes.regimes
 import neuralab.recipes.regularization
 import neuralab.recipes.rl
