@@ -9,6 +9,7 @@ import neuralab.methods.delta_rule
 import neuralab.methods.elbo
 import neuralab.methods.fastica
 import neuralab.methods.language_model
+import neuralab.methods.lif_simulation
 import neuralab.methods.manual_backprop
 import neuralab.methods.masked_lm
 import neuralab.methods.perceptron

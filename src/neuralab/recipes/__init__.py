@@ -14,6 +14,7 @@ import neuralab.recipes.initialization
 import neuralab.recipes.language
 import neuralab.recipes.mlp
 import neuralab.recipes.mnist1d
+import neuralab.recipes.neuro
 import neuralab.recipes.optimization
 import neuralab.recipes.rbm
 import neuralab.recipes.regimes
