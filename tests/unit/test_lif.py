@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from neuralab.data.currents import Currents, CurrentsConfig
-from neuralab.methods.lif_simulation import orientation_distance
 from neuralab.models.neuro.lif import LIF, LIFConfig, lif_rate, rheobase, spike_count_rate
+from neuralab.neuro.tuning import orientation_distance
 
 
 def _constant(currents: torch.Tensor, ms: float, dt: float) -> torch.Tensor:

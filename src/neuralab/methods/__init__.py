@@ -12,6 +12,7 @@ import neuralab.methods.language_model
 import neuralab.methods.lif_simulation
 import neuralab.methods.manual_backprop
 import neuralab.methods.masked_lm
+import neuralab.methods.neural_coding
 import neuralab.methods.perceptron
 import neuralab.methods.pix2pix
 import neuralab.methods.seq2seq

@@ -29,6 +29,7 @@ from neuralab.contracts import Method, RunContext
 from neuralab.data.currents import Currents
 from neuralab.errors import UserError
 from neuralab.models.neuro.lif import LIF, LIFState, lif_rate, rheobase
+from neuralab.neuro.tuning import orientation_distance
 from neuralab.registry import register_method
 
 
@@ -37,11 +38,6 @@ class LIFSimulationConfig:
     noise: float = field(0.0, "White current noise, nA sqrt(ms): each time step of dt ms adds N(0, noise^2 / dt) nA, "
                               "so the noise's effect on the membrane does not depend on dt.", ge=0)
     psth_bin: float = field(10.0, "Bin width (ms) of the peri-stimulus time histogram that `plot` draws.", gt=0)
-
-
-def orientation_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """|a - b| in degrees for orientations (period 180 degrees), in [0, 90]."""
-    return ((a - b + 90.0) % 180.0 - 90.0).abs()
 
 
 @register_method("lif-simulation", config=LIFSimulationConfig)

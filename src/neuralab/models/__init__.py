@@ -24,6 +24,7 @@ import neuralab.models.linear.sparse_coding
 import neuralab.models.linear.threshold_unit
 import neuralab.models.mlp.mlp
 import neuralab.models.neuro.lif
+import neuralab.models.neuro.receptive_fields
 import neuralab.models.rnn.char_rnn
 import neuralab.models.rnn.forecaster
 import neuralab.models.rnn.sequence_classifier

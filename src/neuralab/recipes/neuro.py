@@ -25,3 +25,23 @@ register(Recipe(
     run=RunConfig(epochs=1, log_every=1),
     expect={"sim/preferred_error": ("<=", 2.5)}, mode="min",
 ))
+
+register(Recipe(
+    name="receptive-fields-photos", family="neuro", curriculum="E2",
+    summary="Difference-of-Gaussians and Gabor receptive fields on 32x32 patches of natural photos: response "
+            "sparseness (excess kurtosis) against the pixels', Gabor orientation tuning, and the four-shapes codes.",
+    model="receptive-fields", method="neural-coding", data="image-patches",
+    data_config=dict(patch_size=32, n_train=2000, n_test=200, batch_size=100),
+    run=RunConfig(epochs=1, log_every=5),
+    expect={"rf/kurtosis_gabor": (">=", 10.0)},
+))
+
+register(Recipe(
+    name="receptive-fields-mnist", family="neuro", curriculum="E2",
+    summary="Difference-of-Gaussians and Gabor receptive fields on MNIST digits: filtered digits, response "
+            "sparseness, Gabor orientation tuning, and the four-shapes codes.",
+    model="receptive-fields", method="neural-coding", data="mnist",
+    data_config=dict(normalize="scale", batch_size=500, train_limit=5000),
+    run=RunConfig(epochs=1, log_every=5),
+    expect={"rf/gabor_tuning_error": ("<=", 2.5)}, mode="min",
+))
