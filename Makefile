@@ -149,3 +149,14 @@ generative-docs: setup
 # make energy-docs: every table and picture of docs/energy.md (issue 11).
 energy-docs: setup
 	mkdir -p docs/img/energy
+	for r in lif-fi-curve lif-tuning receptive-fields-photos receptive-fields-mnist; do \
+	  $(RESULTS) --report $$r --write docs/energy.md || exit 1; done
+	cp runs/results/lif-fi-curve/seed-0/plots/lif_fi_curve.png docs/img/energy/lif-fi-curve.png
+	cp runs/results/lif-fi-curve/seed-0/plots/lif_traces.png docs/img/energy/lif-traces.png
+	cp runs/results/lif-tuning/seed-0/plots/lif_tuning.png docs/img/energy/lif-tuning.png
+	cp runs/results/lif-tuning/seed-0/plots/lif_traces.png docs/img/energy/lif-tuning-traces.png
+	cp runs/results/receptive-fields-photos/seed-0/plots/codes_four_shapes.png docs/img/energy/codes-four-shapes.png
+	cp runs/results/receptive-fields-photos/seed-0/plots/rf_filters.png docs/img/energy/rf-filters.png
+	cp runs/results/receptive-fields-photos/seed-0/plots/rf_responses.png docs/img/energy/rf-responses-photos.png
+	cp runs/results/receptive-fields-photos/seed-0/plots/rf_gabor_tuning.png docs/img/energy/rf-gabor-tuning.png
+	cp runs/results/receptive-fields-mnist/seed-0/plots/rf_responses.png docs/img/energy/rf-responses-mnist.png

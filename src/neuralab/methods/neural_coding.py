@@ -125,7 +125,8 @@ class NeuralCoding(Method):
             names = ["pixels", *self.model.names]
             parts.append(markdown_table(["responses of", "excess kurtosis"], [[n, float(v)] for n, v in zip(
                 names, k, strict=True)]))
-            parts.append(f"Over {int(self.sums[0, 0])} pixel values of the images seen.")
+            parts.append(f"Pixels: {int(self.sums[0, 0])} values; each filter: {int(self.sums[1, 0])} responses "
+                         "(where its kernel lies inside the image).")
         m = self.evaluate()
         parts.append(f"Gabor orientation tuning on gratings: mean |preferred - filter orientation| "
                      f"{m['rf/gabor_tuning_error']:.3g} deg, selectivity (peak - orthogonal) / (peak + orthogonal) "

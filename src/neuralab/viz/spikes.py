@@ -8,6 +8,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.ticker import MaxNLocator
 
 import neuralab.viz  # noqa: F401  (selects the Agg backend)
 from neuralab.models.neuro.lif import LIFConfig, lif_rate, rheobase
@@ -71,6 +72,7 @@ def plot_traces(voltage: torch.Tensor, spikes: torch.Tensor, labels: list[str], 
         rows, cols = torch.nonzero(spikes[middle], as_tuple=True)
         raster.plot(time[cols], rows, "|", ms=4, color="k")
         raster.set_ylabel("trial")
+        raster.yaxis.set_major_locator(MaxNLocator(integer=True))
         raster.set_title(f"raster, input {labels[middle]}, {trials} trials", fontsize=9)
         per_bin = max(1, round(psth_bin / cfg.dt))
         usable = steps // per_bin * per_bin
