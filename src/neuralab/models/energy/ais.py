@@ -23,6 +23,7 @@ In expectation log Z_hat lies below log Z (Jensen), so log-likelihoods computed 
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import NamedTuple
 
@@ -53,7 +54,8 @@ def betas(n: int = SM_BETAS) -> torch.Tensor:
         raise ValueError(f"AIS needs at least one intermediate step, got {n}")
     counts = [max(1, round(n * k / SM_BETAS)) for _, _, k in SM_SCHEDULE]
     counts[-1] = max(1, n - sum(counts[:-1]))
-    parts = [torch.linspace(lo, hi, k + 1, dtype=torch.float64)[:-1] for (lo, hi, _), k in zip(SM_SCHEDULE, counts)]
+    parts = [torch.linspace(lo, hi, k + 1, dtype=torch.float64)[:-1]
+             for (lo, hi, _), k in zip(SM_SCHEDULE, counts, strict=True)]
     return torch.cat([*parts, torch.ones(1, dtype=torch.float64)])
 
 
@@ -89,7 +91,7 @@ def ais_log_partition(rbm: RBM, runs: int, steps: int = SM_BETAS, generator: tor
     log_z_base += n_hidden * math.log(2)
     schedule = betas(steps).tolist()
     log_w = torch.zeros(runs, dtype=torch.float64, device=device)
-    for previous, beta in zip(schedule[:-1], schedule[1:]):
+    for previous, beta in itertools.pairwise(schedule):
         x = v @ W + c  # (M, H), shared by both log p* terms and the hidden draw
         x64 = x.double()
         if rbm.gaussian:  # -E_A(v) + visible_B(v), the part of log p* that moves linearly in beta
