@@ -149,3 +149,10 @@ generative-docs: setup
 # make energy-docs: every table and picture of docs/energy.md (issue 11).
 energy-docs: setup
 	mkdir -p docs/img/energy
+	$(RESULTS) --seeds 1 --block rbm --recipes rbm-mnist,rbm-mnist-cdk --write docs/energy.md
+	for r in rbm-mnist rbm-mnist-cdk; do $(PY) -m neuralab eval runs/results/$$r/seed-0 --nll --samples 100 \
+	  --write docs/energy.md --block $$r-nll || exit 1; done
+	cp runs/results/rbm-mnist/seed-0/plots/filters.png docs/img/energy/rbm-mnist-filters.png
+	cp runs/results/rbm-mnist/seed-0/plots/gibbs_chains.png docs/img/energy/rbm-mnist-chains.png
+	$(RESULTS) --report rbm-patches --write docs/energy.md
+	cp runs/results/rbm-patches/seed-0/plots/filters.png docs/img/energy/rbm-patches-filters.png

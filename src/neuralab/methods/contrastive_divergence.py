@@ -72,6 +72,17 @@ class ContrastiveDivergenceConfig:
                         choices=WHITEN)
     whiten_eps: float = field(0.03, "zca: added to every eigenvalue as a fraction of the largest, damping the "
                                     "weakest, noisiest directions.", gt=0)
+    init_visible_bias: bool = field(True, "Start the visible biases at the training data's log-odds log p / (1 - p) "
+                                          "(Hinton's practical guide; the mean for Gaussian units): pixels that are "
+                                          "never on start off, instead of at 1/2 with nothing in CD to push them "
+                                          "down, which leaves the model a vast noise mode CD never visits.")
+    whiten_scale: float = field(1.0, "Multiply the whitened data by s: the unit-variance Gaussian units then model "
+                                     "the unit-variance data with noise sigma = 1/s, so hidden units have structure "
+                                     "to explain beyond the noise.", gt=0)
+    sparsity_target: float = field(0.0, "Sparse RBM (Lee, Ekanadham and Ng 2008): the hidden units' mean activity "
+                                        "on a batch is pulled towards this (0: no penalty).", ge=0, le=1)
+    sparsity_cost: float = field(0.0, "Weight of that pull, added to the hidden biases' gradient as "
+                                      "cost (mean P(h | v) - target).", ge=0)
     ais_steps: int = field(SM_BETAS, "Intermediate distributions of the AIS estimate of log Z in --nll (Salakhutdinov "
                                      "and Murray 2008: 14,500).", ge=1)
     sample_steps: int = field(1000, "Gibbs steps of each chain drawn from a random start (neuralab sample).", ge=1)
@@ -113,6 +124,9 @@ class ContrastiveDivergence(Method):
         self.optimizer = make_optimizer(cfg.optimizer, groups, cfg.lr, momentum=cfg.momentum)
         self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps, cfg.lr)
         self.mean, self.whitening, self.dewhitening = self._fit_whitening(data.x_train.flatten(1))
+        if cfg.init_visible_bias:  # a resumed run's checkpoint replaces them
+            with torch.no_grad():
+                model.visible_bias.copy_(base_rate_bias(self._whiten(data.x_train.flatten(1)), model.gaussian))
         x_test, _ = data.split("test")
         x_test = self._whiten(x_test.flatten(1))
         self.x_test = binarized_test_set(x_test) if self.binarizes else x_test
@@ -139,6 +153,7 @@ class ContrastiveDivergence(Method):
         else:
             centred = x - mean
             whitening, dewhitening = zca(centred.T @ centred / (len(x) - 1), self.cfg.whiten_eps)
+        whitening, dewhitening = whitening * self.cfg.whiten_scale, dewhitening / self.cfg.whiten_scale
         dtype = self.model.weight.dtype
         return mean.to(dtype), whitening.to(dtype), dewhitening.to(dtype)
 
@@ -168,6 +183,8 @@ class ContrastiveDivergence(Method):
         if self.cfg.persistent:
             self.chains = v_model
         h_data = cd_gradients(self.model, v, v_model)
+        if self.cfg.sparsity_cost:
+            self.model.hidden_bias.grad += self.cfg.sparsity_cost * (h_data.mean(0) - self.cfg.sparsity_target)
         self.optimizer.step()
         if self.schedule is not None:
             self.schedule.step()
@@ -283,8 +300,8 @@ class ContrastiveDivergence(Method):
         shape, filters = self._shape(), self.model.weight.T[:100]
         panels = [(f"RBM filters: {len(filters)} of {self.model.cfg.hidden} hidden units", filters)]
         if self.model.gaussian:
-            pca = pca_baseline(self._whiten(self.data.x_train.flatten(1)), len(filters))
-            panels.insert(0, (f"PCA: {pca.cfg.n_components} components", pca.bases()))
+            pca = pca_baseline(self.data.x_train, len(filters))
+            panels.insert(0, (f"PCA of the pixels: {pca.cfg.n_components} components", pca.bases()))
         space = {"none": "", "standardize": " (standardised data)", "zca": " (ZCA-whitened data)"}[self.cfg.whiten]
         paths = [plot_bases(panels, shape, f"{self.data.meta.source}: {self.model.cfg.visible} RBM{space}",
                             plots_dir / "filters.png")]
@@ -296,12 +313,12 @@ class ContrastiveDivergence(Method):
         return paths
 
     def report(self, run_dir: Path | None = None) -> str:
-        """Gaussian units on images: the filters' spatial spread against PCA's on the same (whitened) data."""
+        """Gaussian units on images: the filters' spatial spread against PCA's of the same pixels."""
         if not (self.model.gaussian and self._images()):
             return ""
-        shape, x_train = self._shape(), self._whiten(self.data.x_train.flatten(1))
+        shape, x_train = self._shape(), self.data.x_train
         pca = pca_baseline(x_train, self.model.cfg.hidden)
-        rows = [("PCA (same whitened data)", pca.cfg.n_components, spread(pca.bases(), shape)),
+        rows = [("PCA of the pixels", pca.cfg.n_components, spread(pca.bases(), shape)),
                 (f"Gaussian-Bernoulli RBM, CD-{self.current_k()}", self.model.cfg.hidden,
                  spread(self.model.weight.T, shape))]
         return "\n".join([
