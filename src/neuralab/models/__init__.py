@@ -23,6 +23,7 @@ import neuralab.models.linear.pca
 import neuralab.models.linear.sparse_coding
 import neuralab.models.linear.threshold_unit
 import neuralab.models.mlp.mlp
+import neuralab.models.neuro.linear_neuron
 import neuralab.models.rnn.char_rnn
 import neuralab.models.rnn.forecaster
 import neuralab.models.rnn.sequence_classifier
