@@ -3,6 +3,7 @@
 import neuralab.recipes.activations
 import neuralab.recipes.approximation
 import neuralab.recipes.autoencoders
+import neuralab.recipes.boltzmann
 import neuralab.recipes.cnn
 import neuralab.recipes.diagnostics
 import neuralab.recipes.embeddings
