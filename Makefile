@@ -149,3 +149,11 @@ generative-docs: setup
 # make energy-docs: every table and picture of docs/energy.md (issue 11).
 energy-docs: setup
 	mkdir -p docs/img/energy
+	$(RESULTS) --seeds 3 --block hebbian --recipes hebb-diverges,oja-pca,oja-patches,sanger-patches --write docs/energy.md
+	for r in hebb-diverges oja-pca oja-patches sanger-patches; do $(RESULTS) --report $$r --write docs/energy.md || exit 1; done
+	for r in hebb-diverges oja-pca oja-patches; do \
+	  cp runs/results/$$r/seed-0/plots/hebbian.png docs/img/energy/$$r.png || exit 1; done
+	cp runs/results/sanger-patches/seed-0/plots/bases.png docs/img/energy/sanger-patches.png
+	$(RESULTS) --seeds 3 --block boltzmann --recipes boltzmann-xor --write docs/energy.md
+	$(RESULTS) --report boltzmann-xor --write docs/energy.md
+	cp runs/results/boltzmann-xor/seed-0/plots/boltzmann.png docs/img/energy/boltzmann-xor.png

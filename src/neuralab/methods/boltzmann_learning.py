@@ -32,7 +32,7 @@ from neuralab.data.tensors import SupervisedData
 from neuralab.errors import UserError
 from neuralab.methods.decomposition import single_process
 from neuralab.methods.optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
-from neuralab.models.energy.boltzmann import BoltzmannMachine
+from neuralab.models.energy.boltzmann import MAX_ENUMERATED, BoltzmannMachine
 from neuralab.models.energy.rbm import binary_states
 from neuralab.registry import register_method
 
@@ -82,6 +82,9 @@ class BoltzmannLearning(Method):
         if not isinstance(model, BoltzmannMachine):
             raise UserError(f"boltzmann-learning trains a boltzmann-machine model, not {type(model).__name__}")
         self.cfg, self.model, self.data, self.ctx = cfg, model.to(ctx.device), data, ctx
+        if model.units > MAX_ENUMERATED:  # evaluation sums over every state
+            raise UserError(f"boltzmann-learning evaluates exactly, by enumerating 2^{model.units} states; use at "
+                            f"most {MAX_ENUMERATED} visible and hidden units together")
         x_train = data.x_train.flatten(1)
         if not ((x_train == 0) | (x_train == 1)).all():
             raise UserError(f"boltzmann-learning needs binary data (0 and 1); {data.meta.source} has other values")

@@ -132,8 +132,9 @@ class Hebbian(Method):
                 ("abs. cosine of unit k with PC k (training data's components)", cos),
                 ("test variance captured by span(W)", f"{m['test/variance_captured']:.4f}"),
                 (f"test variance captured by the first {k} principal components", f"{pca_share:.4f}"),
-                ("mean norm growth per step (‖W_T‖ / ‖W_0‖)^(1/T)", f"{growth:.5f}"),
-                ("Hebb's asymptotic growth 1 + lr λ1", f"{1 + self.cfg.lr * float(lam[0]):.5f}")]
+                ("mean norm growth per step (‖W_T‖ / ‖W_0‖)^(1/T)", f"{growth:.5f}")]
+        if self.cfg.rule == "hebb":
+            rows.append(("Hebb's asymptotic growth 1 + lr λ1", f"{1 + self.cfg.lr * float(lam[0]):.5f}"))
         lines = [f"{self.cfg.rule} on {self.data.meta.source} (D = {self.components.shape[1]}, largest eigenvalue "
                  f"of the training covariance λ1 = {float(lam[0]):.4g}):", "", "| quantity | value |", "|---|---|"]
         return "\n".join(lines + [f"| {name} | {value} |" for name, value in rows])
