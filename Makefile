@@ -167,3 +167,11 @@ energy-docs: setup
 	cp runs/results/rbm-mnist/seed-0/plots/gibbs_chains.png docs/img/energy/rbm-mnist-chains.png
 	$(RESULTS) --report rbm-patches --write docs/energy.md
 	cp runs/results/rbm-patches/seed-0/plots/filters.png docs/img/energy/rbm-patches-filters.png
+	$(RESULTS) --seeds 3 --block hebbian --recipes hebb-diverges,oja-pca,oja-patches,sanger-patches --write docs/energy.md
+	for r in hebb-diverges oja-pca oja-patches sanger-patches; do $(RESULTS) --report $$r --write docs/energy.md || exit 1; done
+	for r in hebb-diverges oja-pca oja-patches; do \
+	  cp runs/results/$$r/seed-0/plots/hebbian.png docs/img/energy/$$r.png || exit 1; done
+	cp runs/results/sanger-patches/seed-0/plots/bases.png docs/img/energy/sanger-patches.png
+	$(RESULTS) --seeds 3 --block boltzmann --recipes boltzmann-xor --write docs/energy.md
+	$(RESULTS) --report boltzmann-xor --write docs/energy.md
+	cp runs/results/boltzmann-xor/seed-0/plots/boltzmann.png docs/img/energy/boltzmann-xor.png

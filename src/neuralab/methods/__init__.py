@@ -2,12 +2,14 @@
 
 import neuralab.methods.adversarial
 import neuralab.methods.autoencoding
+import neuralab.methods.boltzmann_learning
 import neuralab.methods.contrastive_divergence
 import neuralab.methods.cyclegan
 import neuralab.methods.decomposition
 import neuralab.methods.delta_rule
 import neuralab.methods.elbo
 import neuralab.methods.fastica
+import neuralab.methods.hebbian
 import neuralab.methods.language_model
 import neuralab.methods.lif_simulation
 import neuralab.methods.manual_backprop

@@ -12,6 +12,7 @@ import neuralab.models.cnn.resnet
 import neuralab.models.cnn.vgg
 import neuralab.models.cnn.zfnet
 import neuralab.models.embeddings.word2vec
+import neuralab.models.energy.boltzmann
 import neuralab.models.energy.rbm
 import neuralab.models.gans.dcgan
 import neuralab.models.gans.mlp_gan
@@ -24,6 +25,7 @@ import neuralab.models.linear.sparse_coding
 import neuralab.models.linear.threshold_unit
 import neuralab.models.mlp.mlp
 import neuralab.models.neuro.lif
+import neuralab.models.neuro.linear_neuron
 import neuralab.models.neuro.receptive_fields
 import neuralab.models.rnn.char_rnn
 import neuralab.models.rnn.forecaster

@@ -3,12 +3,14 @@
 import neuralab.recipes.activations
 import neuralab.recipes.approximation
 import neuralab.recipes.autoencoders
+import neuralab.recipes.boltzmann
 import neuralab.recipes.cnn
 import neuralab.recipes.diagnostics
 import neuralab.recipes.embeddings
 import neuralab.recipes.forecasting
 import neuralab.recipes.foundations
 import neuralab.recipes.gans
+import neuralab.recipes.hebbian
 import neuralab.recipes.image_translation
 import neuralab.recipes.initialization
 import neuralab.recipes.language

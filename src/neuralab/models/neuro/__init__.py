@@ -1,2 +1,2 @@
-"""Models of biological neurons and sensory coding (curriculum E1-E2): the leaky integrate-and-fire neuron and
-difference-of-Gaussians and Gabor receptive fields."""
+"""Models of biological neurons and sensory coding (curriculum E1-E3): the leaky integrate-and-fire neuron,
+difference-of-Gaussians and Gabor receptive fields, and the linear neuron Hebbian rules train."""
