@@ -1,5 +1,6 @@
 """Data readers and sources; importing this package registers the sources (one import per line)."""
 
+import neuralab.data.binary_patterns
 import neuralab.data.envs
 import neuralab.data.function1d
 import neuralab.data.gaussian_mixture

@@ -8,6 +8,7 @@ import neuralab.methods.decomposition
 import neuralab.methods.delta_rule
 import neuralab.methods.elbo
 import neuralab.methods.fastica
+import neuralab.methods.hebbian_storage
 import neuralab.methods.language_model
 import neuralab.methods.manual_backprop
 import neuralab.methods.masked_lm
