@@ -11,15 +11,15 @@ batch's outer products, and after one epoch the weights are the one-shot rule's 
 presented twice (a second epoch) counts twice, as Hebb's rule has it; the recipes run one epoch.
 
 Evaluation recalls every pattern stored so far from a corrupted copy (a fixed number of bits flipped, chosen by a
-generator seeded with `eval_seed`) and reports the overlap m = (1/N) x . xi with the stored pattern (1: perfect),
-the fraction recalled exactly, the fraction of stored patterns that are fixed points, and the energy per unit
-before and after. It also runs recall from uniformly random states and sorts where each ends (Amit, Gutfreund and
-Sompolinsky 1985): a stored pattern, a stored pattern's negative (E(-x) = E(x) when theta = 0), a mixture of three,
-sign(+-xi^a +-xi^b +-xi^c) over the three patterns it overlaps most, or another spurious state; and it counts the
-symmetric 3-mixtures sign(xi^a + xi^b + xi^c) that are themselves fixed points (at low load all are). With
-`anneal_sweeps` > 0 the same random starts are also recalled after simulated annealing (one stochastic sweep per
-temperature of a geometric schedule from `anneal_start` down to `anneal_end`), which escapes the shallower
-spurious minima: compare the `spurious/` and `annealed/` metrics.
+generator seeded with the run's seed and `eval_seed`) and reports the overlap m = (1/N) x . xi with the stored
+pattern (1: perfect), the fraction recalled exactly, the fraction of stored patterns that are fixed points, and the
+energy per unit before and after. It also runs recall from uniformly random states and sorts where each ends
+(Amit, Gutfreund and Sompolinsky 1985): a stored pattern, a stored pattern's negative (E(-x) = E(x) when
+theta = 0), a mixture of three, sign(+-xi^a +-xi^b +-xi^c) over the three patterns it overlaps most, or another
+spurious state; and it counts the symmetric 3-mixtures sign(xi^a + xi^b + xi^c) that are themselves fixed points
+(at low load all are). With `anneal_sweeps` > 0 the same random starts are also recalled after simulated annealing
+(one stochastic sweep per temperature of a geometric schedule from `anneal_start` down to `anneal_end`), which
+escapes the shallower spurious minima: compare the `spurious/` and `annealed/` metrics.
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ class HebbianStorageConfig:
     anneal_start: float = field(2.0, "First (hottest) annealing temperature T: P(x_i = +1) = sigmoid(2 h_i / T).",
                                 gt=0)
     anneal_end: float = field(0.05, "Last annealing temperature.", gt=0)
-    eval_seed: int = field(0, "Seed of the corruption, the random starts and the update order of evaluation.")
+    eval_seed: int = field(0, "Seed (with the run's) of the corruption, the random starts and the update order of "
+                              "evaluation.")
 
 
 def hebbian_weights(patterns: torch.Tensor) -> torch.Tensor:
@@ -117,7 +118,7 @@ class HebbianStorage(Method):
         return {"train/stored": len(self.stored), "train/load": len(self.stored) / self.units}
 
     def _generator(self, offset: int = 0) -> torch.Generator:
-        return torch.Generator().manual_seed(self.cfg.eval_seed * 1_000_003 + offset)
+        return torch.Generator().manual_seed((self.ctx.seed * 1_000_003 + self.cfg.eval_seed) * 16 + offset)
 
     def _recall_corrupted(self) -> tuple[torch.Tensor, Recall]:
         """The corrupted test copies of the stored patterns (P, N) and their recall."""

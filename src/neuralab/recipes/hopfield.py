@@ -32,7 +32,7 @@ register(Recipe(
             "recall from random states often ends in 3-mixtures, annealing from T=2 to 0.05 mostly in stored "
             "patterns or their negatives.",
     model="hopfield", method="hebbian-storage", data="binary-patterns",
-    method_config=dict(corruption=0.3, random_starts=100, anneal_sweeps=60, anneal_start=2.0, anneal_end=0.05),
+    method_config=dict(corruption=0.3, random_starts=64, anneal_sweeps=40, anneal_start=2.0, anneal_end=0.05),
     data_config=dict(kind="random", count=5, size=14, batch_size=1),
     run=RunConfig(epochs=1, eval_every=1, log_every=1),
     expect={"annealed/retrieved": (">=", 0.95), "annealed/energy_drop": (">=", 0.02)},
