@@ -204,6 +204,7 @@ class HebbianStorage(Method):
         ax.set(xlabel="asynchronous sweep" if self.model.cfg.update == "asynchronous" else "synchronous update",
                ylabel="energy per unit E / N",
                title=f"recall from {self.cfg.corruption:.0%} flipped bits, {len(self.stored)} patterns stored")
+        ax.xaxis.get_major_locator().set_params(integer=True)  # sweeps are whole
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, ncol=2)
         paths.append(save_figure(fig, plots_dir / "energy.png"))
