@@ -175,3 +175,9 @@ energy-docs: setup
 	$(RESULTS) --seeds 3 --block boltzmann --recipes boltzmann-xor --write docs/energy.md
 	$(RESULTS) --report boltzmann-xor --write docs/energy.md
 	cp runs/results/boltzmann-xor/seed-0/plots/boltzmann.png docs/img/energy/boltzmann-xor.png
+	$(RESULTS) --seeds 3 --block hopfield --recipes hopfield-digits,hopfield-letters,hopfield-annealing,hopfield-capacity --write docs/energy.md
+	$(RESULTS) --report hopfield-capacity --write docs/energy.md
+	cp runs/results/hopfield-capacity/seed-0/plots/capacity.png docs/img/energy/hopfield-capacity.png
+	for r in digits letters; do cp runs/results/hopfield-$$r/seed-0/plots/recall.png docs/img/energy/hopfield-$$r.png || exit 1; done
+	cp runs/results/hopfield-digits/seed-0/plots/energy.png docs/img/energy/hopfield-energy.png
+	cp runs/results/hopfield-annealing/seed-0/plots/spurious.png docs/img/energy/hopfield-spurious.png

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import neuralab
-from neuralab.data.binary_patterns import BinaryPatternsConfig, build_binary_patterns
+from neuralab.data.bit_patterns import BitPatternsConfig, build_bit_patterns
 from neuralab.engine import fit
 from neuralab.errors import UserError
 from neuralab.methods.boltzmann_learning import clamped_phase, correlations, kl_divergence
@@ -113,7 +113,7 @@ def test_sampled_learning_gradient_matches_the_exact_gradient_by_enumeration():
 
 
 def test_without_hidden_units_xor_stays_at_log_2_and_hidden_units_learn_it():
-    v = build_binary_patterns(BinaryPatternsConfig(patterns=XOR, n_train=4), seed=0).x_train
+    v = build_bit_patterns(BitPatternsConfig(patterns=XOR, n_train=4), seed=0).x_train
     p_data = torch.zeros(8, dtype=torch.float64).index_add_(0, _index(v), torch.full((4,), 0.25, dtype=torch.float64))
     kl = {}
     for hidden in (0, 4):
@@ -158,11 +158,11 @@ def test_boltzmann_learning_drives_the_exact_kl_down(tmp_path):
     assert_png_drawn(tmp_path / "run" / "plots" / "boltzmann.png")
 
 
-def test_binary_patterns_refuses_malformed_patterns_and_learning_refuses_non_binary_data(tmp_path):
+def test_bit_patterns_refuses_malformed_patterns_and_learning_refuses_non_binary_data(tmp_path):
     with pytest.raises(UserError, match="string of 0 and 1"):
-        build_binary_patterns(BinaryPatternsConfig(patterns=("01", "0x")), seed=0)
+        build_bit_patterns(BitPatternsConfig(patterns=("01", "0x")), seed=0)
     with pytest.raises(UserError, match="different lengths"):
-        build_binary_patterns(BinaryPatternsConfig(patterns=("01", "011")), seed=0)
+        build_bit_patterns(BitPatternsConfig(patterns=("01", "011")), seed=0)
     gaussian = Recipe(name="bm-on-gaussian", family="energy", summary="", curriculum="E5", model="boltzmann-machine",
                       method="boltzmann-learning", data="correlated-gaussian")
     with pytest.raises(UserError, match="binary data"):

@@ -1,6 +1,7 @@
 """Data readers and sources; importing this package registers the sources (one import per line)."""
 
 import neuralab.data.binary_patterns
+import neuralab.data.bit_patterns
 import neuralab.data.correlated_gaussian
 import neuralab.data.currents
 import neuralab.data.envs

@@ -5,6 +5,7 @@ import neuralab.experiments.activations
 import neuralab.experiments.beta_sweep
 import neuralab.experiments.elman_letters
 import neuralab.experiments.forecasting_compare
+import neuralab.experiments.hopfield_capacity
 import neuralab.experiments.init_depth
 import neuralab.experiments.init_symmetry
 import neuralab.experiments.optimizers_compare

@@ -10,6 +10,7 @@ import neuralab.methods.delta_rule
 import neuralab.methods.elbo
 import neuralab.methods.fastica
 import neuralab.methods.hebbian
+import neuralab.methods.hebbian_storage
 import neuralab.methods.language_model
 import neuralab.methods.lif_simulation
 import neuralab.methods.manual_backprop

@@ -11,6 +11,7 @@ import neuralab.recipes.forecasting
 import neuralab.recipes.foundations
 import neuralab.recipes.gans
 import neuralab.recipes.hebbian
+import neuralab.recipes.hopfield
 import neuralab.recipes.image_translation
 import neuralab.recipes.initialization
 import neuralab.recipes.language

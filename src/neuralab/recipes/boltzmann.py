@@ -8,7 +8,7 @@ register(Recipe(
     summary="A Boltzmann machine, 3 visible and 4 hidden units, learns the 2-bit XOR (000, 011, 101, 110) by "
             "Gibbs-sampled <x_i x_j>_clamped - <x_i x_j>_free; KL(P_data || P_model) is exact. Without hidden units "
             "it cannot: every pair of XOR's bits is independent, so the best pairwise model is uniform (KL log 2).",
-    model="boltzmann-machine", method="boltzmann-learning", data="binary-patterns",
+    model="boltzmann-machine", method="boltzmann-learning", data="bit-patterns",
     model_config=dict(hidden=4, init_std=1.0),
     method_config=dict(optimizer="sgd", lr=0.2, schedule="cosine", clamped_sweeps=10, free_sweeps=5, chains=500),
     data_config=dict(patterns=("000", "011", "101", "110"), batch_size=100),
