@@ -16,6 +16,7 @@ import neuralab.recipes.mlp
 import neuralab.recipes.mnist1d
 import neuralab.recipes.optimization
 import neuralab.recipes.rbm
+import neuralab.recipes.rbm_benchmark
 import neuralab.recipes.regimes
 import neuralab.recipes.regularization
 import neuralab.recipes.rl
