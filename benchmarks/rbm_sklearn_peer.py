@@ -29,7 +29,9 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -98,6 +100,11 @@ def train_ours(overrides: dict, steps: int = 0) -> tuple[RBM, float, float, floa
         shutil.rmtree(out, ignore_errors=True)
 
 
+def load() -> str:
+    """The 1-minute load average against the cores: other processes inflate both clocks, unevenly."""
+    return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=40, help="batch of our second setting")
@@ -121,7 +128,7 @@ def main() -> None:
         blas = ", ".join(f"{p['internal_api']} {p['num_threads']}" for p in threadpool_info()
                          if p["user_api"] == "blas")
         say(f"torch {torch.__version__}, {args.threads or torch.get_num_threads()} torch threads; scikit-learn "
-            f"BLAS threads: {blas}; {len(x_train)} training, {len(x_test)} test images")
+            f"BLAS threads: {blas}; {len(x_train)} training, {len(x_test)} test images; {load()}")
         peer = BernoulliRBM(**PEER)
         start = time.perf_counter()
         peer.fit(x_train)
@@ -152,8 +159,11 @@ def main() -> None:
                 break
         else:
             say(f"  never reached the peer's {peer_pl:.2f} within the epoch")
+    say(f"at the end: {load()}")
     if args.write:
-        text = (f"Output of `python benchmarks/rbm_sklearn_peer.py` on {machine_line(args.threads)}:\n\n```\n"
+        command = " ".join(["python benchmarks/rbm_sklearn_peer.py", *(a for a in sys.argv[1:] if a != "--write"
+                                                                         and a != args.write)])
+        text = (f"Output of `{command}` on {machine_line(args.threads)}:\n\n```\n"
                 + "\n".join(lines) + "\n```")
         write_block(Path(args.write), "bench-rbm", text)
 
