@@ -92,11 +92,16 @@ def cd_gradients(rbm: RBM, v_data: torch.Tensor, v_model: torch.Tensor) -> dict[
     """Write into `.grad` of the RBM's parameters the CD estimate of the negative log-likelihood's gradient,
     -(<v h^T>_data - <v h^T>_model) and likewise for the biases, from data (B, V) and negative samples (M, V);
     returns the positive hidden probabilities (B, H) for the caller's metrics."""
-    h_data, h_model = rbm.hidden_probs(v_data), rbm.hidden_probs(v_model)
-    rbm.weight.grad = v_model.T @ h_model / len(v_model) - v_data.T @ h_data / len(v_data)  # (V, H)
-    rbm.visible_bias.grad = v_model.mean(0) - v_data.mean(0)
-    rbm.hidden_bias.grad = h_model.mean(0) - h_data.mean(0)
-    return h_data
+    # Both phases in one pass (B + M, ...): at small batches a step is dominated by per-call overhead, and one
+    # matmul of twice the rows costs about half of two (benchmarks/rbm_sklearn_peer.py, docs/energy.md).
+    b, m = len(v_data), len(v_model)
+    v = torch.cat([v_data, v_model])  # (B + M, V)
+    h = rbm.hidden_probs(v)  # (B + M, H)
+    sign = torch.cat([v.new_full((b,), -1 / b), v.new_full((m,), 1 / m)])  # -1/B per data row, +1/M per model row
+    rbm.weight.grad = v.T @ (h * sign.unsqueeze(1))  # (V, H)
+    rbm.visible_bias.grad = sign @ v
+    rbm.hidden_bias.grad = sign @ h
+    return h[:b]
 
 
 def pseudo_log_likelihood(rbm: RBM, v: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
