@@ -52,3 +52,13 @@ def test_log_partition_refuses_a_layer_too_large_to_enumerate():
 
     with pytest.raises(UserError, match="AIS"):
         RBM(RBMConfig(784, 500)).log_partition()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_bernoulli_draws_are_torch_bernoulli_s_from_the_same_generator_state(dtype):
+    from neuralab.models.energy.rbm import bernoulli
+
+    p = torch.rand(20, 784, dtype=dtype)
+    ours = bernoulli(p, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(ours, torch.bernoulli(p, generator=torch.Generator().manual_seed(1)), rtol=0, atol=0)
+    assert 0.45 < float(ours.mean()) < 0.55

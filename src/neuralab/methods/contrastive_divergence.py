@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from neuralab.config import field
 from neuralab.contracts import Drawn, Method, RunContext
@@ -42,6 +41,7 @@ from neuralab.methods.linear_codes import spread
 from neuralab.methods.optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
 from neuralab.methods.sparse_coding import zca
 from neuralab.models.energy.ais import SM_BETAS, ais_log_partition, base_rate_bias
+from neuralab.models.energy.pseudo_likelihood import pseudo_likelihood
 from neuralab.models.energy.rbm import RBM
 from neuralab.registry import register_method
 
@@ -102,16 +102,6 @@ def cd_gradients(rbm: RBM, v_data: torch.Tensor, v_model: torch.Tensor) -> dict[
     rbm.visible_bias.grad = sign @ v
     rbm.hidden_bias.grad = sign @ h
     return h[:b]
-
-
-def pseudo_log_likelihood(rbm: RBM, v: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """scikit-learn's stochastic pseudo-log-likelihood of binary rows v (B, V): V log sigmoid(F(v~) - F(v)), v~ being
-    v with one unit, drawn uniformly per row, flipped (BernoulliRBM.score_samples). (B,)"""
-    flipped = v.clone()
-    unit = torch.randint(0, v.shape[1], (len(v),), generator=generator, device=v.device)
-    rows = torch.arange(len(v), device=v.device)
-    flipped[rows, unit] = 1 - flipped[rows, unit]
-    return v.shape[1] * F.logsigmoid(rbm.free_energy(flipped) - rbm.free_energy(v))
 
 
 @register_method("contrastive-divergence", config=ContrastiveDivergenceConfig)
@@ -210,7 +200,7 @@ class ContrastiveDivergence(Method):
                 metrics["basis/spread"] = spread(self.model.weight.T, self._shape())
         else:
             g = torch.Generator(device=v.device).manual_seed(EVAL_SEED)
-            metrics["test/pseudo_likelihood"] = float(pseudo_log_likelihood(self.model, v, g).mean())
+            metrics["test/pseudo_likelihood"] = float(pseudo_likelihood(self.model, v, g).mean())
         return metrics
 
     # -- likelihood -------------------------------------------------------------------------------------------------

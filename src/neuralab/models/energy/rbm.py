@@ -77,14 +77,14 @@ class RBM(nn.Module):
 
     def sample_hidden(self, v: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """h ~ P(h | v), (B, H) in {0, 1}."""
-        return torch.bernoulli(self.hidden_probs(v), generator=generator)
+        return bernoulli(self.hidden_probs(v), generator)
 
     def sample_visible(self, h: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """v ~ P(v | h), (B, V)."""
         mean = self.visible_mean(h)
         if self.gaussian:
             return mean + torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
-        return torch.bernoulli(mean, generator=generator)
+        return bernoulli(mean, generator)
 
     def gibbs(self, v: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """The visible state after `k` steps of block Gibbs sampling v -> h -> v from `v` (B, V)."""
@@ -131,6 +131,13 @@ class RBM(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         v = x.flatten(1)
         return self.visible_mean(self.hidden_probs(v))
+
+
+def bernoulli(p: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """0/1 draws with probabilities `p`, as `torch.bernoulli(p)` (on the CPU the very same draws from the same
+    generator state) at about half its cost: uniform draws compared with p. Sampling is the largest single cost of a
+    CD step at small batches (benchmarks/rbm_sklearn_peer.py)."""
+    return (torch.rand(p.shape, generator=generator, device=p.device, dtype=p.dtype) < p).to(p.dtype)
 
 
 def binary_states(n: int, start: int = 0, count: int | None = None,
