@@ -12,6 +12,7 @@ from neuralab.methods.contrastive_divergence import (
     ContrastiveDivergenceConfig,
     chain_steps,
 )
+from neuralab.methods.linear_codes import spread
 from neuralab.models.energy.rbm import RBM, RBMConfig, binary_states
 
 PROTOTYPES = torch.tensor([[1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1], [1, 0, 1, 0, 1, 0], [0, 1, 0, 1, 0, 1.0]])
@@ -86,3 +87,28 @@ def test_chain_steps_are_ascending_from_zero_to_the_last():
     assert chain_steps(10, 1000) == [0, 2, 5, 10, 22, 46, 100, 215, 464, 1000]
     assert chain_steps(4, 3) == [0, 1, 2, 3]
     assert chain_steps(1, 50) == [50]
+
+
+def test_filters_in_pixels_are_what_a_hidden_unit_adds_to_the_mean_patch():
+    # Smooth 4x4 images (neighbouring pixels correlated), ZCA-whitened and scaled: a filter that is one pixel in the
+    # whitened space is a spread-out blob in pixels, and evaluate reports the spread of both.
+    g = torch.Generator().manual_seed(0)
+    x = torch.nn.functional.avg_pool2d(torch.randn(600, 1, 7, 7, generator=g), 4, stride=1)  # (600, 1, 4, 4)
+    data = SupervisedData((x[:500], torch.zeros(500, dtype=torch.long)), (x[500:], torch.zeros(100, dtype=torch.long)),
+                          DataMeta("images", [1, 4, 4], 0, []), batch_size=50, seed=0)
+    model = RBM(RBMConfig(16, 3, "gaussian"))
+    ctx = RunContext(total_steps=1, device=torch.device("cpu"), seed=0, run_dir=None)
+    method = ContrastiveDivergence(ContrastiveDivergenceConfig(whiten="zca", whiten_scale=2.0), model, data, ctx)
+    with torch.no_grad():
+        model.weight.zero_()
+        model.weight[5, 0] = 1.0  # unit 0: one whitened pixel (row 1, column 1)
+        model.weight[:, 1] = torch.randn(16, generator=g)
+        model.weight[:, 2] = torch.randn(16, generator=g)
+    h = torch.eye(3)
+    added = method._pixels(model.visible_mean(h)) - method._pixels(model.visible_mean(torch.zeros(1, 3)))
+    torch.testing.assert_close(method._pixel_bases(), added)
+    metrics = method.evaluate()
+    assert metrics["basis/spread_whitened"] == pytest.approx(spread(model.weight.T, (1, 4, 4)))
+    assert metrics["basis/spread"] == pytest.approx(spread(added, (1, 4, 4)))
+    assert spread(model.weight.T[:1], (1, 4, 4)) == 0.0
+    assert spread(added[:1], (1, 4, 4)) > 0.15  # measured 0.23: the dewhitened pixel spreads over its neighbours

@@ -160,6 +160,12 @@ class ContrastiveDivergence(Method):
         """Visible states (B, V) back in the data's units (undoing `_whiten`)."""
         return v if self.mean is None else v @ self.dewhitening + self.mean
 
+    def _pixel_bases(self) -> torch.Tensor:
+        """Each hidden unit's weights (H, V) as what turning it on adds to E[v | h] in the data's units (the inverse
+        of `_whiten`'s linear part applied to them), as sparse coding's and PCA's bases are shown."""
+        weights = self.model.weight.T
+        return weights if self.dewhitening is None else weights @ self.dewhitening
+
     def current_k(self) -> int:
         """The k of CD-k at this step: the stage of `k_schedule` the run is in, else `k`."""
         stages = self.cfg.k_schedule
@@ -190,14 +196,17 @@ class ContrastiveDivergence(Method):
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
         """Cheap measures only: squared reconstruction error and mean free energy of the test set, and for
-        Bernoulli units scikit-learn's pseudo-log-likelihood, for Gaussian ones the filters' spatial spread."""
+        Bernoulli units scikit-learn's pseudo-log-likelihood, for Gaussian ones the filters' spatial spread in
+        pixels (basis/spread, comparable with PCA's and sparse coding's) and as weights on the whitened data
+        (basis/spread_whitened)."""
         v = self.x_test
         reconstruction = self.model(v)
         metrics = {"test/recon_error": float((v - reconstruction).pow(2).sum(1).mean()),
                    "test/free_energy": float(self.model.free_energy(v).mean())}
         if self.model.gaussian:
             if self._images():
-                metrics["basis/spread"] = spread(self.model.weight.T, self._shape())
+                metrics["basis/spread"] = spread(self._pixel_bases(), self._shape())
+                metrics["basis/spread_whitened"] = spread(self.model.weight.T, self._shape())
         else:
             g = torch.Generator(device=v.device).manual_seed(EVAL_SEED)
             metrics["test/pseudo_likelihood"] = float(pseudo_likelihood(self.model, v, g).mean())
@@ -285,18 +294,22 @@ class ContrastiveDivergence(Method):
 
     # -- pictures and report ----------------------------------------------------------------------------------------
     def plot(self, plots_dir: Path) -> list[Path]:
-        """The filters (each hidden unit's weights as an image; the first 100), beside PCA's components for Gaussian
-        units, and Gibbs chains from test examples at increasing step counts."""
+        """The filters (each hidden unit's weights as an image; the first 100), for whitened Gaussian units also in
+        pixels (`_pixel_bases`, what `basis/spread` reads) beside PCA's components, and Gibbs chains from test
+        examples at increasing step counts."""
         from neuralab.viz.bases import plot_bases
         from neuralab.viz.grid import save_grid
 
         if not self._images():
             return []
         shape, filters = self._shape(), self.model.weight.T[:100]
-        panels = [(f"RBM filters: {len(filters)} of {self.model.cfg.hidden} hidden units", filters)]
+        on = "" if self.dewhitening is None else " (on the whitened units)"
+        panels = [(f"RBM filters{on}: {len(filters)} of {self.model.cfg.hidden} hidden units", filters)]
         if self.model.gaussian:
             pca = pca_baseline(self.data.x_train, len(filters))
             panels.insert(0, (f"PCA of the pixels: {pca.cfg.n_components} components", pca.bases()))
+            if self.dewhitening is not None:
+                panels.append(("RBM filters in pixels", self._pixel_bases()[:100]))
         space = {"none": "", "standardize": " (standardised data)", "zca": " (ZCA-whitened data)"}[self.cfg.whiten]
         paths = [plot_bases(panels, shape, f"{self.data.meta.source}: {self.model.cfg.visible} RBM{space}",
                             plots_dir / "filters.png")]
@@ -313,15 +326,16 @@ class ContrastiveDivergence(Method):
             return ""
         shape, x_train = self._shape(), self.data.x_train
         pca = pca_baseline(x_train, self.model.cfg.hidden)
-        rows = [("PCA of the pixels", pca.cfg.n_components, spread(pca.bases(), shape)),
+        rows = [("PCA of the pixels", pca.cfg.n_components, spread(pca.bases(), shape), "-"),
                 (f"Gaussian-Bernoulli RBM, CD-{self.current_k()}", self.model.cfg.hidden,
-                 spread(self.model.weight.T, shape))]
+                 spread(self._pixel_bases(), shape), f"{spread(self.model.weight.T, shape):.3f}")]
         return "\n".join([
             f"Filters of a Gaussian-Bernoulli RBM trained for {self.steps} steps on {len(x_train)} patches of "
             f"{self.data.meta.source} (whiten={self.cfg.whiten}): spatial spread of each basis (1: spread over the "
-            "whole patch like noise or a Fourier component, lower: localised; `neuralab.methods.linear_codes.spread`).",
-            "", "| basis | functions | spatial spread |", "|---|---|---|",
-            *(f"| {name} | {k} | {s:.3f} |" for name, k, s in rows)])
+            "whole patch like noise or a Fourier component, lower: localised; `neuralab.methods.linear_codes.spread`), "
+            "in pixels and, for the RBM, as its weights on the whitened units.",
+            "", "| basis | functions | spatial spread (pixels) | spatial spread (whitened) |", "|---|---|---|---|",
+            *(f"| {name} | {k} | {s:.3f} | {w} |" for name, k, s, w in rows)])
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
