@@ -12,6 +12,7 @@ import neuralab.models.cnn.resnet
 import neuralab.models.cnn.vgg
 import neuralab.models.cnn.zfnet
 import neuralab.models.embeddings.word2vec
+import neuralab.models.energy.dbn
 import neuralab.models.energy.rbm
 import neuralab.models.gans.dcgan
 import neuralab.models.gans.mlp_gan

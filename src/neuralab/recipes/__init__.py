@@ -4,6 +4,7 @@ import neuralab.recipes.activations
 import neuralab.recipes.approximation
 import neuralab.recipes.autoencoders
 import neuralab.recipes.cnn
+import neuralab.recipes.dbn
 import neuralab.recipes.diagnostics
 import neuralab.recipes.embeddings
 import neuralab.recipes.forecasting
