@@ -89,7 +89,6 @@ class GreedyPretraining(Method):
         self.x_test = x_test.flatten(1)
         self.x_test_bin = binarized_test_set(self.x_test) if cfg.binarize else self.x_test
         self.steps = 0
-        self.initialised = not cfg.pretrain  # whether the classifier holds the RBMs' weights yet
         self.recon_errors: dict[str, float] = {}  # RBM (1-based, as text) -> test recon error at its last evaluation
 
     def phase(self, step: int) -> int | None:
@@ -109,10 +108,10 @@ class GreedyPretraining(Method):
         layer = self.phase(self.steps)
         self.steps += 1
         if layer is not None:
-            return self._pretrain_step(layer, x.flatten(1), y)
-        if not self.initialised:
-            self.model.init_classifier_from_rbms()
-            self.initialised = True
+            metrics = self._pretrain_step(layer, x.flatten(1), y)
+            if self.steps == self.ends[-1]:  # the last pre-training step: the RBMs become the classifier
+                self.model.init_classifier_from_rbms()
+            return metrics
         self.model.train()
         loss = F.cross_entropy(self.model(x), y)
         self.optimizer.zero_grad(set_to_none=True)
@@ -247,7 +246,7 @@ class GreedyPretraining(Method):
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "cd_optimizers": [o.state_dict() for o in self.cd_optimizers],
                 "schedule": None if self.schedule is None else self.schedule.state_dict(),
-                "steps": self.steps, "initialised": self.initialised, "recon_errors": dict(self.recon_errors)}
+                "steps": self.steps, "recon_errors": dict(self.recon_errors)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
@@ -256,5 +255,5 @@ class GreedyPretraining(Method):
             optimizer.load_state_dict(saved)
         if self.schedule is not None:
             self.schedule.load_state_dict(state["schedule"])
-        self.steps, self.initialised = int(state["steps"]), bool(state["initialised"])
+        self.steps = int(state["steps"])
         self.recon_errors = {str(k): float(v) for k, v in state["recon_errors"].items()}
