@@ -149,3 +149,6 @@ generative-docs: setup
 # make energy-docs: every table and picture of docs/energy.md (issue 11).
 energy-docs: setup
 	mkdir -p docs/img/energy
+	$(RESULTS) --seeds 3 --block dbn --recipes dbn-mnist,dbn-mnist-random-init --write docs/energy.md
+	for f in filters generated; do cp runs/results/dbn-mnist/seed-0/plots/$$f.png docs/img/energy/dbn-$$f.png || exit 1; done
+	$(RESULTS) --report dbn-mnist --write docs/energy.md

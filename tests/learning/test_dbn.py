@@ -23,7 +23,8 @@ def _train(pretrain: bool) -> GreedyPretraining:
     entry = DATA.get("digits")
     data = entry.build(entry.config(batch_size=20, normalize="scale", image_size=8), 0)
     model = DBN(DBNConfig(in_features=64, hidden=(100, 100, 200), num_classes=10))
-    cfg = GreedyPretrainingConfig(pretrain=pretrain, pretrain_epochs=PRETRAIN_EPOCHS, cd_lr=0.1, gibbs_steps=200)
+    cfg = GreedyPretrainingConfig(pretrain=pretrain, pretrain_epochs=PRETRAIN_EPOCHS, cd_lr=0.1, top_lr=0.1,
+                                  gibbs_steps=200)
     total = (3 * PRETRAIN_EPOCHS * data.steps_per_epoch if pretrain else 0) + FINE_TUNE_STEPS
     method = GreedyPretraining(cfg, model, data, RunContext(total_steps=total, device=torch.device("cpu"), seed=0,
                                                             run_dir=None))

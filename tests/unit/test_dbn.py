@@ -52,8 +52,9 @@ def test_the_phases_split_the_run_into_one_block_per_rbm_then_fine_tuning():
 
 @pytest.mark.parametrize("layer", [0, 1, 2])
 def test_each_rbm_takes_a_cd_step_on_the_hidden_probabilities_of_the_rbms_below(layer):
-    """The step of RBM `layer` equals one CD-1 momentum step computed by hand from the binarised batch pushed
-    through the RBMs below by their `hidden_probs` (and joined with the one-hot labels at the top)."""
+    """The first step of RBM `layer` equals one CD-1 momentum step computed by hand from the binarised batch pushed
+    through the RBMs below by their `hidden_probs` (and joined with the one-hot labels at the top, whose persistent
+    chains start at the data)."""
     method = _method()
     _run(method, 4 * layer)  # to the start of the layer's phase
     data_state, rng = method.data.state_dict(), torch.get_rng_state()
@@ -74,10 +75,10 @@ def test_each_rbm_takes_a_cd_step_on_the_hidden_probabilities_of_the_rbms_below(
         v_model = rbm.gibbs(v, 1)
     with torch.no_grad():
         cd_gradients(rbm, v, v_model)
-        wd = method.cfg.cd_weight_decay
-        rbm.weight -= method.cfg.cd_lr * (rbm.weight.grad + wd * rbm.weight)  # first momentum step: the gradient
-        rbm.visible_bias -= method.cfg.cd_lr * rbm.visible_bias.grad
-        rbm.hidden_bias -= method.cfg.cd_lr * rbm.hidden_bias.grad
+        wd, lr = method.cfg.cd_weight_decay, method.cfg.top_lr if layer == 2 else method.cfg.cd_lr
+        rbm.weight -= lr * (rbm.weight.grad + wd * rbm.weight)  # first momentum step: the gradient
+        rbm.visible_bias -= lr * rbm.visible_bias.grad
+        rbm.hidden_bias -= lr * rbm.hidden_bias.grad
     for name, p in rbm.named_parameters():
         torch.testing.assert_close(getattr(method.model.rbms[layer], name), p, msg=name)
 
@@ -122,7 +123,7 @@ def test_random_initialisation_fine_tunes_from_the_first_step_and_leaves_the_rbm
     assert not torch.equal(before["head.weight"], after["head.weight"])
 
 
-@pytest.mark.parametrize("stop", [3, 4, 8, 12, 13])
+@pytest.mark.parametrize("stop", [3, 4, 8, 10, 12, 13])  # 10: the persistent chains are running
 def test_a_run_killed_at_or_around_a_phase_boundary_resumes_bit_for_bit(stop):
     whole = _method()
     torch.manual_seed(5)
@@ -154,3 +155,14 @@ def test_draw_is_seeded_shaped_like_the_data_and_refuses_an_unknown_label():
     assert walk.images.shape[0] == 16 and walk.nrow == 8
     with pytest.raises(UserError, match="--label 3"):
         method.draw(4, label=CLASSES)
+
+
+def test_the_associative_memory_carries_its_chains_over_and_decays_its_rate_to_the_phase_end():
+    method = _method()
+    _run(method, 9)  # one step into the top RBM's phase (steps 8-11)
+    chains = method.chains.clone()
+    _run(method, 3)
+    assert not torch.equal(chains, method.chains)
+    assert method.cd_optimizers[2].param_groups[0]["lr"] == pytest.approx(method.cfg.top_lr / 4)
+    labels = method.chains[:, 4:]  # one softmax group: exactly one label unit on in every chain
+    assert torch.equal(labels.sum(1), torch.ones(BATCH)) and set(labels.unique().tolist()) == {0.0, 1.0}

@@ -7,7 +7,9 @@ One run counts its steps through consecutive phases, so a killed run resumes in 
 1. RBM 1 learns the (binarised) images by CD-k for `pretrain_epochs` epochs; RBM 2 then learns RBM 1's hidden
    probabilities of the same batches, and so on; the top RBM (the associative memory) learns the penultimate layer's
    probabilities joined with the one-hot labels, its label units a softmax group. Each RBM has its own momentum
-   optimiser and is the only one that changes during its phase; the update is `cd_gradients` of the RBM's rule.
+   optimiser and is the only one that changes during its phase; the update is `cd_gradients` of the RBM's rule. The
+   associative memory learns by persistent CD (Tieleman 2008) with a decaying rate: CD-1 leaves it with a silent
+   spurious mode that a generating chain, started far from the data, falls into.
 2. The RBMs' weights initialise the classifier (`DBN.init_classifier_from_rbms`), and the rest of the run's steps
    fine-tune it, sigmoid layers and softmax together, by backpropagating the cross-entropy (a torch optimiser).
 
@@ -54,6 +56,11 @@ class GreedyPretrainingConfig:
     cd_momentum: float = field(0.5, "Momentum of contrastive divergence.", ge=0, le=0.999)
     cd_weight_decay: float = field(2e-4, "L2 weight decay of the RBMs' weights (not their biases) during "
                                          "contrastive divergence (Hinton's practical guide: 1e-4 to 1e-2).", ge=0)
+    persistent_top: bool = field(True, "Train the associative memory by persistent CD (Tieleman 2008): its negative "
+                                       "chains carry on between updates, which keeps it from the silent spurious "
+                                       "modes that CD-1 leaves and that generation would fall into.")
+    top_lr: float = field(0.01, "Learning rate of the associative memory's CD, decayed linearly to 0 over its phase "
+                                "when persistent_top.", gt=0)
     binarize: bool = field(True, "Binarise the images for pre-training (each batch drawn afresh as Bernoulli(pixel));"
                                  " higher RBMs learn the hidden probabilities of those binary images.")
     optimizer: str = field("adam", "Optimiser of the fine-tuning.", choices=OPTIMIZERS)
@@ -78,10 +85,12 @@ class GreedyPretraining(Method):
         per_layer = round(cfg.pretrain_epochs * data.steps_per_epoch) if cfg.pretrain else 0
         # ends[l]: the step at which RBM l's phase ends; fine-tuning runs from ends[-1] to the run's last step
         self.ends = [per_layer * (i + 1) for i in range(len(model.rbms))]
+        lrs = [cfg.cd_lr] * (len(model.rbms) - 1) + [cfg.top_lr if cfg.persistent_top else cfg.cd_lr]
         self.cd_optimizers = [make_optimizer("momentum", [{"params": [rbm.weight], "weight_decay": cfg.cd_weight_decay},
                                                           {"params": [rbm.visible_bias, rbm.hidden_bias],
-                                                           "weight_decay": 0.0}], cfg.cd_lr, cfg.cd_momentum)
-                              for rbm in model.rbms]
+                                                           "weight_decay": 0.0}], lr, cfg.cd_momentum)
+                              for rbm, lr in zip(model.rbms, lrs, strict=True)]
+        self.chains: torch.Tensor | None = None  # the associative memory's persistent chains (B, F + K)
         classifier = [*model.layers.parameters(), *model.head.parameters()]
         self.optimizer = make_optimizer(cfg.optimizer, classifier, cfg.lr, cfg.momentum, cfg.weight_decay)
         self.schedule = make_schedule(cfg.schedule, self.optimizer, max(ctx.total_steps - self.ends[-1], 1), cfg.lr)
@@ -128,7 +137,17 @@ class GreedyPretraining(Method):
         v = self.rbm_inputs(layer, x, y)
         rbm = self.model.rbms[layer]
         top = layer == len(self.model.rbms) - 1
-        v_model = self.model.top_gibbs(v, self.cfg.k) if top else rbm.gibbs(v, self.cfg.k)
+        if top:
+            persistent = self.cfg.persistent_top
+            start = self.chains if persistent and self.chains is not None else v
+            v_model = self.model.top_gibbs(start, self.cfg.k)
+            if persistent:
+                self.chains = v_model
+                begin, end = self.ends[layer - 1] if layer else 0, self.ends[layer]
+                for group in self.cd_optimizers[layer].param_groups:  # from top_lr down to top_lr / phase length
+                    group["lr"] = self.cfg.top_lr * (end - self.steps + 1) / (end - begin)
+        else:
+            v_model = rbm.gibbs(v, self.cfg.k)
         h = cd_gradients(rbm, v, v_model)
         self.cd_optimizers[layer].step()
         return {f"train/recon_error_rbm{layer + 1}": self._recon_error(layer, v, h)}
@@ -246,7 +265,7 @@ class GreedyPretraining(Method):
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "cd_optimizers": [o.state_dict() for o in self.cd_optimizers],
                 "schedule": None if self.schedule is None else self.schedule.state_dict(),
-                "steps": self.steps, "recon_errors": dict(self.recon_errors)}
+                "steps": self.steps, "recon_errors": dict(self.recon_errors), "chains": self.chains}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
@@ -256,4 +275,5 @@ class GreedyPretraining(Method):
         if self.schedule is not None:
             self.schedule.load_state_dict(state["schedule"])
         self.steps = int(state["steps"])
+        self.chains = None if state["chains"] is None else state["chains"].to(self.ctx.device)
         self.recon_errors = {str(k): float(v) for k, v in state["recon_errors"].items()}
