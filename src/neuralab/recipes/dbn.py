@@ -14,8 +14,8 @@ FULL_PRETRAIN, FULL_FINE_TUNE = 10, 50
 
 register(Recipe(
     name="dbn-mnist", family="energy", curriculum="E7",
-    summary="Deep belief net 784-500-500-2000 (Hinton et al. 2006): CD-1 pre-training of each RBM, the top one with "
-            "the labels, then backpropagation fine-tuning; generates digits of a clamped label.",
+    summary="Deep belief net 784-500-500-2000 (Hinton et al. 2006): CD-1 pre-training of the lower RBMs, persistent "
+            "CD of the top one with the labels, then backpropagation fine-tuning; generates digits of a clamped label.",
     model="dbn", method="greedy-pretraining", data="mnist",
     model_config=DBN,
     method_config=dict(pretrain=True, pretrain_epochs=PRETRAIN_EPOCHS, **FINE_TUNE),
