@@ -182,3 +182,6 @@ energy-docs: setup
 	for r in digits letters; do cp runs/results/hopfield-$$r/seed-0/plots/recall.png docs/img/energy/hopfield-$$r.png || exit 1; done
 	cp runs/results/hopfield-digits/seed-0/plots/energy.png docs/img/energy/hopfield-energy.png
 	cp runs/results/hopfield-annealing/seed-0/plots/spurious.png docs/img/energy/hopfield-spurious.png
+	$(RESULTS) --seeds 3 --block dbn --recipes dbn-mnist,dbn-mnist-random-init --write docs/energy.md
+	for f in filters generated; do cp runs/results/dbn-mnist/seed-0/plots/$$f.png docs/img/energy/dbn-$$f.png || exit 1; done
+	$(RESULTS) --report dbn-mnist --write docs/energy.md

@@ -5,6 +5,7 @@ import neuralab.methods.autoencoding
 import neuralab.methods.boltzmann_learning
 import neuralab.methods.contrastive_divergence
 import neuralab.methods.cyclegan
+import neuralab.methods.dbn
 import neuralab.methods.decomposition
 import neuralab.methods.delta_rule
 import neuralab.methods.elbo

@@ -13,6 +13,7 @@ import neuralab.models.cnn.vgg
 import neuralab.models.cnn.zfnet
 import neuralab.models.embeddings.word2vec
 import neuralab.models.energy.boltzmann
+import neuralab.models.energy.dbn
 import neuralab.models.energy.hopfield
 import neuralab.models.energy.rbm
 import neuralab.models.gans.dcgan
