@@ -147,7 +147,8 @@ generative-docs: setup
 	$(PY) -m neuralab fid runs/results/cvae-mnist/seed-* --classifier runs/fid-classifier --label 7 --n 1000 --quiet \
 	  --write docs/generative.md --block fid-cvae-label-7
 
-# make energy-docs: every table and picture of docs/energy.md (issue 11).
+# make energy-docs: every table and picture of docs/energy.md (issue 11). A report after its recipe's table is
+# the seed-0 run the table just trained (--reuse).
 energy-docs: setup
 	mkdir -p docs/img/energy
 	for r in lif-fi-curve lif-tuning receptive-fields-photos receptive-fields-mnist; do \
@@ -169,19 +170,19 @@ energy-docs: setup
 	$(RESULTS) --report rbm-patches --write docs/energy.md
 	cp runs/results/rbm-patches/seed-0/plots/filters.png docs/img/energy/rbm-patches-filters.png
 	$(RESULTS) --seeds 3 --block hebbian --recipes hebb-diverges,oja-pca,oja-patches,sanger-patches --write docs/energy.md
-	for r in hebb-diverges oja-pca oja-patches sanger-patches; do $(RESULTS) --report $$r --write docs/energy.md || exit 1; done
+	for r in hebb-diverges oja-pca oja-patches sanger-patches; do $(RESULTS) --report $$r --reuse --write docs/energy.md || exit 1; done
 	for r in hebb-diverges oja-pca oja-patches; do \
 	  cp runs/results/$$r/seed-0/plots/hebbian.png docs/img/energy/$$r.png || exit 1; done
 	cp runs/results/sanger-patches/seed-0/plots/bases.png docs/img/energy/sanger-patches.png
 	$(RESULTS) --seeds 3 --block boltzmann --recipes boltzmann-xor --write docs/energy.md
-	$(RESULTS) --report boltzmann-xor --write docs/energy.md
+	$(RESULTS) --report boltzmann-xor --reuse --write docs/energy.md
 	cp runs/results/boltzmann-xor/seed-0/plots/boltzmann.png docs/img/energy/boltzmann-xor.png
 	$(RESULTS) --seeds 3 --block hopfield --recipes hopfield-digits,hopfield-letters,hopfield-annealing,hopfield-capacity --write docs/energy.md
-	$(RESULTS) --report hopfield-capacity --write docs/energy.md
+	$(RESULTS) --report hopfield-capacity --reuse --write docs/energy.md
 	cp runs/results/hopfield-capacity/seed-0/plots/capacity.png docs/img/energy/hopfield-capacity.png
 	for r in digits letters; do cp runs/results/hopfield-$$r/seed-0/plots/recall.png docs/img/energy/hopfield-$$r.png || exit 1; done
 	cp runs/results/hopfield-digits/seed-0/plots/energy.png docs/img/energy/hopfield-energy.png
 	cp runs/results/hopfield-annealing/seed-0/plots/spurious.png docs/img/energy/hopfield-spurious.png
 	$(RESULTS) --seeds 3 --block dbn --recipes dbn-mnist,dbn-mnist-random-init --write docs/energy.md
 	for f in filters generated; do cp runs/results/dbn-mnist/seed-0/plots/$$f.png docs/img/energy/dbn-$$f.png || exit 1; done
-	$(RESULTS) --report dbn-mnist --write docs/energy.md
+	$(RESULTS) --report dbn-mnist --reuse --write docs/energy.md

@@ -559,6 +559,7 @@ def cmd_results(args: argparse.Namespace, extra: list[str]) -> int:
         raise UserError(f"--seeds {args.seeds}: give at least one seed")
     parts = ["neuralab results"]
     parts += [f"--report {args.report}"] if args.report else []
+    parts += ["--reuse"] if args.reuse else []
     parts += [f"--family {args.family}"] if args.family else []
     parts += [f"--recipes {args.recipes}"] if args.recipes else []
     parts += [] if args.report else [f"--seeds {args.seeds}"]
@@ -566,12 +567,14 @@ def cmd_results(args: argparse.Namespace, extra: list[str]) -> int:
     parts += [f"--write {args.write}"] if args.write else []
     if args.report and (args.family or args.recipes):
         raise UserError("--report RECIPE writes one recipe's report; leave out --family and --recipes")
+    if args.reuse and not args.report:
+        raise UserError("--reuse applies to --report RECIPE (a table always trains every seed afresh)")
     block = args.block or (f"report:{args.report}" if args.report else args.family)
     if args.write:  # a file without the markers is refused before any training
         results.write_block(Path(args.write), block, "", dry_run=True)
     out = Path(args.out)
     if args.report:
-        text = results.recipe_report(args.report, out, overrides, " ".join(parts))
+        text = results.recipe_report(args.report, out, overrides, " ".join(parts), reuse=args.reuse)
     else:
         names = results.select_recipes(args.family, [n for n in (args.recipes or "").split(",") if n])
         log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
@@ -837,6 +840,9 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1) per recipe")
     s.add_argument("--report", metavar="RECIPE",
                    help="instead: the recipe's own report for seed 0, in block <!-- results:report:RECIPE:start -->")
+    s.add_argument("--reuse", action="store_true",
+                   help="with --report: take the report a finished seed-0 run of the very same configuration "
+                        "under --out wrote (e.g. the table just before trained it) instead of training again")
     s.add_argument("--block", help="marker name to write between (<!-- results:BLOCK:start -->)")
     s.add_argument("--write", metavar="FILE.md", help="replace the block between the markers of this file "
                                                       "(default: print the table)")
