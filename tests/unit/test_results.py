@@ -105,7 +105,8 @@ def test_results_report_reuse_takes_a_finished_run_of_the_same_configuration_and
     r = run_cli("results", "--report", "perceptron-and", "--reuse", "--method.lr", "0.5", "--out", runs)
     assert r.returncode == 0, r.stderr
     assert summary.stat().st_mtime_ns != stamp
-    assert json.loads((runs / "perceptron-and" / "seed-0" / "config.json").read_text())["sections"]["method"]["lr"] == 0.5
+    config = json.loads((runs / "perceptron-and" / "seed-0" / "config.json").read_text())
+    assert config["sections"]["method"]["lr"] == 0.5
     bad = run_cli("results", "--recipes", "perceptron-and", "--reuse", "--out", runs)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
         "neuralab: error: --reuse applies to --report RECIPE (a table always trains every seed afresh)"]
