@@ -21,7 +21,6 @@ import neuralab.recipes.mnist1d
 import neuralab.recipes.neuro
 import neuralab.recipes.optimization
 import neuralab.recipes.rbm
-import neuralab.recipes.rbm_benchmark
 import neuralab.recipes.regimes
 import neuralab.recipes.regularization
 import neuralab.recipes.rl
