@@ -1,6 +1,6 @@
 """Restricted Boltzmann machines (curriculum E6): CD-1 and a CD-k schedule on MNIST (test log-likelihood by AIS with
-`neuralab eval RUN --nll --samples 100`), and a Gaussian-Bernoulli RBM on natural-image patches, and scikit-learn's BernoulliRBM setting for
-`benchmarks/rbm_sklearn_peer.py`.
+`neuralab eval RUN --nll --samples 100`), a Gaussian-Bernoulli RBM on natural-image patches, and scikit-learn's
+BernoulliRBM setting for `benchmarks/rbm_sklearn_peer.py`.
 
 The MNIST recipes are CPU budgets of a few minutes; `--run.full` trains 100 epochs, nearer Salakhutdinov and
 Murray's (2008) long runs (about -125 nats for CD-1 and -86 for CD-25 with 500 hidden units)."""
