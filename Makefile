@@ -162,12 +162,12 @@ energy-docs: setup
 	cp runs/results/receptive-fields-photos/seed-0/plots/rf_responses.png docs/img/energy/rf-responses-photos.png
 	cp runs/results/receptive-fields-photos/seed-0/plots/rf_gabor_tuning.png docs/img/energy/rf-gabor-tuning.png
 	cp runs/results/receptive-fields-mnist/seed-0/plots/rf_responses.png docs/img/energy/rf-responses-mnist.png
-	$(RESULTS) --seeds 1 --block rbm --recipes rbm-mnist,rbm-mnist-cdk --write docs/energy.md
+	$(RESULTS) --seeds 3 --block rbm --recipes rbm-mnist,rbm-mnist-cdk,rbm-patches --write docs/energy.md
 	for r in rbm-mnist rbm-mnist-cdk; do $(PY) -m neuralab eval runs/results/$$r/seed-0 --nll --samples 100 \
 	  --write docs/energy.md --block $$r-nll || exit 1; done
 	cp runs/results/rbm-mnist/seed-0/plots/filters.png docs/img/energy/rbm-mnist-filters.png
 	cp runs/results/rbm-mnist/seed-0/plots/gibbs_chains.png docs/img/energy/rbm-mnist-chains.png
-	$(RESULTS) --report rbm-patches --write docs/energy.md
+	$(RESULTS) --report rbm-patches --reuse --write docs/energy.md
 	cp runs/results/rbm-patches/seed-0/plots/filters.png docs/img/energy/rbm-patches-filters.png
 	$(RESULTS) --seeds 3 --block hebbian --recipes hebb-diverges,oja-pca,oja-patches,sanger-patches --write docs/energy.md
 	for r in hebb-diverges oja-pca oja-patches sanger-patches; do $(RESULTS) --report $$r --reuse --write docs/energy.md || exit 1; done
