@@ -10,7 +10,8 @@ setup:
 demo: setup
 	$(PY) -m neuralab train lenet5-mnist --out runs/demo-$$(date +%Y%m%d-%H%M%S)
 
-# Two or more workers (one per core, one torch thread each; tests/conftest.py), whole test files per worker.
+# Two or more workers (one per core, one torch thread each; tests/conftest.py), whole test files per worker, but
+# the recipe contract tests one recipe at a time (tests/conftest.py: pytest_xdist_make_scheduler).
 test: setup
 	$(PY) -m pytest -q -n auto --maxprocesses 8 --dist loadfile
 

@@ -22,6 +22,25 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: not an error where xdist is not loaded
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """`make test`'s work units (`--dist loadfile`): each test file is one unit, so a module's fixtures are built
+    once, except the recipe contract file, by far the longest: one unit per recipe, so the workers share it (each
+    trains only the recipes it runs). Other --dist modes keep xdist's own scheduler."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FilesAndRecipes(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::")[0]
+            if path.endswith("contract/test_recipes.py") and nodeid.endswith("]"):
+                return "recipe:" + nodeid[nodeid.index("[") + 1:-1]
+            return path
+
+    return FilesAndRecipes(config, log)
+
+
 def cli_env(first: str = "", **extra: str) -> dict[str, str]:
     """The environment a CLI subprocess runs in: this checkout's src on PYTHONPATH (after `first`, if given)."""
     env = dict(os.environ)
