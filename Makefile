@@ -187,3 +187,5 @@ energy-docs: setup
 	$(RESULTS) --seeds 3 --block dbn --recipes dbn-mnist,dbn-mnist-random-init --write docs/energy.md
 	for f in filters generated; do cp runs/results/dbn-mnist/seed-0/plots/$$f.png docs/img/energy/dbn-$$f.png || exit 1; done
 	$(RESULTS) --report dbn-mnist --reuse --write docs/energy.md
+	$(PY) -m neuralab train dbn-mnist --run.full true --run.threads 1 --out runs/dbn-mnist-full
+	$(PY) -m neuralab eval runs/dbn-mnist-full --split test --write docs/energy.md --block dbn-full
