@@ -210,18 +210,20 @@ def _quick(name: str) -> dict[str, dict]:
 @pytest.mark.parametrize("name", DRAWING)
 def test_every_generative_recipe_gets_a_finite_fid_and_a_classifier_of_another_size_is_refused(
         name, classifier, tiny_classifier, tmp_path, capsys):
-    """Runs that draw MNIST-sized images are measured; a classifier of 8x8 images, or a run that draws anything
-    else (2-D points), is refused in one line before any image is drawn."""
+    """Runs that draw MNIST-sized images are measured; a classifier of other-sized images (8x8 digits for them,
+    28x28 for a run drawing 8x8 patches), or a run that draws anything else (2-D points), is refused in one line
+    before any image is drawn."""
     run_dir = tmp_path / name
     neuralab.train(name, _quick(name), out=run_dir)
     shape = json.loads((run_dir / "config.json").read_text())["data_meta"].get("input_shape")
-    mismatched = [] if shape == [1, 28, 28] else [str(classifier)]
-    for other in [str(tiny_classifier), *mismatched]:
+    shapes = {str(classifier): [1, 28, 28], str(tiny_classifier): [1, 8, 8]}
+    mismatched = [c for c, classifier_shape in shapes.items() if classifier_shape != shape]
+    for other in mismatched:
         assert main(["fid", str(run_dir), "--classifier", other, "--n", "64"]) == 2
         out, err = capsys.readouterr()
         assert out == "" and err.startswith("neuralab: error: ") and len(err.strip().splitlines()) == 1, err
         assert "shape" in err
-    if mismatched:
+    if shape != [1, 28, 28]:
         return
     assert main(["fid", str(run_dir), "--classifier", str(classifier), "--n", "64", "--quiet"]) == 0, \
         capsys.readouterr().err
