@@ -88,7 +88,7 @@ class ContrastiveDivergenceConfig:
     sample_steps: int = field(1000, "Gibbs steps of each chain drawn from a random start (neuralab sample).", ge=1)
 
 
-def cd_gradients(rbm: RBM, v_data: torch.Tensor, v_model: torch.Tensor) -> dict[str, torch.Tensor]:
+def cd_gradients(rbm: RBM, v_data: torch.Tensor, v_model: torch.Tensor) -> torch.Tensor:
     """Write into `.grad` of the RBM's parameters the CD estimate of the negative log-likelihood's gradient,
     -(<v h^T>_data - <v h^T>_model) and likewise for the biases, from data (B, V) and negative samples (M, V);
     returns the positive hidden probabilities (B, H) for the caller's metrics."""
