@@ -2,7 +2,7 @@
 # make test: set up, then the fast test suite. make slow: every recipe to its expected metric.
 PY := .venv/bin/python
 
-.PHONY: setup demo test slow bench docs generative-docs energy-docs sequences-docs seq2seq-docs compress-docs explain-docs lint
+.PHONY: setup demo test slow bench docs generative-docs energy-docs rl-docs sequences-docs seq2seq-docs compress-docs explain-docs lint
 
 setup:
 	@bash scripts/setup.sh
@@ -56,6 +56,7 @@ docs: setup
 	$(MAKE) sequences-docs
 	$(MAKE) generative-docs
 	$(MAKE) energy-docs
+	$(MAKE) rl-docs
 	$(MAKE) compress-docs
 	$(MAKE) explain-docs
 
@@ -189,3 +190,7 @@ energy-docs: setup
 	$(RESULTS) --report dbn-mnist --reuse --write docs/energy.md
 	$(PY) -m neuralab train dbn-mnist --run.full true --run.threads 1 --out runs/dbn-mnist-full
 	$(PY) -m neuralab eval runs/dbn-mnist-full --split test --write docs/energy.md --block dbn-full
+
+# make rl-docs: every table and picture of docs/rl.md (issue 12), seeds as each block says.
+rl-docs: setup
+	mkdir -p docs/img/rl
