@@ -229,3 +229,14 @@ class Method(ABC):
     def embeds(cls) -> bool:
         """Whether this method learns word embeddings (overrides `similar`); asked before building a run."""
         return cls.similar is not Method.similar
+
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
+        """Greedy actions (N, *action_shape) for observations (N, *obs_shape) of the run's environment (`neuralab play
+        RUN_DIR`); agents override it, others refuse in one line."""
+        raise UserError(f"{type(self).__name__}: this kind of run does not act in an environment; play a reinforcement-"
+                        "learning run (e.g. dqn-cartpole)")
+
+    @classmethod
+    def acts(cls) -> bool:
+        """Whether this method acts in an environment (overrides `act`); asked before building a run."""
+        return cls.act is not Method.act

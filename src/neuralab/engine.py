@@ -115,7 +115,9 @@ def _loop(run: Run, resume: bool, progress: bool) -> Run:
     ckpt_every = cfg.checkpoint_every or eval_every
     log = MetricsLog(run_dir) if procs.is_main else _NoLog()
     monitor, sign = recipe.monitor_key, (1.0 if recipe.mode == "max" else -1.0)
-    state = {"step": 0, "best": None, "bad_evals": 0, "sums": {}, "count": 0, "elapsed": 0.0}
+    # sums and counts per metric: a metric reported on some steps only (the return of an episode that ended) is
+    # averaged over the steps that reported it
+    state = {"step": 0, "best": None, "bad_evals": 0, "sums": {}, "counts": {}, "count": 0, "elapsed": 0.0}
     latest: dict[str, float] = {}
 
     if resume:
@@ -131,7 +133,7 @@ def _loop(run: Run, resume: bool, progress: bool) -> Run:
 
     def checkpoint_state() -> dict[str, Any]:
         return {"method": method.state_dict(), "data": data.state_dict(), "rng": _rng_state(),
-                "engine": {k: state[k] for k in ("step", "best", "bad_evals", "sums", "count", "elapsed")},
+                "engine": {k: state[k] for k in ("step", "best", "bad_evals", "sums", "counts", "count", "elapsed")},
                 "latest": latest}
 
     def evaluate() -> tuple[bool, str | None]:
@@ -182,13 +184,14 @@ def _loop(run: Run, resume: bool, progress: bool) -> Run:
                     raise DivergedError(f"{recipe.name}: {k} became {v} at step {step}; stopped, {kept}. "
                                         "Try a smaller learning rate")
                 state["sums"][k] = state["sums"].get(k, 0.0) + v
+                state["counts"][k] = state["counts"].get(k, 0) + 1
             state["count"] += 1
             if step % cfg.log_every == 0 or step == total or done:
-                means = {k: s / state["count"] for k, s in state["sums"].items()}
+                means = {k: s / state["counts"].get(k, state["count"]) for k, s in state["sums"].items()}
                 latest.update(means)
                 log.write({"step": step, "epoch": step / steps_per_epoch, "time": round(time.monotonic() - t0, 3),
                            **means})
-                state["sums"], state["count"] = {}, 0
+                state["sums"], state["counts"], state["count"] = {}, {}, 0
                 bar.update(step, {k: v for k, v in latest.items() if k.endswith("loss") or k == monitor})
             final, improved = step == total or done, None
             if step % eval_every == 0 or final:

@@ -16,5 +16,6 @@ import neuralab.data.series
 import neuralab.data.sources
 import neuralab.data.text_stream
 import neuralab.data.tweets
+import neuralab.data.vector_env
 import neuralab.data.word_context
 import neuralab.data.worked_example  # noqa: F401

@@ -22,18 +22,41 @@ from neuralab.registry import register_data
 INSTALL_HINT = 'pip install "neuralab[rl]"'
 
 
-def make_env(env_id: str, max_episode_steps: int) -> Any:
-    """`gymnasium.make(env_id)` with a step limit; gymnasium is an optional dependency."""
+def make_env(env_id: str, max_episode_steps: int | None, render_mode: str | None = None) -> Any:
+    """`gymnasium.make(env_id)` with a step limit (None: the environment's own); gymnasium is an optional dependency.
+
+    Atari ids (`ALE/Pong-v5`) need ale-py (`neuralab[atari]`), MiniGrid ids the minigrid package: each registers its
+    environments with gymnasium when imported.
+    """
     try:
         import gymnasium
     except ImportError:
         raise UserError(f"{env_id}: reinforcement-learning recipes need gymnasium; install it with "
                         f"{INSTALL_HINT}") from None
+    _register_family(gymnasium, env_id)
     try:
         # The passive checker only warns about API misuse; it wraps every step, so leave it out.
-        return gymnasium.make(env_id, max_episode_steps=max_episode_steps, disable_env_checker=True)
+        return gymnasium.make(env_id, max_episode_steps=max_episode_steps, disable_env_checker=True,
+                              render_mode=render_mode)
     except gymnasium.error.Error as exc:
         raise UserError(f"--data.env {env_id!r}: gymnasium cannot make it ({exc})") from None
+
+
+def _register_family(gymnasium: Any, env_id: str) -> None:
+    """Import the package that registers `env_id`'s family (Atari, MiniGrid), or say how to install it."""
+    if env_id.startswith("ALE/"):
+        try:
+            import ale_py
+        except ImportError:
+            raise UserError(f"{env_id}: Atari environments need ale-py (GPL-2.0); install it with "
+                            'pip install "neuralab[atari]"') from None
+        gymnasium.register_envs(ale_py)
+    elif env_id.startswith("MiniGrid-"):
+        try:
+            import minigrid
+        except ImportError:
+            raise UserError(f"{env_id}: MiniGrid environments need minigrid; install it with {INSTALL_HINT}") from None
+        gymnasium.register_envs(minigrid)
 
 
 EVAL_KEY = 2**32  # spawn key of the evaluation episodes, beyond any training episode index
