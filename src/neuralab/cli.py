@@ -294,6 +294,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_play(args: argparse.Namespace) -> int:
+    """A trained agent's greedy episodes: one line each and the mean; with --record, a GIF of them all."""
+    import statistics
+
+    from neuralab.play import play
+
+    played = play(args.run_dir, args.episodes, args.record, args.seed, _checkpoint_arg(args.checkpoint))
+    for k, (ret, length) in enumerate(zip(played.returns, played.lengths, strict=True)):
+        print(f"episode {k}: return {ret:g}, length {length}")
+    spread = statistics.pstdev(played.returns)
+    print(f"mean return {statistics.fmean(played.returns):.2f} +- {spread:.2f} over {len(played.returns)} episodes, "
+          f"mean length {statistics.fmean(played.lengths):.1f}")
+    if played.gif is not None:
+        print(played.gif)
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from neuralab.export import export_run
 
@@ -777,6 +794,12 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", metavar="FILE.png", help="generative runs: where to write the grid (default "
                                                      "RUN_DIR/samples/sample[-labelL]-seedS.png)")
     s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
+    s = sub.add_parser("play", help="run a trained agent's greedy policy for some episodes; --record writes a GIF")
+    s.add_argument("run_dir")
+    s.add_argument("--episodes", type=int, default=1, help="episodes to play (default 1)")
+    s.add_argument("--record", metavar="FILE.gif", help="write every frame of the episodes to this animated GIF")
+    s.add_argument("--seed", type=int, default=0, help="seed of the played episodes (default 0)")
+    s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
     s = sub.add_parser("export", help="write a run's network as ONNX or its weights as safetensors")
     s.add_argument("run_dir")
     s.add_argument("--format", required=True, choices=("onnx", "safetensors"))
@@ -870,7 +893,7 @@ def main(argv: list[str] | None = None) -> int:
         return {"list": cmd_list, "flops": cmd_flops, "eval": cmd_eval, "plot": cmd_plot,
                 "predict": cmd_predict, "explain": cmd_explain, "attack": cmd_attack, "export": cmd_export,
                 "fid": cmd_fid, "compress": cmd_compress, "sample": cmd_sample, "similar": cmd_similar,
-                "analogy": cmd_analogy, "translate": cmd_translate}[args.command](args)
+                "analogy": cmd_analogy, "translate": cmd_translate, "play": cmd_play}[args.command](args)
     except UserError as exc:
         print(f"neuralab: error: {exc}", file=sys.stderr)
         return EXIT_USER

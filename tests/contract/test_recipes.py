@@ -346,3 +346,29 @@ def test_translate_decodes_a_text_or_says_in_one_line_why_not(name, trained, cap
         out, err = capsys.readouterr()
         assert out == "" and err.startswith("neuralab: error: ") and len(err.strip().splitlines()) == 1, err
         assert "translate" in err, err
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_play_records_an_agent_or_says_in_one_line_why_not(name, trained, tmp_path, capsys):
+    """`play --record` on every recipe: agents play an episode and write its frames as a GIF, other runs one line."""
+    gif = tmp_path / "play.gif"
+    code = main(["play", str(trained(name)), "--episodes", "1", "--record", str(gif)])
+    out, err = capsys.readouterr()
+    if METHODS.get(RECIPES.get(name).method).build.acts():
+        assert code == 0, err
+        lines = out.splitlines()
+        assert lines[0].startswith("episode 0: return ") and lines[1].startswith("mean return ")
+        assert lines[-1] == str(gif)
+        length = int(lines[0].rsplit("length ", 1)[1])
+        with Image.open(gif) as im:  # identical consecutive frames are merged into one that shows longer
+            durations = []
+            for k in range(im.n_frames):
+                im.seek(k)
+                durations.append(im.info["duration"])
+            assert im.size[0] > 32 and im.size[1] > 32 and 1 <= im.n_frames <= length + 1
+        if length + 1 <= 5000:  # every frame kept: the first observation and one per step, each shown as long
+            assert sum(durations) % (length + 1) == 0 and sum(durations) >= 20 * (length + 1), durations
+    else:
+        assert code == 2 and out == "" and not gif.exists(), err
+        assert err.startswith("neuralab: error: ") and len(err.strip().splitlines()) == 1, err
+        assert "does not act in an environment" in err

@@ -139,6 +139,10 @@ class TabularTD(Method):
             if terminated or truncated:
                 return rollout
 
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
+        """Greedy actions (N,) for integer states (N,): the first of tied maxima, as in `greedy_rollout`."""
+        return self.model.q[obs.long().cpu()].argmax(dim=1)
+
     def evaluate(self) -> dict[str, float]:
         rollout = self.greedy_rollout()
         return {"eval/return": rollout.ret, "eval/length": rollout.length}
