@@ -52,6 +52,7 @@ def clipped_surrogate(log_probs: torch.Tensor, old_log_probs: torch.Tensor, adva
     return -torch.min(unclipped, clipped).mean(), ((ratio - 1).abs() > clip).float().mean()
 
 
+@register_method("ppo", config=PPOConfig)
 class PPO(PolicyGradientAgent):
     """One engine step: a rollout of `n_steps` vector steps, then `n_epochs` passes of minibatch updates on it."""
 
@@ -103,8 +104,3 @@ class PPO(PolicyGradientAgent):
         explained = (1 - (returns - old_values).var() / var).item() if var > 0 else 0.0
         return {**{f"train/{k}": v / updates for k, v in sums.items()}, "train/lr": lr,
                 "train/explained_variance": explained, **self.episode_metrics()}
-
-
-@register_method("ppo", config=PPOConfig)
-def build_ppo(cfg: PPOConfig, model: nn.Module, data: VectorEnvStream, ctx: RunContext) -> PPO:
-    return PPO(cfg, model, data, ctx)

@@ -45,6 +45,7 @@ def episode_mask(done: torch.Tensor) -> torch.Tensor:
     return t <= last
 
 
+@register_method("reinforce", config=ReinforceConfig)
 class Reinforce(PolicyGradientAgent):
     """One engine step: a batch of whole episodes, then one gradient step on it."""
 
@@ -78,8 +79,3 @@ class Reinforce(PolicyGradientAgent):
         return {"train/loss": loss.item(), "train/policy_loss": policy_loss.item(),
                 "train/value_loss": value_loss.item(), "train/entropy": entropy.item(), "train/lr": lr,
                 "train/batch_steps": float(keep.sum()), **self.episode_metrics()}
-
-
-@register_method("reinforce", config=ReinforceConfig)
-def build_reinforce(cfg: ReinforceConfig, model: nn.Module, data: VectorEnvStream, ctx: RunContext) -> Reinforce:
-    return Reinforce(cfg, model, data, ctx)
