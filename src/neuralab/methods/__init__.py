@@ -1,5 +1,6 @@
 """Learning rules; importing this package registers them all (one import per line)."""
 
+import neuralab.methods.a2c
 import neuralab.methods.adversarial
 import neuralab.methods.autoencoding
 import neuralab.methods.boltzmann_learning
@@ -19,6 +20,8 @@ import neuralab.methods.masked_lm
 import neuralab.methods.neural_coding
 import neuralab.methods.perceptron
 import neuralab.methods.pix2pix
+import neuralab.methods.ppo
+import neuralab.methods.reinforce
 import neuralab.methods.seq2seq
 import neuralab.methods.sparse_coding
 import neuralab.methods.supervised
