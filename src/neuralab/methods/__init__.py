@@ -1,5 +1,6 @@
 """Learning rules; importing this package registers them all (one import per line)."""
 
+import neuralab.methods.a2c
 import neuralab.methods.adversarial
 import neuralab.methods.autoencoding
 import neuralab.methods.boltzmann_learning

@@ -20,6 +20,7 @@ import neuralab.recipes.mlp
 import neuralab.recipes.mnist1d
 import neuralab.recipes.neuro
 import neuralab.recipes.optimization
+import neuralab.recipes.policy_gradient
 import neuralab.recipes.rbm
 import neuralab.recipes.regimes
 import neuralab.recipes.regularization
