@@ -194,3 +194,4 @@ energy-docs: setup
 # make rl-docs: every table and picture of docs/rl.md (issue 12), seeds as each block says.
 rl-docs: setup
 	mkdir -p docs/img/rl
+	$(RESULTS) --seeds 3 --block curiosity --recipes a2c-doorkey,icm-doorkey,icm-doorkey-noisy-tv,a2c-empty,shaping-potential-empty,shaping-progress-empty --write docs/rl.md

@@ -46,6 +46,7 @@ class A2CICMConfig(CuriosityConfig, A2CConfig):
     """A2C's settings and the curiosity module's."""
 
 
+@register_method("a2c-icm", config=A2CICMConfig)
 class CuriousA2C(RewardBonus, A2C):
     """A2C whose rewards carry the curiosity module's bonus; the module trains beside the policy."""
 
@@ -84,7 +85,3 @@ class CuriousA2C(RewardBonus, A2C):
         self.icm_plain.load_state_dict(state["icm"])
         self.icm_optimizer.load_state_dict(state["icm_optimizer"])
 
-
-@register_method("a2c-icm", config=A2CICMConfig)
-def build_a2c_icm(cfg: A2CICMConfig, model: nn.Module, data: VectorEnvStream, ctx: RunContext) -> CuriousA2C:
-    return CuriousA2C(cfg, model, data, ctx)

@@ -71,6 +71,7 @@ class A2CShapedConfig(ShapingConfig, A2CConfig):
     """A2C's settings and the shaping's."""
 
 
+@register_method("a2c-shaped", config=A2CShapedConfig)
 class ShapedA2C(RewardBonus, A2C):
     """A2C learning from the environment's reward plus a shaping reward."""
 
@@ -92,7 +93,3 @@ class ShapedA2C(RewardBonus, A2C):
         metrics = {"train/shaping": shaping.mean().item(), "train/extrinsic": buffer.rewards[:t].mean().item()}
         return buffer.rewards[:t] + shaping, metrics
 
-
-@register_method("a2c-shaped", config=A2CShapedConfig)
-def build_a2c_shaped(cfg: A2CShapedConfig, model: nn.Module, data: VectorEnvStream, ctx: RunContext) -> ShapedA2C:
-    return ShapedA2C(cfg, model, data, ctx)
