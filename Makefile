@@ -194,4 +194,7 @@ energy-docs: setup
 # make rl-docs: every table and picture of docs/rl.md (issue 12), seeds as each block says.
 rl-docs: setup
 	mkdir -p docs/img/rl
+	$(RESULTS) --seeds 3 --block policy-gradient --recipes reinforce-cartpole,a2c-cartpole,a3c-cartpole,ppo-cartpole,ppo-lunarlander --write docs/rl.md
+	$(RESULTS) --report ppo-lunarlander --reuse --write docs/rl.md
+	cp runs/results/ppo-lunarlander/seed-0/plots/returns.png docs/img/rl/ppo-lunarlander-returns.png
 	$(RESULTS) --seeds 3 --block curiosity --recipes a2c-doorkey,icm-doorkey,icm-doorkey-noisy-tv,a2c-empty,shaping-potential-empty,shaping-progress-empty --write docs/rl.md

@@ -21,6 +21,8 @@ import neuralab.methods.masked_lm
 import neuralab.methods.neural_coding
 import neuralab.methods.perceptron
 import neuralab.methods.pix2pix
+import neuralab.methods.ppo
+import neuralab.methods.reinforce
 import neuralab.methods.seq2seq
 import neuralab.methods.shaping
 import neuralab.methods.sparse_coding

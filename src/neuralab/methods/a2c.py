@@ -34,6 +34,7 @@ class A2CConfig(PolicyGradientConfig):
     normalize_advantages: bool = field(False, "Standardise the advantages of each rollout.")
 
 
+@register_method("a2c", config=A2CConfig)
 class A2C(PolicyGradientAgent):
     """One engine step: a rollout of `n_steps` vector steps, then one gradient step on it."""
 
@@ -59,8 +60,3 @@ class A2C(PolicyGradientAgent):
         return {"train/loss": loss.item(), "train/policy_loss": policy_loss.item(),
                 "train/value_loss": value_loss.item(), "train/entropy": entropy.item(), "train/lr": lr,
                 **self.episode_metrics()}
-
-
-@register_method("a2c", config=A2CConfig)
-def build_a2c(cfg: A2CConfig, model: nn.Module, data: VectorEnvStream, ctx: RunContext) -> A2C:
-    return A2C(cfg, model, data, ctx)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -132,6 +133,17 @@ class PolicyGradientAgent(Agent):
         loss.backward()
         clip_gradients_(list(self.net.parameters()), self.cfg.max_grad_norm, 0.0)
         self.optimizer.step()
+
+    def report(self, run_dir: Path | None = None) -> str:
+        """How much experience the run took and how its last training episodes went (the greedy evaluation is
+        in the metrics)."""
+        last = self.returns[-100:]
+        lines = [f"- {type(self).__name__} on {self.data.cfg.env}: {self.data.env_steps:,} environment steps in "
+                 f"{self.updates:,} rollouts, {len(self.returns):,} training episodes"]
+        if last:
+            lines.append(f"- mean return of the last {len(last)} training episodes (sampled actions): "
+                         f"{sum(last) / len(last):.1f}")
+        return "\n".join(lines)
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),

@@ -87,12 +87,13 @@ class ActorCritic(nn.Module):
         return torch.cat([params, value], dim=1)
 
     def split(self, out: torch.Tensor) -> tuple[Distribution, torch.Tensor]:
-        """`forward`'s output -> (the policy's distribution over actions, the values (B,))."""
+        """`forward`'s output -> (the policy's distribution over actions, the values (B,)); the arguments are not
+        validated (a cost per call in the acting loop; they come from this network)."""
         params, value = out[:, :-1], out[:, -1]
         if self.log_std is None:
-            return Categorical(logits=params), value
+            return Categorical(logits=params, validate_args=False), value
         mean, log_std = params.chunk(2, dim=1)
-        return Independent(Normal(mean, log_std.exp()), 1), value
+        return Independent(Normal(mean, log_std.exp(), validate_args=False), 1, validate_args=False), value
 
     def greedy(self, out: torch.Tensor) -> torch.Tensor:
         """`forward`'s output -> the policy's most likely actions: the argmax (B,) or the Gaussian's mean (B, A)."""
