@@ -197,3 +197,4 @@ rl-docs: setup
 	$(RESULTS) --seeds 3 --block policy-gradient --recipes reinforce-cartpole,a2c-cartpole,a3c-cartpole,ppo-cartpole,ppo-lunarlander --write docs/rl.md
 	$(RESULTS) --report ppo-lunarlander --reuse --write docs/rl.md
 	cp runs/results/ppo-lunarlander/seed-0/plots/returns.png docs/img/rl/ppo-lunarlander-returns.png
+	$(RESULTS) --seeds 3 --block curiosity --recipes a2c-doorkey,icm-doorkey,icm-doorkey-noisy-tv,a2c-empty,shaping-potential-empty,shaping-progress-empty --write docs/rl.md

@@ -22,11 +22,16 @@ from neuralab.registry import register_data
 INSTALL_HINT = 'pip install "neuralab[rl]"'
 
 
-def make_env(env_id: str, max_episode_steps: int | None, render_mode: str | None = None) -> Any:
+MINIGRID_OBS = ("image", "full")
+
+
+def make_env(env_id: str, max_episode_steps: int | None, render_mode: str | None = None,
+             minigrid_obs: str = "image") -> Any:
     """`gymnasium.make(env_id)` with a step limit (None: the environment's own); gymnasium is an optional dependency.
 
     Atari ids (`ALE/Pong-v5`) need ale-py (`neuralab[atari]`), MiniGrid ids the minigrid package: each registers its
-    environments with gymnasium when imported.
+    environments with gymnasium when imported. A MiniGrid observation is a dict (image, direction, mission text);
+    `minigrid_obs` keeps one array of it (`minigrid_observation`).
     """
     try:
         import gymnasium
@@ -36,10 +41,23 @@ def make_env(env_id: str, max_episode_steps: int | None, render_mode: str | None
     _register_family(gymnasium, env_id)
     try:
         # The passive checker only warns about API misuse; it wraps every step, so leave it out.
-        return gymnasium.make(env_id, max_episode_steps=max_episode_steps, disable_env_checker=True,
-                              render_mode=render_mode)
+        env = gymnasium.make(env_id, max_episode_steps=max_episode_steps, disable_env_checker=True,
+                             render_mode=render_mode)
     except gymnasium.error.Error as exc:
         raise UserError(f"--data.env {env_id!r}: gymnasium cannot make it ({exc})") from None
+    return minigrid_observation(env, minigrid_obs) if env_id.startswith("MiniGrid-") else env
+
+
+def minigrid_observation(env: Any, mode: str) -> Any:
+    """A MiniGrid environment whose observation is one uint8 array of MiniGrid's cell encoding (object, colour,
+    state) instead of a dict: `image`, the agent's egocentric 7 x 7 view (7, 7, 3), partially observable as in
+    Chevalier-Boisvert et al.'s baselines; `full`, the whole grid (width, height, 3) with the agent's cell holding
+    (agent, red, direction), fully observable."""
+    from minigrid.wrappers import FullyObsWrapper, ImgObsWrapper
+
+    if mode not in MINIGRID_OBS:
+        raise UserError(f"MiniGrid observation {mode!r}: choose one of {', '.join(MINIGRID_OBS)}")
+    return ImgObsWrapper(FullyObsWrapper(env) if mode == "full" else env)
 
 
 def _register_family(gymnasium: Any, env_id: str) -> None:

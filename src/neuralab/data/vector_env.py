@@ -29,7 +29,8 @@ import numpy as np
 import torch
 
 from neuralab.config import field
-from neuralab.data.envs import EVAL_KEY, episode_seed, make_env
+from neuralab.data.envs import EVAL_KEY, MINIGRID_OBS, episode_seed, make_env
+from neuralab.data.noisy_tv import noisy_tv
 from neuralab.data.tensor_cartpole import TensorCartPole
 from neuralab.errors import UserError
 from neuralab.registry import register_data
@@ -50,6 +51,10 @@ class VectorEnvConfig:
     max_episode_steps: int = field(0, "Step limit of an episode (0: the environment's own, 500 for CartPole-v1).",
                                    ge=0)
     eval_episodes: int = field(10, "Greedy evaluation episodes (fixed seeds, the same at every evaluation).", ge=1)
+    minigrid_obs: str = field("image", "MiniGrid ids: image (the agent's 7x7x3 egocentric view) or full (the whole "
+                                       "grid, width x height x 3), in MiniGrid's cell codes.", choices=MINIGRID_OBS)
+    noisy_tv: bool = field(False, "MiniGrid ids: one more action, a noisy TV that shows random noise instead of the "
+                                  "observation (data/noisy_tv.py).")
 
 
 @dataclass
@@ -109,6 +114,12 @@ def replayable_env() -> type:
     return ReplayableEnv
 
 
+def make_member(cfg: VectorEnvConfig, limit: int | None, render_mode: str | None = None) -> Any:
+    """One of the vector's environments, as the config wraps it (MiniGrid observation, noisy TV)."""
+    env = make_env(cfg.env, limit, render_mode=render_mode, minigrid_obs=cfg.minigrid_obs)
+    return noisy_tv(env, cfg.env) if cfg.noisy_tv else env
+
+
 class GymBackend:
     """N gymnasium environments as one `SyncVectorEnv` or `AsyncVectorEnv`, resets driven by the stream."""
 
@@ -117,9 +128,9 @@ class GymBackend:
         limit = cfg.max_episode_steps or None
 
         def factory(i: int) -> Callable[[], Any]:
-            return lambda: replayable_env()(make_env(cfg.env, limit, render_mode=render_mode), i)
+            return lambda: replayable_env()(make_member(cfg, limit, render_mode), i)
 
-        make_env(cfg.env, limit).close()  # a bad id fails here, in this process, with one clear line
+        make_member(cfg, limit).close()  # a bad id fails here, in this process, with one clear line
         vector = gym.vector.AsyncVectorEnv if cfg.backend == "async" else gym.vector.SyncVectorEnv
         self.env = vector([factory(i) for i in range(num_envs)], autoreset_mode=gym.vector.AutoresetMode.DISABLED)
         self.num_envs, self.device = num_envs, device

@@ -13,6 +13,7 @@ import neuralab.methods.elbo
 import neuralab.methods.fastica
 import neuralab.methods.hebbian
 import neuralab.methods.hebbian_storage
+import neuralab.methods.icm
 import neuralab.methods.language_model
 import neuralab.methods.lif_simulation
 import neuralab.methods.manual_backprop
@@ -23,6 +24,7 @@ import neuralab.methods.pix2pix
 import neuralab.methods.ppo
 import neuralab.methods.reinforce
 import neuralab.methods.seq2seq
+import neuralab.methods.shaping
 import neuralab.methods.sparse_coding
 import neuralab.methods.supervised
 import neuralab.methods.tabular
