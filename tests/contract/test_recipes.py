@@ -32,6 +32,7 @@ TRAIN_LIMIT = 256  # training examples, where the recipe's data source has a `tr
 # Test examples, where it has a `test_limit`: every evaluation, report and confusion plot reads the test split,
 # about ten passes per recipe here, which over 10,000 images costs a ResNet-18 minutes on 2 cores.
 TEST_LIMIT = 500
+EVAL_EPISODES = 3  # greedy evaluation episodes, where the recipe's environment stream has `eval_episodes`
 # Recipes whose 4-step run cannot be compared with a resumed one, and why. Empty: every recipe can.
 NOT_RESUMABLE: dict[str, str] = {}
 NAMES = RECIPES.names()
@@ -51,6 +52,8 @@ def _overrides(name: str) -> dict[str, dict]:
         overrides["data"] = {"train_limit": TRAIN_LIMIT}
     if "test_limit" in fields and not RECIPES.get(name).data_config.get("test_limit"):
         overrides.setdefault("data", {})["test_limit"] = TEST_LIMIT
+    if "eval_episodes" in fields:
+        overrides.setdefault("data", {})["eval_episodes"] = EVAL_EPISODES
     return overrides
 
 
