@@ -8,6 +8,7 @@ import neuralab.methods.cyclegan
 import neuralab.methods.dbn
 import neuralab.methods.decomposition
 import neuralab.methods.delta_rule
+import neuralab.methods.dynamic_programming
 import neuralab.methods.elbo
 import neuralab.methods.fastica
 import neuralab.methods.hebbian
@@ -23,4 +24,5 @@ import neuralab.methods.seq2seq
 import neuralab.methods.sparse_coding
 import neuralab.methods.supervised
 import neuralab.methods.tabular
+import neuralab.methods.td_prediction
 import neuralab.methods.word2vec  # noqa: F401
