@@ -6,8 +6,8 @@ Both plan on `env.unwrapped.P` (`data/mdp.py`) and write their action values int
 greedy policy is evaluated, reported and drawn exactly like a TD learner's (`TabularAgent`). One engine step
 is one whole-state-space update, a few tensor operations (`methods/planning.py`):
 
-- value iteration: one sweep of the optimality backup, q <- R + gamma P max_a q; done when no value moved by
-  more than `tolerance`;
+- value iteration: one sweep of the optimality backup, q <- R + gamma P max_a q; done when no state value
+  max_a q moved by more than `tolerance`;
 - policy iteration: evaluate the current policy exactly (one linear solve), q <- q_pi, and improve it
   greedily (keeping tied actions); done when no state changes its action. It starts from the policy that always
   takes action 0.
@@ -61,14 +61,15 @@ class ValueIteration(Planner):
     name = "value iteration"
 
     def step(self, batch: Any) -> dict[str, float]:
-        q = self.model.q
-        v = q.max(1).values
-        v_new = planning.bellman_optimality(self.data.mdp, v, self.cfg.gamma)
-        delta = float((v_new - v).abs().max())
-        q.copy_(planning.q_values(self.data.mdp, v_new, self.cfg.gamma))
+        q, mdp = self.model.q, self.data.mdp
+        v = q.max(1).values  # v_k: the table holds q_k = R + gamma P v_(k-1) (q_0 = 0)
+        q_next = planning.q_values(mdp, v, self.cfg.gamma)
+        v_next = q_next.max(1).values  # one optimality backup, T_* v_k
+        delta = float((v_next - v).abs().max())
+        q.copy_(q_next)
         self.iterations += 1
         self.done = delta <= self.cfg.tolerance
-        return {"train/delta": delta, "train/value_start": float(self.data.mdp.initial @ v_new)}
+        return {"train/delta": delta, "train/value_start": float(mdp.initial @ v_next)}
 
     def trained(self) -> str:
         state = "converged" if self.done else "not converged"
