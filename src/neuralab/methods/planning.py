@@ -84,26 +84,21 @@ class Solution:
 
 def value_iteration(mdp: TabularMDP, gamma: float, tolerance: float = 1e-10, max_sweeps: int = 100_000) -> Solution:
     """Sweep the optimality backup from v = 0 until no state value moves by more than `tolerance`."""
-    v = torch.zeros(mdp.n_states, dtype=torch.float64)
-    for sweep in range(1, max_sweeps + 1):
-        q = q_values(mdp, v, gamma)
-        v_new = q.max(1).values
+    v, sweeps, delta = torch.zeros(mdp.n_states, dtype=torch.float64), 0, float("inf")
+    while delta > tolerance and sweeps < max_sweeps:
+        v_new = bellman_optimality(mdp, v, gamma)
         delta = float((v_new - v).abs().max())
-        v = v_new
-        if delta <= tolerance:
-            break
+        v, sweeps = v_new, sweeps + 1
     q = q_values(mdp, v, gamma)
-    return Solution(v, q, greedy(q), sweep)
+    return Solution(v, q, greedy(q), sweeps)
 
 
 def policy_iteration(mdp: TabularMDP, gamma: float, max_rounds: int = 10_000) -> Solution:
     """Evaluate exactly and improve greedily, from the policy that always takes action 0, until stable."""
-    policy = torch.zeros(mdp.n_states, dtype=torch.int64)
-    for round_ in range(1, max_rounds + 1):
+    policy, rounds, stable = torch.zeros(mdp.n_states, dtype=torch.int64), 0, False
+    while not stable and rounds < max_rounds:
         v = policy_evaluation(mdp, one_hot_policy(policy, mdp.n_actions), gamma)
         q = q_values(mdp, v, gamma)
         new = improve(q, policy)
-        if torch.equal(new, policy):
-            break
-        policy = new
-    return Solution(v, q, policy, round_)
+        stable, policy, rounds = torch.equal(new, policy), new, rounds + 1
+    return Solution(v, q, policy, rounds)
