@@ -61,7 +61,7 @@ def _draw_grid(layout: GridLayout) -> tuple[plt.Figure, plt.Axes]:
         kind[divmod(s, cols)] = 1
     kind[divmod(layout.start, cols)] = 2
     kind[divmod(layout.goal, cols)] = 3
-    fig, ax = plt.subplots(figsize=(0.6 * cols + 0.6, 0.6 * rows + 0.8))
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.6 * cols + 0.6), max(4.0, 0.6 * rows + 0.8)))
     ax.imshow(kind, cmap=ListedColormap(["#f2f2f2", "#8c2d04", "#a1d99b", "#fdd049"]), vmin=0, vmax=3)
     ax.set_xticks(np.arange(-0.5, cols), minor=True)
     ax.set_yticks(np.arange(-0.5, rows), minor=True)
