@@ -77,7 +77,7 @@ register(Recipe(
             "evaluation by dynamic programming on the same MDP.",
     model="vtable", method="td-prediction", data="gym-discrete",
     model_config=dict(n_states=16),
-    method_config=dict(alpha=0.02, gamma=1.0, policy="uniform"),
-    data_config=dict(FROZENLAKE, eval_episodes=1), run=RunConfig(steps=5000, log_every=10),
+    method_config=dict(alpha=0.05, alpha_decay=0.9998, alpha_min=0.002, gamma=1.0, policy="uniform"),
+    data_config=dict(FROZENLAKE, eval_episodes=1), run=RunConfig(steps=20_000, log_every=10),
     expect={"eval/rmse": ("<=", 0.01)},
 ))
