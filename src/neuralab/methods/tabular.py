@@ -41,7 +41,7 @@ import torch
 from neuralab.config import field
 from neuralab.contracts import Method, RunContext
 from neuralab.data.envs import DiscreteEnvStream, Episode, grid_layout
-from neuralab.data.mdp import Episodes
+from neuralab.data.mdp import Episodes, success_probability
 from neuralab.errors import UserError
 from neuralab.methods import planning
 from neuralab.models.tabular.qtable import QTable
@@ -182,7 +182,7 @@ class TabularAgent(Method):
         from neuralab.viz.gridworld import render_ascii, render_policy
 
         ours, best = self.data.evaluate_policy(self.greedy_policy()), self.reference_episodes
-        n = self.data.cfg.eval_episodes
+        n, mdp = self.data.cfg.eval_episodes, self.data.mdp
         lines = [f"{self.name} on {self.data.cfg.env}{self.trained()}.",
                  "",
                  f"Greedy policy over {n} evaluation episode{'s' if n > 1 else ''} (fixed seeds): success rate "
@@ -190,7 +190,10 @@ class TabularAgent(Method):
                  f"{ours.lengths.double().mean():.1f}.",
                  f"Value iteration's greedy policy (gamma {self.cfg.gamma:g}) on the same episodes: success rate "
                  f"{best.success.double().mean():.3f}, mean return {best.returns.mean():.3f}, mean length "
-                 f"{best.lengths.double().mean():.1f}."]
+                 f"{best.lengths.double().mean():.1f}.",
+                 f"Exact probability of success within {self.data.cfg.eval_max_steps} steps (from the model): "
+                 f"{success_probability(mdp, self.greedy_policy(), self.data.cfg.eval_max_steps):.4f}, value "
+                 f"iteration's {success_probability(mdp, self.reference.policy, self.data.cfg.eval_max_steps):.4f}."]
         lines += self.extra_report()
         layout = grid_layout(self.data.eval_env)
         if layout is not None:
