@@ -37,6 +37,8 @@ CNN := alexnet-fashion,vgg11-fashion,googlenet-fashion,resnet18-fashion,resnet18
 SEQ2SEQ := addition-seq2seq,reversal-seq2seq,translation-gru,translation-bahdanau,translation-transformer
 AUTOENCODERS := autoencoder-mnist,conv-autoencoder-mnist,tied-autoencoder-mnist,denoising-autoencoder-mnist,sparse-autoencoder-mnist,stacked-autoencoder-mnist,autoencoder-2d-mnist,anomaly-autoencoder-mnist
 RESULTS := $(PY) -m neuralab results --quiet
+# docs/rl.md's tabular recipes (issue 12, R1-R2), planners first
+TABULAR := value-iteration-frozenlake,policy-iteration-frozenlake,td-prediction-frozenlake,qlearning-frozenlake,expected-sarsa-frozenlake,qlearning-taxi,qlearning-cliffwalking,sarsa-cliffwalking
 GANS_RING := gan-ring-minimax,gan-ring-nonsaturating,gan-ring-collapse,wgan-gp-ring
 GANS_MNIST := gan-mnist,cgan-mnist,dcgan-mnist,wgan-gp-mnist
 # README.md's table: the foundations and the supervised toolbox (each family has its own page).
@@ -194,6 +196,10 @@ energy-docs: setup
 # make rl-docs: every table and picture of docs/rl.md (issue 12), seeds as each block says.
 rl-docs: setup
 	mkdir -p docs/img/rl
+	$(RESULTS) --seeds 3 --block tabular --write docs/rl.md --recipes $(TABULAR)
+	for r in $$(echo $(TABULAR) | tr , ' '); do $(RESULTS) --report $$r --reuse --write docs/rl.md || exit 1; done
+	$(RESULTS) --seeds 12 --block cliff-alpha --recipes qlearning-cliffwalking,sarsa-cliffwalking --method.alpha 0.5 \
+	  --out runs/results-cliff-alpha --write docs/rl.md
 	$(RESULTS) --seeds 3 --block policy-gradient --recipes reinforce-cartpole,a2c-cartpole,a3c-cartpole,ppo-cartpole,ppo-lunarlander --write docs/rl.md
 	$(RESULTS) --report ppo-lunarlander --reuse --write docs/rl.md
 	cp runs/results/ppo-lunarlander/seed-0/plots/returns.png docs/img/rl/ppo-lunarlander-returns.png

@@ -53,7 +53,7 @@ def test_cli_run_writes_plots_report_and_evaluates(tmp_path):
     out = tmp_path / "run"
     r = run_cli("train", "qlearning-cliffwalking", "--quiet", "--out", out, "--run.steps", 100)
     assert r.returncode == 0, r.stderr
-    assert "greedy policy on CliffWalking-v1: return" in r.stdout and "S C C C C C C C C C C G" in r.stdout
+    assert "Greedy path of the first evaluation episode: return" in r.stdout and "S C C C C C C C C C C G" in r.stdout
     for name in ("curves.png", "returns.png", "greedy_path.png"):
         assert_png_drawn(out / "plots" / name)
     summary = json.loads((out / "summary.json").read_text())

@@ -1,5 +1,6 @@
-"""Tabular TD control: the Q-learning and SARSA updates against hand computations, epsilon-greedy,
-the Q-table model, the environment stream and the text rendering of a grid path."""
+"""Tabular TD: the Q-learning, SARSA, expected SARSA and TD(0) updates against hand computations,
+epsilon-greedy and softmax exploration, the Q- and V-table models, the environment stream, the text rendering
+of a grid path, the planners as engine methods and TD(0) prediction against dynamic programming."""
 
 from __future__ import annotations
 
@@ -13,8 +14,21 @@ import torch
 from neuralab.contracts import RunContext
 from neuralab.data.envs import DiscreteEnvConfig, DiscreteEnvStream, Episode, grid_layout
 from neuralab.errors import UserError
-from neuralab.methods.tabular import QLearning, Sarsa, TabularConfig, epsilon_greedy
+from neuralab.methods import planning
+from neuralab.methods.dynamic_programming import PlanningConfig, PolicyIteration, ValueIteration
+from neuralab.methods.tabular import (
+    ExpectedSarsa,
+    QLearning,
+    Sarsa,
+    TabularConfig,
+    epsilon_greedy,
+    epsilon_greedy_probs,
+    softmax,
+    softmax_probs,
+)
+from neuralab.methods.td_prediction import TDPrediction, TDPredictionConfig
 from neuralab.models.tabular.qtable import QTable, QTableConfig
+from neuralab.models.tabular.vtable import VTable, VTableConfig
 from neuralab.viz.gridworld import render_ascii
 
 ALPHA, GAMMA = 0.5, 0.9
@@ -32,12 +46,15 @@ class ScriptedEnv:
         return s, r, terminated, truncated, {}
 
 
-def make_method(cls, q0: torch.Tensor, epsilon: float, seed: int = 0):
+def context(seed: int = 0) -> RunContext:
+    return RunContext(total_steps=1, device=torch.device("cpu"), seed=seed, run_dir=None)
+
+
+def make_method(cls, q0: torch.Tensor, epsilon: float, seed: int = 0, **cfg):
     stream = DiscreteEnvStream(DiscreteEnvConfig(), seed)
     model = QTable(QTableConfig())
     model.q.copy_(q0)
-    cfg = TabularConfig(alpha=ALPHA, gamma=GAMMA, epsilon=epsilon)
-    return cls(cfg, model, stream, RunContext(total_steps=1, device=torch.device("cpu"), seed=seed, run_dir=None))
+    return cls(TabularConfig(alpha=ALPHA, gamma=GAMMA, epsilon=epsilon, **cfg), model, stream, context(seed))
 
 
 def start_table() -> torch.Tensor:
@@ -161,3 +178,137 @@ def test_render_ascii_of_the_optimal_path():
         "> > > > > > > > > > > v",
         "S C C C C C C C C C C G",
     ]
+
+
+def test_expected_sarsa_bootstraps_from_the_mean_under_epsilon_greedy():
+    """epsilon 0.2 in 24, whose row (-3, -5, -4, -6) has one maximum: pi = (0.85, 0.05, 0.05, 0.05), so
+    Q_next = 0.85 * -3 + 0.05 * (-5 - 4 - 6) = -3.3 and Q(36, a0) <- -2 + 0.5 * (-1 + 0.9 * -3.3 + 2) = -2.985."""
+    method = make_method(ExpectedSarsa, start_table(), epsilon=0.2)
+    (a0, a1), _ = two_step_episode(method, (47, -1.0, True, False))
+    assert method.model.q[36, a0].item() == pytest.approx(-2.985, abs=1e-12)
+    assert method.model.q[24, a1].item() == pytest.approx(q0_after_terminal(a1), abs=1e-12)
+
+
+def test_expected_sarsa_bootstraps_from_the_mean_under_softmax():
+    """Temperature 1 in 24 with row (0, ln 2, ln 3, ln 2): pi = (1, 2, 3, 2) / 8, so
+    Q_next = (4 ln 2 + 3 ln 3) / 8 and Q(36, a0) <- -2 + 0.5 * (-1 + 0.9 * Q_next + 2)."""
+    q0 = start_table()
+    q0[24] = torch.tensor([0.0, np.log(2), np.log(3), np.log(2)])
+    method = make_method(ExpectedSarsa, q0, epsilon=0.0, exploration="softmax", temperature=1.0)
+    (a0, _), metrics = two_step_episode(method, (47, -1.0, True, False))
+    q_next = (4 * np.log(2) + 3 * np.log(3)) / 8
+    assert method.model.q[36, a0].item() == pytest.approx(-2 + 0.5 * (1 + 0.9 * q_next), abs=1e-12)
+    assert metrics["train/temperature"] == 1.0 and "train/epsilon" not in metrics
+
+
+def q0_after_terminal(a1: int) -> float:
+    """Q(24, a1) after the terminal step 24 -> 47 with reward -1, from start_table: no bootstrap."""
+    q = start_table()[24, a1].item()
+    return q + ALPHA * (-1 - q)
+
+
+def test_epsilon_greedy_probabilities_match_its_choices():
+    row = np.array([1.0, 3.0, 3.0, -1.0])
+    assert epsilon_greedy_probs(row, 0.2) == pytest.approx([0.05, 0.45, 0.45, 0.05])
+    grid = (np.arange(200) + 0.5) / 200  # midpoints: no draw on a boundary
+    counts = Counter(epsilon_greedy(row, 0.2, np.array([u0, u1])) for u0 in grid for u1 in grid)
+    assert [counts[a] / 200**2 for a in range(4)] == pytest.approx([0.05, 0.45, 0.45, 0.05])
+
+
+def test_softmax_probabilities_and_choices():
+    """exp(row / T) normalised: (0, ln 2, ln 3) at T = 1 and twice that row at T = 2 give (1, 2, 3) / 6."""
+    row = np.log(np.array([1.0, 2.0, 3.0]))
+    assert softmax_probs(row, 1.0) == pytest.approx([1 / 6, 2 / 6, 3 / 6])
+    assert softmax_probs(2 * row, 2.0) == pytest.approx([1 / 6, 2 / 6, 3 / 6])
+    assert softmax_probs(np.array([1000.0, 0.0]), 1.0) == pytest.approx([1.0, 0.0])  # no overflow
+    grid = (np.arange(600) + 0.5) / 600
+    assert Counter(softmax(row, 1.0, np.array([0.0, u])) for u in grid) == {0: 100, 1: 200, 2: 300}
+    hot = Counter(softmax(row, 1e6, np.array([0.0, u])) for u in grid)  # high temperature: uniform
+    assert all(abs(hot[a] - 200) <= 1 for a in range(3))
+
+
+def test_sarsa_with_softmax_bootstraps_from_the_action_it_takes():
+    q0 = start_table()
+    method = make_method(Sarsa, q0, epsilon=0.0, exploration="softmax", temperature=100.0)
+    (a0, a1), _ = two_step_episode(method, (47, -1.0, True, False))
+    assert method.model.q[36, a0].item() == pytest.approx(-2 + 0.5 * (1 + 0.9 * q0[24, a1].item()), abs=1e-12)
+
+
+def test_temperature_schedule():
+    method = make_method(QLearning, torch.zeros(48, 4, dtype=torch.float64), epsilon=0.5, exploration="softmax",
+                         temperature=2.0, temperature_decay=0.5, temperature_min=0.1)
+    assert [method.temperature(k) for k in (0, 1, 2, 10)] == [2.0, 1.0, 0.5, 0.1]
+
+
+def test_vtable_model():
+    model = VTable(VTableConfig(n_states=5, init=0.5))
+    assert model.v.dtype == torch.float64 and list(model.parameters()) == []
+    assert torch.equal(model(torch.tensor([0, 4])), torch.full((2,), 0.5, dtype=torch.float64))
+
+
+def make_td_prediction(**cfg) -> TDPrediction:
+    stream = DiscreteEnvStream(DiscreteEnvConfig(env="FrozenLake-v1", max_episode_steps=100), 0)
+    return TDPrediction(TDPredictionConfig(**cfg), VTable(VTableConfig(n_states=16)), stream, context())
+
+
+def test_td0_update_by_hand():
+    """alpha 0.5, gamma 0.9, V(0) = 1, V(4) = 2: the step 0 -> 4 (reward 0.5) gives delta = 0.5 + 1.8 - 1 = 1.3,
+    V(0) <- 1.65; the terminal step 4 -> 5 (reward 0) gives delta = -2, V(4) <- 1, whatever V(5) holds."""
+    method = make_td_prediction(alpha=0.5, gamma=0.9)
+    method.model.v[0], method.model.v[4], method.model.v[5] = 1.0, 2.0, 7.0
+    env = ScriptedEnv([(4, 0.5, False, False), (5, 0.0, True, False)])
+    metrics = method.step(Episode(env, 0, 0))
+    assert method.model.v.tolist()[:6] == pytest.approx([1.65, 0, 0, 0, 1.0, 7.0], abs=1e-12)
+    assert metrics["train/td_error"] == pytest.approx(((1.3**2 + 2**2) / 2) ** 0.5)
+
+
+def test_td0_prediction_approaches_policy_evaluation():
+    method = make_td_prediction(alpha=0.05)
+    before = method.evaluate()["eval/rmse"]
+    for index in range(1500):
+        method.step(Episode(*reset(method.data, index)))
+    after = method.evaluate()
+    assert after["eval/rmse"] < before / 3 and after["eval/rmse"] < 0.05
+    assert int(method.compared.sum()) == 11  # every cell but the four holes and the goal, where episodes end
+
+
+def reset(stream: DiscreteEnvStream, index: int):
+    state, _ = stream.env.reset(seed=index)
+    return stream.env, int(state), index
+
+
+def make_planner(cls, gamma: float = 0.99):
+    stream = DiscreteEnvStream(DiscreteEnvConfig(env="FrozenLake-v1", eval_max_steps=100, eval_episodes=200), 0)
+    return cls(PlanningConfig(gamma=gamma), QTable(QTableConfig(n_states=16, n_actions=4)), stream, context())
+
+
+def test_value_iteration_method_sweeps_like_the_solver():
+    method = make_planner(ValueIteration)
+    for _ in range(5):
+        metrics = method.step(None)
+    # k steps leave q_k = R + gamma P v_(k-1) in the table; the solver's q is one look-ahead past its v_k
+    solution = planning.value_iteration(method.data.mdp, 0.99, max_sweeps=4)
+    assert torch.allclose(method.model.q, solution.q, atol=1e-15) and not method.done
+    while not method.done:
+        metrics = method.step(None)
+    assert metrics["train/delta"] <= 1e-10
+    evaluated = method.evaluate()
+    assert evaluated["eval/success_gap"] == 0.0 and evaluated["eval/success"] > 0.6
+    assert "value iteration on FrozenLake-v1 after" in method.report() and "converged" in method.report()
+
+
+def test_policy_iteration_method_stops_when_stable_and_resumes():
+    method = make_planner(PolicyIteration)
+    method.step(None)
+    saved = method.state_dict()
+    rounds = 1
+    while not method.done:
+        metrics = method.step(None)
+        rounds += 1
+    assert metrics["train/changed"] == 0 and rounds == planning.policy_iteration(method.data.mdp, 0.99).iterations
+    assert torch.equal(method.greedy_policy(), planning.value_iteration(method.data.mdp, 0.99).policy)
+    again = make_planner(PolicyIteration)
+    again.load_state_dict(saved)
+    while not again.done:
+        again.step(None)
+    assert torch.equal(again.model.q, method.model.q) and torch.equal(again.policy, method.policy)

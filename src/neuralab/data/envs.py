@@ -4,7 +4,8 @@ Environments", 2024): a gymnasium environment served to the engine one episode p
 The engine calls `next_batch()` once per step; here a step is one whole episode, so checkpoints fall on
 episode boundaries. Each episode resets the environment with a seed derived from (run seed, episode
 index), so the whole state of the stream is the episode counter and a resumed run meets exactly the
-episodes it would have met.
+episodes it would have met. Greedy evaluation plays `eval_episodes` episodes with fixed seeds, all at once on
+the environment's own transition model (`data/mdp.py`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 
 from neuralab.config import field
+from neuralab.data.mdp import Episodes, TabularMDP, episode_uniforms, simulate
 from neuralab.errors import UserError
 from neuralab.registry import register_data
 
@@ -93,8 +95,10 @@ class DiscreteEnvConfig:
                                         "checkpoints come once per block by default.", ge=1)
     max_episode_steps: int = field(500, "Training episodes are cut (truncated, not terminated) after this "
                                         "many steps.", ge=1)
-    eval_max_steps: int = field(200, "Step limit of the greedy evaluation episode, so a policy that walks "
+    eval_max_steps: int = field(200, "Step limit of the greedy evaluation episodes, so a policy that walks "
                                      "in circles still ends.", ge=1)
+    eval_episodes: int = field(1, "Greedy evaluation episodes, each reset with its own fixed seed, so every "
+                                  "evaluation (and value iteration's reference) meets the same episodes.", ge=1)
 
 
 @dataclass(frozen=True)
@@ -104,17 +108,24 @@ class GridLayout:
     shape: tuple[int, int]  # (rows, cols)
     start: int
     goal: int
-    hazards: frozenset[int]  # cells that cost dearly to enter (the cliff)
+    hazards: frozenset[int]  # cells that cost dearly to enter (the cliff, the holes)
     hazard_name: str = "cliff"
+    arrows: str = "^>v<"  # the direction of each action, in action order (CliffWalking: up, right, down, left)
 
 
 def grid_layout(env: Any) -> GridLayout | None:
-    """The layout of a CliffWalking environment, None for any other environment.
+    """The layout of a CliffWalking or FrozenLake environment, None for any other environment.
 
     The cliff is the bottom row between start (bottom left) and goal (bottom right): Sutton & Barto 2018,
-    Example 6.6, and gymnasium's documentation of CliffWalking.
+    Example 6.6, and gymnasium's documentation of CliffWalking. FrozenLake's map (`desc`) marks its start S,
+    goal G and holes H.
     """
     spec = getattr(env, "spec", None)
+    if spec is not None and spec.id.startswith("FrozenLake"):
+        desc = env.unwrapped.desc.ravel()  # (rows * cols,) bytes, row by row like the state index
+        cells = {letter: [int(i) for i in (desc == letter).nonzero()[0]] for letter in (b"S", b"G", b"H")}
+        return GridLayout(tuple(int(n) for n in env.unwrapped.desc.shape), cells[b"S"][0], cells[b"G"][0],
+                          frozenset(cells[b"H"]), "hole", "<v>^")
     if spec is None or not spec.id.startswith("CliffWalking"):
         return None
     rows, cols = (int(n) for n in env.unwrapped.shape)
@@ -148,6 +159,8 @@ class DiscreteEnvStream:
                             f"got {obs} and {act}")
         self.n_states, self.n_actions = int(obs.n), int(act.n)
         self.episode = 0
+        self._mdp: TabularMDP | None = None  # derived from the environment when first asked for
+        self._eval_uniforms: torch.Tensor | None = None
 
     @property
     def steps_per_epoch(self) -> int:
@@ -164,9 +177,28 @@ class DiscreteEnvStream:
         return Episode(self.env, int(state), index)
 
     def eval_episode(self) -> Episode:
-        """The evaluation environment reset with one fixed seed, so evaluations compare like with like."""
-        state, _ = self.eval_env.reset(seed=episode_seed(self.seed, EVAL_KEY))
+        """The evaluation environment reset with the seed of the first evaluation episode."""
+        state, _ = self.eval_env.reset(seed=self.eval_seeds()[0])
         return Episode(self.eval_env, int(state), -1)
+
+    def eval_seeds(self) -> list[int]:
+        """The fixed seeds of the `eval_episodes` evaluation episodes, so evaluations compare like with like."""
+        return [episode_seed(self.seed, EVAL_KEY + i) for i in range(self.cfg.eval_episodes)]
+
+    @property
+    def mdp(self) -> TabularMDP:
+        """The environment's transition model as tensors (built once; refused for an environment without one)."""
+        if self._mdp is None:
+            self._mdp = TabularMDP.from_env(self.eval_env, self.cfg.env)
+        return self._mdp
+
+    def evaluate_policy(self, policy: torch.Tensor) -> Episodes:
+        """The deterministic `policy` (n_states,) int64 played on the evaluation episodes, all at once: the same
+        episodes gymnasium would play from the same seeds (`data/mdp.py`), so two policies compare like with
+        like."""
+        if self._eval_uniforms is None:
+            self._eval_uniforms = episode_uniforms(self.eval_seeds(), self.cfg.eval_max_steps)
+        return simulate(self.mdp, policy, self._eval_uniforms)
 
     def to(self, device: torch.device | str) -> DiscreteEnvStream:
         return self  # environments live on the host

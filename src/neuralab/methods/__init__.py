@@ -9,6 +9,7 @@ import neuralab.methods.cyclegan
 import neuralab.methods.dbn
 import neuralab.methods.decomposition
 import neuralab.methods.delta_rule
+import neuralab.methods.dynamic_programming
 import neuralab.methods.elbo
 import neuralab.methods.fastica
 import neuralab.methods.hebbian
@@ -28,4 +29,5 @@ import neuralab.methods.shaping
 import neuralab.methods.sparse_coding
 import neuralab.methods.supervised
 import neuralab.methods.tabular
+import neuralab.methods.td_prediction
 import neuralab.methods.word2vec  # noqa: F401

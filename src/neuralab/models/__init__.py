@@ -39,6 +39,7 @@ import neuralab.models.rnn.tagger
 import neuralab.models.rnn.text_lstm
 import neuralab.models.seq2seq.rnn_encoder_decoder
 import neuralab.models.tabular.qtable
+import neuralab.models.tabular.vtable
 import neuralab.models.text.bow_logistic
 import neuralab.models.text.text_cnn
 import neuralab.models.transformer.encoder_classifier

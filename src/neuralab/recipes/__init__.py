@@ -29,6 +29,7 @@ import neuralab.recipes.rl
 import neuralab.recipes.rnn
 import neuralab.recipes.search
 import neuralab.recipes.seq2seq
+import neuralab.recipes.tabular
 import neuralab.recipes.text
 import neuralab.recipes.transfer
 import neuralab.recipes.unsupervised
