@@ -1,6 +1,7 @@
 """Learning rules; importing this package registers them all (one import per line)."""
 
 import neuralab.methods.adversarial
+import neuralab.methods.alphazero
 import neuralab.methods.autoencoding
 import neuralab.methods.boltzmann_learning
 import neuralab.methods.contrastive_divergence
