@@ -65,6 +65,20 @@ class AlphaZeroConfig:
                                        choices=tuple(arena.OPPONENTS), nonempty=True, unique=True)
 
 
+@dataclass
+class SelfPlayGames:
+    """A batch of finished self-play games, one row per position in the order played (ply by ply)."""
+
+    boards: torch.Tensor  # (N, rows, cols) canonical boards, the player to move's view
+    policies: torch.Tensor  # (N, n_moves) search policies: the root's visit distribution
+    outcomes: torch.Tensor  # (N,) z for the player to move there: +1 won, 0 drawn, -1 lost
+    moves: torch.Tensor  # (N,) the move played
+    games: torch.Tensor  # (N,) which game of the batch
+    plies: torch.Tensor  # (N,) the move number in that game, from 0
+    length: torch.Tensor  # (G,) moves of each game
+    winner_ply: torch.Tensor  # (G,) the ply of the winning move, -1 for a draw
+
+
 @register_method("alphazero", config=AlphaZeroConfig)
 class AlphaZero(Method):
     """Self-play, a replay buffer and policy-value training, one batch of games per engine step."""
@@ -115,25 +129,25 @@ class AlphaZero(Method):
 
         return play
 
-    def self_play(self, batch: SelfPlayBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, float]]:
-        """Play `batch.games` games of the network against itself; (boards, search policies, outcomes) of
-        every position, and statistics of the games."""
+    def self_play(self, batch: SelfPlayBatch) -> SelfPlayGames:
+        """Play `batch.games` games of the network against itself, all moves of all games batched."""
         game, cfg, rng, device = self.game, self.cfg, batch.rng, self.ctx.device
         boards = game.initial(batch.games, device)
         active = torch.ones(batch.games, dtype=torch.bool, device=device)
         winner_ply = torch.full((batch.games,), -1, device=device)  # ply of the winning move; -1 drawn
-        length = torch.zeros(batch.games, device=device)
-        seen: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]] = []  # (boards, policies, games, ply)
+        length = torch.zeros(batch.games, dtype=torch.long, device=device)
+        seen: list[tuple[torch.Tensor, ...]] = []  # per ply: boards, policies, moves, games
         for ply in range(game.rows * game.cols):
             idx = active.nonzero().squeeze(1)
             roots = boards[idx]
             noise = mcts.dirichlet_noise(game.legal(roots), cfg.dirichlet_alpha, rng)
             counts, _ = mcts.search(game, roots, self._evaluate_boards, cfg.simulations, cfg.c_puct, noise,
                                     cfg.noise_weight)
-            seen.append((roots, counts / counts.sum(1, keepdim=True), idx, ply))
             explore = ply < cfg.temperature_moves
             uniforms = torch.from_numpy(rng.random(len(idx))) if explore else None
-            after = game.play(roots, mcts.choose(counts, 1.0 if explore else 0.0, uniforms))
+            moves = mcts.choose(counts, 1.0 if explore else 0.0, uniforms)
+            seen.append((roots, counts / counts.sum(1, keepdim=True), moves, idx))
+            after = game.play(roots, moves)
             boards[idx] = after
             done, value = game.outcome(after)
             winner_ply[idx[done & (value < 0)]] = ply
@@ -141,17 +155,13 @@ class AlphaZero(Method):
             active[idx[done]] = False
             if not bool(active.any()):
                 break
-        all_boards = torch.cat([s[0] for s in seen])
-        policies = torch.cat([s[1] for s in seen])
-        games = torch.cat([s[2] for s in seen])
-        plies = torch.cat([torch.full((len(s[2]),), s[3], device=device) for s in seen])
+        games = torch.cat([s[3] for s in seen])
+        plies = torch.cat([torch.full((len(s[3]),), ply, device=device) for ply, s in enumerate(seen)])
         # z from the side of the player to move at each position: the winner moved at plies of the same parity
         won = winner_ply[games]
         outcomes = torch.where(won < 0, 0.0, torch.where((won - plies) % 2 == 0, 1.0, -1.0))
-        stats = {"train/game_length": length.mean().item(),
-                 "train/first_player_win": (winner_ply >= 0).logical_and(winner_ply % 2 == 0).float().mean().item(),
-                 "train/draw": (winner_ply < 0).float().mean().item()}
-        return all_boards, policies, outcomes, stats
+        return SelfPlayGames(torch.cat([s[0] for s in seen]), torch.cat([s[1] for s in seen]), outcomes,
+                             torch.cat([s[2] for s in seen]), games, plies, length, winner_ply)
 
     # --- learning ------------------------------------------------------------------------------------------
 
@@ -174,12 +184,16 @@ class AlphaZero(Method):
 
     def step(self, batch: SelfPlayBatch) -> dict[str, float]:
         self.model.eval()
-        boards, policies, outcomes, stats = self.self_play(batch)
-        self.buffer.add(boards.cpu(), policies.cpu(), outcomes.cpu())
+        played = self.self_play(batch)
+        self.buffer.add(played.boards.cpu(), played.policies.cpu(), played.outcomes.cpu())
         self.games_played += batch.games
         self.model.train()
-        losses = [self.train_batch() for _ in range(self.cfg.train_steps)] if len(self.buffer) else []
-        metrics = {**stats, "train/positions": float(len(boards)), "train/buffer": float(len(self.buffer))}
+        losses = [self.train_batch() for _ in range(self.cfg.train_steps)]
+        first_won = (played.winner_ply >= 0) & (played.winner_ply % 2 == 0)
+        metrics = {"train/game_length": played.length.float().mean().item(),
+                   "train/first_player_win": first_won.float().mean().item(),
+                   "train/draw": (played.winner_ply < 0).float().mean().item(),
+                   "train/positions": float(len(played.boards)), "train/buffer": float(len(self.buffer))}
         if losses:
             policy_loss = sum(p for p, _ in losses) / len(losses)
             value_loss = sum(v for _, v in losses) / len(losses)
