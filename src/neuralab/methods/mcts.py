@@ -45,7 +45,7 @@ def dirichlet_noise(legal: torch.Tensor, alpha: float, rng) -> torch.Tensor:
     return gamma / gamma.sum(1, keepdim=True).clamp_min(1e-12)
 
 
-VISITS, VALUE_SUM, PRIOR, MASK = range(4)  # the channels of the per-node edge statistics
+VISITS, VALUE_SUM, MEAN, PRIOR, MASK = range(5)  # the channels of the per-node edge statistics
 
 
 def search(game: BoardGame, roots: torch.Tensor, evaluate: Evaluator, simulations: int, c_puct: float,
@@ -59,9 +59,13 @@ def search(game: BoardGame, roots: torch.Tensor, evaluate: Evaluator, simulation
     nodes = simulations + 1  # the root and at most one new node per game per simulation
     games = torch.arange(g_count, device=device)
     base = games * nodes  # node k of game g is row g * nodes + k of the flat tables below
-    # Edge statistics of every node, (G * nodes, 4, n_moves): visits N, value sum W (for the player to move at
-    # the node), prior P, and 0 on legal / -inf on illegal moves (added to the scores, so one gather serves all).
-    stats = torch.zeros(g_count * nodes, 4, n_moves, device=device)
+    # Edge statistics of every node, (G * nodes, 5, n_moves): visits N, value sum W (for the player to move at
+    # the node), Q = W / N (0 while unvisited), c_puct * P, and 0 on legal / -inf on illegal moves (added to the
+    # scores, so one gather serves all). The selection rule's sqrt(sum_b N(s, b)), at least 1 so that the priors
+    # order the moves from the first simulation on, is kept per node.
+    stats = torch.zeros(g_count * nodes, 5, n_moves, device=device)
+    node_visits = torch.zeros(g_count * nodes, device=device)
+    sqrt_visits = torch.ones(g_count * nodes, 1, device=device)
     boards = torch.zeros(g_count * nodes, *game.shape, dtype=roots.dtype, device=device)
     child = torch.full((g_count * nodes, n_moves), -1, dtype=torch.long, device=device)  # flat row, -1 none
     # Finished games, with one extra last entry that index -1 (no child yet) reads as "stop here" too.
@@ -69,15 +73,15 @@ def search(game: BoardGame, roots: torch.Tensor, evaluate: Evaluator, simulation
     stop_at[-1] = True
     terminal_value = torch.zeros(g_count * nodes + 1, device=device)  # for the player to move at a finished node
 
-    def expand(rows: torch.Tensor, fresh: torch.Tensor, logits: torch.Tensor, legal: torch.Tensor) -> None:
-        stats[rows, PRIOR] = masked_softmax(logits, legal)
+    def expand(rows: torch.Tensor, logits: torch.Tensor, legal: torch.Tensor) -> None:
+        stats[rows, PRIOR] = c_puct * masked_softmax(logits, legal)
         stats[rows, MASK] = torch.zeros(legal.shape, device=device).masked_fill(~legal, float("-inf"))
 
     boards[base] = roots
     logits, root_value = evaluate(roots)
-    expand(base, roots, logits, game.legal(roots))
+    expand(base, logits, game.legal(roots))
     if noise is not None and noise_weight > 0:
-        stats[base, PRIOR] = (1 - noise_weight) * stats[base, PRIOR] + noise_weight * noise
+        stats[base, PRIOR] = (1 - noise_weight) * stats[base, PRIOR] + c_puct * noise_weight * noise
     total_value = root_value.float().clone()
 
     for sim in range(simulations):
@@ -85,11 +89,8 @@ def search(game: BoardGame, roots: torch.Tensor, evaluate: Evaluator, simulation
         descending = torch.ones(g_count, dtype=torch.bool, device=device)
         path_nodes, path_moves, path_valid = [], [], []
         for _ in range(game.rows * game.cols):  # no game lasts longer than its cells
-            n, w, p, mask = stats[node].unbind(1)  # (G, n_moves) each
-            # Q = W / N (0 while unvisited); sqrt of the parent's visits, at least 1, so the priors order the moves
-            # from the first simulation on
-            u = c_puct * p * n.sum(1, keepdim=True).clamp_min(1).sqrt() / (1 + n)
-            move = (w / n.clamp_min(1) + u + mask).argmax(1)
+            n, _, q, cp, mask = stats[node].unbind(1)  # (G, n_moves) each
+            move = (q + cp * sqrt_visits[node] / (1 + n) + mask).argmax(1)
             path_nodes.append(node)
             path_moves.append(move)
             path_valid.append(descending)
@@ -110,7 +111,7 @@ def search(game: BoardGame, roots: torch.Tensor, evaluate: Evaluator, simulation
         new = leaf < 0
         if bool(new.any()):
             slot = base[new] + sim + 1
-            fresh = game.play(boards[parent[new]], move[new])
+            fresh = game.play(boards[parent[new]], move[new], check=False)  # the search picks legal moves only
             boards[slot] = fresh
             child[parent[new], move[new]] = slot
             done, done_value = game.outcome(fresh)
@@ -118,7 +119,7 @@ def search(game: BoardGame, roots: torch.Tensor, evaluate: Evaluator, simulation
             value = done_value.clone()
             if bool((~done).any()):  # one network call for every new leaf of every game
                 logits, net_value = evaluate(fresh[~done])
-                expand(slot[~done], fresh[~done], logits, game.legal(fresh[~done]))
+                expand(slot[~done], logits, game.legal(fresh[~done]))
                 value[~done] = net_value.float()
             leaf_value[new] = value
 
@@ -128,6 +129,9 @@ def search(game: BoardGame, roots: torch.Tensor, evaluate: Evaluator, simulation
         rows, moves = edge_nodes[on_path], edge_moves[on_path]
         stats[rows, VISITS, moves] += 1  # no edge twice on one path: a plain += is exact
         stats[rows, VALUE_SUM, moves] += (sign * leaf_value[:, None])[on_path]
+        stats[rows, MEAN, moves] = stats[rows, VALUE_SUM, moves] / stats[rows, VISITS, moves]
+        node_visits[rows] += 1
+        sqrt_visits[rows, 0] = node_visits[rows].sqrt()
         total_value += leaf_value * (1.0 - 2.0 * (length[:, 0] % 2).float())  # the root player's view
 
     return stats[base, VISITS], total_value / (simulations + 1)
