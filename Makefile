@@ -194,3 +194,8 @@ energy-docs: setup
 # make rl-docs: every table and picture of docs/rl.md (issue 12), seeds as each block says.
 rl-docs: setup
 	mkdir -p docs/img/rl
+	$(RESULTS) --seeds 3 --block alphazero --recipes alphazero-tictactoe,alphazero-connect4 --run.threads 1 --write docs/rl.md
+	for r in alphazero-tictactoe alphazero-connect4; do \
+	  $(RESULTS) --report $$r --reuse --run.threads 1 --write docs/rl.md || exit 1; done
+	for g in tictactoe connect4; do \
+	  cp runs/results/alphazero-$$g/seed-0/plots/matches.png docs/img/rl/alphazero-$$g.png || exit 1; done

@@ -230,8 +230,11 @@ class AlphaZero(Method):
         return metrics
 
     def _eval_keys(self) -> list[str]:
-        """The metrics kept for the curves: win, draw and loss of the search against each opponent."""
-        return [f"eval/{name}_{outcome}" for name in self.cfg.opponents for outcome in OUTCOMES]
+        """The metrics kept for the curves: win, draw and loss of the search against each opponent, and of the
+        network alone against minimax."""
+        keys = [f"eval/{name}_{outcome}" for name in self.cfg.opponents for outcome in OUTCOMES]
+        return keys + ([f"eval/minimax_{outcome}_net" for outcome in OUTCOMES] if "minimax" in self.cfg.opponents
+                       else [])
 
     def report(self, run_dir: Path | None = None) -> str:
         """A markdown table: the search player's record against each opponent as each colour."""
@@ -261,7 +264,8 @@ class AlphaZero(Method):
         keys = self._eval_keys()
         curves = {key: [row[1 + i] for row in self.history] for i, key in enumerate(keys)}
         return [plot_match_curves(games, curves, self.cfg.opponents,
-                                  f"AlphaZero-lite on {self.game.name}: search player's results",
+                                  f"AlphaZero-lite on {self.game.name}: results of the search player "
+                                  "(solid) and of the network alone (dashed)",
                                   plots_dir / "matches.png")]
 
     # --- checkpointing -------------------------------------------------------------------------------------
