@@ -204,3 +204,8 @@ rl-docs: setup
 	$(RESULTS) --report ppo-lunarlander --reuse --write docs/rl.md
 	cp runs/results/ppo-lunarlander/seed-0/plots/returns.png docs/img/rl/ppo-lunarlander-returns.png
 	$(RESULTS) --seeds 3 --block curiosity --recipes a2c-doorkey,icm-doorkey,icm-doorkey-noisy-tv,a2c-empty,shaping-potential-empty,shaping-progress-empty --write docs/rl.md
+	$(RESULTS) --seeds 3 --block alphazero --recipes alphazero-tictactoe,alphazero-connect4 --run.threads 1 --write docs/rl.md
+	for r in alphazero-tictactoe alphazero-connect4; do \
+	  $(RESULTS) --report $$r --reuse --run.threads 1 --write docs/rl.md || exit 1; done
+	for g in tictactoe connect4; do \
+	  cp runs/results/alphazero-$$g/seed-0/plots/matches.png docs/img/rl/alphazero-$$g.png || exit 1; done

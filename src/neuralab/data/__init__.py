@@ -10,6 +10,7 @@ import neuralab.data.gaussian_mixture
 import neuralab.data.image_patches
 import neuralab.data.mnist1d
 import neuralab.data.paired_images
+import neuralab.data.self_play
 import neuralab.data.seq2seq
 import neuralab.data.sequence_tasks
 import neuralab.data.series

@@ -2,6 +2,7 @@
 
 import neuralab.methods.a2c
 import neuralab.methods.adversarial
+import neuralab.methods.alphazero
 import neuralab.methods.autoencoding
 import neuralab.methods.boltzmann_learning
 import neuralab.methods.contrastive_divergence

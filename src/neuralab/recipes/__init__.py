@@ -1,6 +1,7 @@
 """Recipes, one file per family; importing this package registers them all (one import per line)."""
 
 import neuralab.recipes.activations
+import neuralab.recipes.alphazero
 import neuralab.recipes.approximation
 import neuralab.recipes.autoencoders
 import neuralab.recipes.boltzmann
