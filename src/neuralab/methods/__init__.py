@@ -3,6 +3,7 @@
 import neuralab.methods.adversarial
 import neuralab.methods.autoencoding
 import neuralab.methods.boltzmann_learning
+import neuralab.methods.continual
 import neuralab.methods.contrastive_divergence
 import neuralab.methods.cyclegan
 import neuralab.methods.dbn
