@@ -14,13 +14,15 @@ strategies differ only in what the step adds to the cross-entropy of the current
 - `ewc`: at the end of each task t, the diagonal of the Fisher information F_t of the network's predictive
   distribution is estimated on `fisher_samples` of its training examples, and the weights theta*_t are kept;
   every later step adds `lambda / 2 * sum_t sum_i F_t,i (theta_i - theta*_t,i)^2`, one quadratic anchor per
-  finished task, as in the paper (eq. 3 and its multi-task form). F is the exact expectation over the model's
-  own labels, F_i = 1/N sum_n sum_k p(k | x_n) (d log p(k | x_n) / d theta_i)^2, computed from per-example
-  gradients with torch.func (no sampling noise; `diagonal_fisher`).
+  finished task, as in the paper (eq. 3 and its multi-task form; their sum is kept as one quadratic of the same
+  value and gradient, `Consolidation`). F is the exact expectation over the model's own labels,
+  F_i = 1/N sum_n sum_k p(k | x_n) (d log p(k | x_n) / d theta_i)^2, computed from per-example gradients with
+  torch.func (no sampling noise; `diagonal_fisher`). No Fisher is computed after the last task: nothing follows
+  that it would protect.
 
 At the end of each task the method also measures the accuracy on every task's test set: row i of the accuracy
 matrix R[i, j] (accuracy on task j after training task i), which `report()` prints. Everything (weights, optimiser,
-generator, memory, Fisher anchors, R) is in `state_dict`, so a killed run resumes bit for bit.
+generator, memory, the EWC quadratic, R) is in `state_dict`, so a killed run resumes bit for bit.
 """
 
 from __future__ import annotations
@@ -110,12 +112,51 @@ def diagonal_fisher(model: nn.Module, x: torch.Tensor, classes: torch.Tensor | N
     return {name: f / n for name, f in fisher.items()}
 
 
-def ewc_penalty(model: nn.Module, anchors: list[dict[str, dict[str, torch.Tensor]]], lam: float) -> torch.Tensor:
-    """lam / 2 * sum over anchors t and parameters i of F_t,i (theta_i - theta*_t,i)^2 (Kirkpatrick et al. eq. 3,
-    one anchor per finished task); each anchor is {"fisher": {name: F}, "params": {name: theta*}}."""
-    params = dict(model.named_parameters())
-    total = sum((a["fisher"][n] * (params[n] - a["params"][n]).square()).sum() for a in anchors for n in a["fisher"])
-    return lam / 2 * total
+class Consolidation:
+    """EWC's sum over finished tasks of F_t (theta - theta*_t)^2, kept as one quadratic of the same value and gradient:
+    sum_t F_t (theta - theta*_t)^2 = A (theta - mu)^2 + r, with A = sum_t F_t, B = sum_t F_t theta*_t, mu = B / A
+    (0 where A = 0) and the constant r = sum_t F_t theta*_t^2 - B^2 / A >= 0, summed over the parameters. A step
+    then costs one quadratic whatever the number of tasks (a sum of per-task terms costs one per task)."""
+
+    def __init__(self) -> None:
+        self.fisher: dict[str, torch.Tensor] = {}  # A
+        self.weighted: dict[str, torch.Tensor] = {}  # B
+        self.square = 0.0  # sum_t sum_i F_t,i theta*_t,i^2, in float64
+        self.tasks = 0
+        self.center: dict[str, torch.Tensor] = {}
+        self.offset = 0.0
+
+    def add(self, fisher: dict[str, torch.Tensor], params: dict[str, torch.Tensor]) -> None:
+        """One more finished task: its Fisher diagonal and weights, by parameter name."""
+        for n, f in fisher.items():
+            self.fisher[n] = self.fisher.get(n, 0) + f
+            self.weighted[n] = self.weighted.get(n, 0) + f * params[n]
+        self.square += sum(float((f.double() * params[n].double().square()).sum()) for n, f in fisher.items())
+        self.tasks += 1
+        self._derive()
+
+    def _derive(self) -> None:
+        """mu and r from A, B and the sum of squares (r in float64: a difference of like numbers)."""
+        self.center = {n: torch.where(a > 0, self.weighted[n] / a, torch.zeros_like(a)) for n, a in self.fisher.items()}
+        explained = sum(float(torch.where(a > 0, self.weighted[n].double().square() / a.double(), 0).sum())
+                        for n, a in self.fisher.items())
+        self.offset = max(self.square - explained, 0.0)
+
+    def penalty(self, model: nn.Module, lam: float) -> torch.Tensor:
+        """lam / 2 * sum_t sum_i F_t,i (theta_i - theta*_t,i)^2 for the model's current weights."""
+        params = dict(model.named_parameters())
+        total = sum((a * (params[n] - self.center[n]).square()).sum() for n, a in self.fisher.items())
+        return lam / 2 * (total + self.offset)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"fisher": self.fisher, "weighted": self.weighted, "square": self.square, "tasks": self.tasks}
+
+    def load_state_dict(self, state: dict[str, Any], device: torch.device) -> None:
+        self.fisher = {n: t.to(device) for n, t in state["fisher"].items()}
+        self.weighted = {n: t.to(device) for n, t in state["weighted"].items()}
+        self.square, self.tasks = float(state["square"]), int(state["tasks"])
+        if self.tasks:
+            self._derive()
 
 
 @register_method("continual", config=ContinualConfig)
@@ -132,7 +173,7 @@ class Continual(Method):
         self.tasks_done = 0
         self.accuracy = torch.zeros(data.num_tasks, data.num_tasks, dtype=torch.float64)  # R[i, j], rows < tasks_done
         self.memory: dict[str, torch.Tensor] | None = None  # replay: {"x", "y", "task"} of finished tasks
-        self.anchors: list[dict[str, dict[str, torch.Tensor]]] = []  # ewc: Fisher and weights per finished task
+        self.consolidation = Consolidation()  # ewc: the finished tasks' Fisher-weighted anchors
 
     def _plain_model(self) -> nn.Module:
         return self.model.module if self.ctx.procs is not None else self.model
@@ -157,8 +198,8 @@ class Continual(Method):
         metrics = {"train/loss": losses[:n_new].mean().detach(), "train/task": float(task + 1)}
         if len(y) > n_new:
             metrics["train/replay_loss"] = losses[n_new:].mean().detach()
-        if self.anchors:
-            penalty = ewc_penalty(self._plain_model(), self.anchors, self.cfg.ewc_lambda)
+        if self.consolidation.tasks:
+            penalty = self.consolidation.penalty(self._plain_model(), self.cfg.ewc_lambda)
             objective = objective + penalty
             metrics["train/ewc_penalty"] = penalty.detach()
         self.optimizer.zero_grad(set_to_none=True)
@@ -175,14 +216,12 @@ class Continual(Method):
                                            dtype=torch.float64)
         self.tasks_done = task + 1
         self.done = self.tasks_done == self.data.num_tasks  # the sequence is over, whatever --run.epochs says
-        if self.cfg.strategy == "ewc":
+        if self.cfg.strategy == "ewc" and not self.done:  # after the last task there is nothing left to protect it from
             x, _ = self.data.train_sample(task, self.cfg.fisher_samples, self.generator)
             classes = self.masks[task].nonzero().squeeze(1)
             model = self._plain_model()
             fisher = diagonal_fisher(model, x, None if bool(self.masks[task].all()) else classes)
-            self.anchors.append({"fisher": fisher,
-                                 "params": {n: p.detach().clone() for n, p in model.named_parameters()
-                                            if n in fisher}})
+            self.consolidation.add(fisher, {n: p.detach() for n, p in model.named_parameters() if n in fisher})
         elif self.cfg.strategy == "replay":
             x, y = self.data.train_sample(task, self.cfg.replay_per_task, self.generator)
             kept = {"x": x, "y": y, "task": torch.full_like(y, task)}
@@ -250,7 +289,8 @@ class Continual(Method):
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "generator": self.generator.get_state(), "task": self.task, "tasks_done": self.tasks_done,
-                "accuracy": self.accuracy.clone(), "memory": self.memory, "anchors": self.anchors}
+                "accuracy": self.accuracy.clone(), "memory": self.memory,
+                "ewc": self.consolidation.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         device = self.ctx.device
@@ -262,5 +302,4 @@ class Continual(Method):
         self.accuracy = state["accuracy"].clone()
         memory = state.get("memory")
         self.memory = None if memory is None else {k: v.to(device) for k, v in memory.items()}
-        self.anchors = [{part: {n: t.to(device) for n, t in a[part].items()} for part in ("fisher", "params")}
-                        for a in state.get("anchors", [])]
+        self.consolidation.load_state_dict(state["ewc"], device)
