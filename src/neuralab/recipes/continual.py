@@ -8,9 +8,9 @@ data order and the budget; the strategy is the only difference. The `expect`s we
   replay (500 examples per finished task) and EWC (lambda 10, Fisher on 200 examples) both keep them.
 - split MNIST, five tasks of two digits, 300 steps each, class-incremental (one 10-way output, no task identity
   at test time): fine-tuning forgets the old digits completely, and so does EWC, which protects weights but
-  cannot stop the new task from pushing the old classes' outputs down; replay alone keeps them (the result of
-  van de Ven & Tolias, "Three scenarios for continual learning", 2019). `--data.scenario task` makes it the easier
-  task-incremental split MNIST, where EWC does help.
+  cannot stop the new task from raising its own classes' outputs above the old ones; replay alone keeps them (the
+  result of van de Ven & Tolias, "Three scenarios for continual learning", 2019). `--data.scenario task` makes it
+  the easier task-incremental split MNIST, where EWC does help.
 """
 
 from neuralab.config import RunConfig
@@ -20,7 +20,7 @@ MLP = dict(hidden=(256, 256))
 ADAM = dict(optimizer="adam", lr=1e-3, ewc_lambda=10.0, fisher_samples=200, replay_per_task=500)
 PERMUTED = dict(tasks=5, steps_per_task=500, batch_size=128)
 SPLIT = dict(tasks=5, steps_per_task=300, batch_size=128, scenario="class")
-# An epoch is one task; evaluations every 100 steps draw each task's accuracy over the sequence (plots/task_accuracy.png)
+# An epoch is one task; evaluating every 100 steps draws each task's accuracy over the run (plots/task_accuracy.png)
 RUN = RunConfig(epochs=5, eval_every=100, log_every=50)
 
 register(Recipe(
