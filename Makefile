@@ -34,6 +34,8 @@ SUPERVISED := activations,init-symmetry,init-depth,universal-approximation,optim
 MNIST1D := cnn1d-mnist1d,mlp-mnist1d,logistic-mnist1d
 TEXT := bow-tweets,lstm-tweets,bilstm-tweets,cnn-tweets,transformer-tweets
 CNN := alexnet-fashion,vgg11-fashion,googlenet-fashion,resnet18-fashion,resnet18-mnist
+CONTINUAL_PERMUTED := forgetting-permuted-mnist,replay-permuted-mnist,ewc-permuted-mnist
+CONTINUAL_SPLIT := forgetting-split-mnist,replay-split-mnist,ewc-split-mnist
 SEQ2SEQ := addition-seq2seq,reversal-seq2seq,translation-gru,translation-bahdanau,translation-transformer
 AUTOENCODERS := autoencoder-mnist,conv-autoencoder-mnist,tied-autoencoder-mnist,denoising-autoencoder-mnist,sparse-autoencoder-mnist,stacked-autoencoder-mnist,autoencoder-2d-mnist,anomaly-autoencoder-mnist
 RESULTS := $(PY) -m neuralab results --quiet
@@ -209,3 +211,9 @@ rl-docs: setup
 	  $(RESULTS) --report $$r --reuse --run.threads 1 --write docs/rl.md || exit 1; done
 	for g in tictactoe connect4; do \
 	  cp runs/results/alphazero-$$g/seed-0/plots/matches.png docs/img/rl/alphazero-$$g.png || exit 1; done
+	$(RESULTS) --seeds 3 --block continual --recipes $(CONTINUAL_PERMUTED) --write docs/rl.md
+	$(RESULTS) --seeds 3 --block continual-split --recipes $(CONTINUAL_SPLIT) --write docs/rl.md
+	for r in $$(echo $(CONTINUAL_PERMUTED),$(CONTINUAL_SPLIT) | tr , ' '); do \
+	  $(RESULTS) --report $$r --reuse --write docs/rl.md || exit 1; done
+	for r in $$(echo $(CONTINUAL_PERMUTED) | tr , ' '); do \
+	  cp runs/results/$$r/seed-0/plots/task_accuracy.png docs/img/rl/$$r.png || exit 1; done

@@ -15,6 +15,7 @@ import neuralab.data.seq2seq
 import neuralab.data.sequence_tasks
 import neuralab.data.series
 import neuralab.data.sources
+import neuralab.data.task_sequence
 import neuralab.data.text_stream
 import neuralab.data.tweets
 import neuralab.data.vector_env

@@ -5,6 +5,7 @@ import neuralab.methods.adversarial
 import neuralab.methods.alphazero
 import neuralab.methods.autoencoding
 import neuralab.methods.boltzmann_learning
+import neuralab.methods.continual
 import neuralab.methods.contrastive_divergence
 import neuralab.methods.cyclegan
 import neuralab.methods.dbn

@@ -6,6 +6,7 @@ import neuralab.recipes.approximation
 import neuralab.recipes.autoencoders
 import neuralab.recipes.boltzmann
 import neuralab.recipes.cnn
+import neuralab.recipes.continual
 import neuralab.recipes.curiosity
 import neuralab.recipes.dbn
 import neuralab.recipes.diagnostics
