@@ -95,7 +95,7 @@ class PPO(PolicyGradientAgent):
                     approx_kl = ((log_ratio.exp() - 1) - log_ratio).mean().item()
                 for key, value in (("loss", loss), ("policy_loss", policy_loss), ("value_loss", value_loss),
                                    ("entropy", entropy), ("approx_kl", approx_kl), ("clip_fraction", clip_fraction)):
-                    sums[key] += float(value)
+                    sums[key] += float(value.detach()) if isinstance(value, torch.Tensor) else value
                 updates += 1
             if cfg.target_kl and approx_kl > cfg.target_kl:
                 break
