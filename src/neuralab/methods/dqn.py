@@ -82,6 +82,7 @@ class DQNConfig:
     stop_at: float = field(0.0, "End training once eval/return reaches this (0: train every planned step).", ge=0)
 
 
+@register_method("dqn", config=DQNConfig)
 class DQN(Agent):
     """Epsilon-greedy acting, replay, a target network and Huber TD updates (see the module docstring)."""
 
@@ -223,8 +224,3 @@ class DQN(Agent):
         self.generator.set_state(state["generator"])
         self.updates, self.best_eval = int(state["updates"]), state["best_eval"]
         self.test, self.done = dict(state["test"]), bool(state["done"])
-
-
-@register_method("dqn", config=DQNConfig)
-def build_dqn(cfg: DQNConfig, model: nn.Module, data: VectorEnvStream, ctx: RunContext) -> DQN:
-    return DQN(cfg, model, data, ctx)
