@@ -151,3 +151,14 @@ def test_per_new_transitions_get_the_largest_priority_and_state_round_trips():
     buffer.add(Transition(torch.ones(1, 1), torch.zeros(1, dtype=torch.int64), torch.zeros(1), torch.zeros(1, 1),
                           torch.zeros(1, dtype=torch.bool), torch.zeros(1, dtype=torch.bool)))  # overwrites row 0
     assert buffer.priorities.tolist() == [5.0, 5.0, 2.0]
+
+
+def test_held_out_test_follows_improvements_of_the_evaluation_return_and_stop_at_ends_training():
+    dqn = make_dqn(test_episodes=5, stop_at=1.0)
+    first = dqn.evaluate()
+    assert {"eval/return", "test/return", "test/env_steps"} <= set(first) and dqn.best_eval == first["eval/return"]
+    assert dqn.done  # any episode returns at least 1
+    dqn.best_eval, dqn.test = first["eval/return"] + 1, {}  # an earlier evaluation did better: no new test
+    assert "test/return" not in dqn.evaluate()
+    late = make_dqn(test_episodes=5, stop_at=501.0)
+    assert "test/return" in late.evaluate() and not late.done

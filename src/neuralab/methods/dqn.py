@@ -223,4 +223,5 @@ class DQN(Agent):
         self.buffer.load_state_dict(state["buffer"])
         self.generator.set_state(state["generator"])
         self.updates, self.best_eval = int(state["updates"]), state["best_eval"]
-        self.test, self.done = dict(state["test"]), bool(state["done"])
+        # A run stopped by stop_at goes on when resumed with more steps and --method.stop_at 0.
+        self.test, self.done = dict(state["test"]), bool(state["done"]) and bool(self.cfg.stop_at)
