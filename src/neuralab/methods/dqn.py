@@ -156,7 +156,7 @@ class DQN(Agent):
                 torch._foreach_lerp_(target, online, self.cfg.tau)
 
     def learn(self, n: int, env_steps: int) -> dict[str, float]:
-        """`n` gradient steps on minibatches from the buffer -> mean loss and Q(s, a)."""
+        """`n` gradient steps on minibatches from the buffer -> their mean loss and the update count so far."""
         beta = self.cfg.per_beta + (1.0 - self.cfg.per_beta) * self.progress(env_steps, 1.0)
         total_loss = torch.zeros((), device=self.ctx.device)
         for _ in range(n):
