@@ -158,6 +158,8 @@ def test_held_out_test_follows_improvements_of_the_evaluation_return_and_stop_at
     first = dqn.evaluate()
     assert {"eval/return", "test/return", "test/env_steps"} <= set(first) and dqn.best_eval == first["eval/return"]
     assert dqn.done  # any episode returns at least 1
+    assert f"chosen at {dqn.data.env_steps} environment steps" in dqn.report()
+    assert f"on 5 held-out episodes: return {first['test/return']:g}" in dqn.report()
     dqn.best_eval, dqn.test = first["eval/return"] + 1, {}  # an earlier evaluation did better: no new test
     assert "test/return" not in dqn.evaluate()
     late = make_dqn(test_episodes=5, stop_at=501.0)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -208,6 +209,15 @@ class DQN(Agent):
         if self.cfg.stop_at and metrics["eval/return"] >= self.cfg.stop_at:
             self.done = True
         return {**metrics, **self.test}
+
+    def report(self, run_dir: Path | None = None) -> str:
+        """The chosen policy: when it was chosen, and its return on the held-out test episodes."""
+        if not self.test:
+            return ""
+        return (f"greedy policy chosen at {self.test['test/env_steps']:.0f} environment steps (eval/return "
+                f"{self.best_eval:g} on {self.data.cfg.eval_episodes} evaluation episodes); on "
+                f"{self.cfg.test_episodes} held-out episodes: return {self.test['test/return']:g} ± "
+                f"{self.test['test/return_std']:g}")
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "model": getattr(self.model, "module", self.model).state_dict(),
