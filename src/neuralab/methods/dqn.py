@@ -93,8 +93,13 @@ class DQN(Agent):
         if not hasattr(space, "n"):
             raise UserError(f"dqn needs a discrete action space; {data.cfg.env} has {space}")
         self.n_actions = int(space.n)
-        with torch.no_grad():
-            width = model(data.obs[:1]).shape[-1]
+        try:
+            with torch.no_grad():
+                width = model(data.obs[:1]).shape[-1]
+        except RuntimeError as exc:  # a layer sized for other observations
+            raise UserError(f"the Q-network cannot take {data.cfg.env}'s observations of shape "
+                            f"{tuple(data.obs.shape[1:])} ({exc}); size it for them (an MLP: --model.in_features "
+                            f"{data.obs[0].numel()})") from None
         if width != self.n_actions:
             raise UserError(f"the Q-network has {width} outputs but {data.cfg.env} has {self.n_actions} actions; "
                             f"set --model.n_actions {self.n_actions}")
