@@ -81,8 +81,10 @@ def test_config_fields_are_documented(entry):
     assert entry.paper, f"{entry.name} names no paper"
 
 
-SIZE_FIELDS = ("num_classes", "in_features", "image_size", "in_channels", "length", "horizon", "steps")  # data-set
-OUTPUT_FIELDS = ("num_classes", "horizon", "steps")  # sizes of the output's last axis: classes, forecast, generated
+# data-set (and environment) sizes
+SIZE_FIELDS = ("num_classes", "in_features", "image_size", "in_channels", "length", "horizon", "steps", "n_actions")
+# sizes of the output's last axis: classes, forecast, generated, one value per action
+OUTPUT_FIELDS = ("num_classes", "horizon", "steps", "n_actions")
 
 
 def _resized(entry):
