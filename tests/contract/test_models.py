@@ -81,8 +81,10 @@ def test_config_fields_are_documented(entry):
     assert entry.paper, f"{entry.name} names no paper"
 
 
-SIZE_FIELDS = ("num_classes", "in_features", "image_size", "in_channels", "length", "horizon", "steps")  # data-set
-OUTPUT_FIELDS = ("num_classes", "horizon", "steps")  # sizes of the output's last axis: classes, forecast, generated
+SIZE_FIELDS = ("num_classes", "in_features", "image_size", "in_channels", "length", "horizon", "steps",  # data-set
+               "num_actions")  # or environment sizes
+OUTPUT_FIELDS = ("num_classes", "horizon", "steps", "num_actions")  # the output's last axis: classes, forecast,
+# generated steps, action values
 
 
 def _resized(entry):

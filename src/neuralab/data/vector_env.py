@@ -35,6 +35,7 @@ from neuralab.errors import UserError
 from neuralab.registry import register_data
 
 BACKENDS = ("sync", "async", "torch")
+PREPROCESS = ("none", "atari")
 EVAL_CHUNK = 64  # evaluation episodes run side by side at most
 
 
@@ -50,6 +51,20 @@ class VectorEnvConfig:
     max_episode_steps: int = field(0, "Step limit of an episode (0: the environment's own, 500 for CartPole-v1).",
                                    ge=0)
     eval_episodes: int = field(10, "Greedy evaluation episodes (fixed seeds, the same at every evaluation).", ge=1)
+    clip_rewards: bool = field(False, "The agent learns from rewards clipped to their sign (-1, 0, 1), as DQN on "
+                                      "Atari; returns and evaluation still report the game's score.")
+    preprocess: str = field("none", "Observation transform: none, or atari (Atari frames as DQN sees them: "
+                                    "grayscale, cropped, 84x84, 4 stacked; data/atari.py; ALE/ ids only).",
+                            choices=PREPROCESS)
+    frame_skip: int = field(4, "atari: each action is repeated for this many emulator frames (ALE's frameskip).",
+                            ge=1)
+    repeat_action_probability: float = field(0.0, "atari: sticky actions (ALE v5 uses 0.25, the DQN papers and "
+                                                  "NoFrameskip-v4 0).", ge=0.0, le=1.0)
+    noop_max: int = field(30, "atari: each episode starts with 1 to noop_max no-op actions drawn from its seed (0: "
+                              "none), so the deterministic emulator starts episodes in different states.", ge=0)
+    crop_top: int = field(0, "atari: screen rows cut off at the top before resizing to 84x84 (Pong: 34, the "
+                             "score).", ge=0)
+    crop_bottom: int = field(0, "atari: screen rows cut off at the bottom before resizing (Pong: 16).", ge=0)
 
 
 @dataclass
@@ -116,15 +131,22 @@ class GymBackend:
         gym = _gymnasium()
         limit = cfg.max_episode_steps or None
 
-        def factory(i: int) -> Callable[[], Any]:
-            return lambda: replayable_env()(make_env(cfg.env, limit, render_mode=render_mode), i)
+        make = type(self).make_one  # a plain function: worker processes unpickle it without this backend
 
-        make_env(cfg.env, limit).close()  # a bad id fails here, in this process, with one clear line
+        def factory(i: int) -> Callable[[], Any]:
+            return lambda: replayable_env()(make(cfg, limit, render_mode), i)
+
+        make(cfg, limit, None).close()  # a bad id fails here, in this process, with one clear line
         vector = gym.vector.AsyncVectorEnv if cfg.backend == "async" else gym.vector.SyncVectorEnv
         self.env = vector([factory(i) for i in range(num_envs)], autoreset_mode=gym.vector.AutoresetMode.DISABLED)
         self.num_envs, self.device = num_envs, device
         self.observation_space = self.env.single_observation_space
         self.action_space = self.env.single_action_space
+
+    @staticmethod
+    def make_one(cfg: VectorEnvConfig, limit: int | None, render_mode: str | None) -> Any:
+        """One environment of the vector (subclasses configure it: data/atari.py)."""
+        return make_env(cfg.env, limit, render_mode=render_mode)
 
     def _tensor(self, obs: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(obs, device=self.device)
@@ -198,6 +220,10 @@ class TorchBackend:
 
 def make_backend(cfg: VectorEnvConfig, num_envs: int, device: torch.device,
                  render_mode: str | None = None) -> GymBackend | TorchBackend:
+    if cfg.preprocess == "atari":
+        from neuralab.data.atari import AtariBackend  # it subclasses GymBackend: imported on use
+
+        return AtariBackend(cfg, num_envs, device, render_mode)
     if cfg.backend == "torch" and render_mode is None:
         return TorchBackend(cfg, num_envs, device)
     return GymBackend(cfg, num_envs, device, render_mode)  # renders through gymnasium (same CartPole dynamics)
@@ -243,6 +269,8 @@ class VectorEnvStream:
         self.env_steps += self.num_envs
         self.ep_return += rewards.double().cpu()
         self.ep_length += 1
+        if self.cfg.clip_rewards:  # after the returns took the game's score
+            rewards = rewards.sign()
         done = (terminated | truncated).cpu()
         self.obs = next_obs
         if done.any():
