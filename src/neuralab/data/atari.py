@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 FRAME_SIZE = 84  # height and width of a preprocessed frame
 STACK = 4  # frames per observation
 NOOP = 0  # ALE's action 0 is always NOOP
+SCREEN_HEIGHT = 210  # rows of every ALE game's screen (160 columns)
 
 
 def preprocess_frames(screens: torch.Tensor, crop_top: int = 0, crop_bottom: int = 0) -> torch.Tensor:
@@ -98,11 +99,10 @@ class AtariBackend(GymBackend):
                  render_mode: str | None = None) -> None:
         if cfg.backend == "torch":
             raise UserError("--data.preprocess atari runs ALE environments: use --data.backend sync or async")
-        super().__init__(cfg, num_envs, device, render_mode)
-        height = self.observation_space.shape[0]
-        if cfg.crop_top + cfg.crop_bottom >= height:
+        if cfg.crop_top + cfg.crop_bottom >= SCREEN_HEIGHT:
             raise UserError(f"--data.crop_top {cfg.crop_top} and --data.crop_bottom {cfg.crop_bottom} leave no rows "
-                            f"of {cfg.env}'s {height}-row screen")
+                            f"of the {SCREEN_HEIGHT}-row Atari screen")
+        super().__init__(cfg, num_envs, device, render_mode)
         self.crop = cfg.crop_top, cfg.crop_bottom
         self.observation_space = _gymnasium().spaces.Box(0, 255, (STACK, FRAME_SIZE, FRAME_SIZE), np.uint8)
         self.stack = torch.zeros(num_envs, STACK, FRAME_SIZE, FRAME_SIZE, dtype=torch.uint8, device=device)
