@@ -8,6 +8,7 @@ import neuralab.methods.cyclegan
 import neuralab.methods.dbn
 import neuralab.methods.decomposition
 import neuralab.methods.delta_rule
+import neuralab.methods.dqn
 import neuralab.methods.elbo
 import neuralab.methods.fastica
 import neuralab.methods.hebbian

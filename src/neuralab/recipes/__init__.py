@@ -7,6 +7,7 @@ import neuralab.recipes.boltzmann
 import neuralab.recipes.cnn
 import neuralab.recipes.dbn
 import neuralab.recipes.diagnostics
+import neuralab.recipes.dqn
 import neuralab.recipes.embeddings
 import neuralab.recipes.forecasting
 import neuralab.recipes.foundations
