@@ -82,8 +82,8 @@ def test_config_fields_are_documented(entry):
 
 
 SIZE_FIELDS = ("num_classes", "in_features", "image_size", "in_channels", "length", "horizon", "steps",  # data-set
-               "num_actions")  # or environment sizes
-OUTPUT_FIELDS = ("num_classes", "horizon", "steps", "num_actions")  # the output's last axis: classes, forecast,
+               "n_actions")  # or environment sizes
+OUTPUT_FIELDS = ("num_classes", "horizon", "steps", "n_actions")  # the output's last axis: classes, forecast,
 # generated steps, action values
 
 

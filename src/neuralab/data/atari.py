@@ -122,7 +122,7 @@ class AtariBackend(GymBackend):
         return self.stack, rewards, terminated, truncated
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "stack": self.stack.cpu()}
+        return {**super().state_dict(), "stack": self.stack.to("cpu", copy=True)}  # not the stream's obs itself
 
     def load_state_dict(self, state: dict[str, Any]) -> torch.Tensor:
         """Replay each episode to its newest frame; the three before it come from the saved stack."""

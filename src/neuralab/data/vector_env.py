@@ -136,7 +136,8 @@ class GymBackend:
         def factory(i: int) -> Callable[[], Any]:
             return lambda: replayable_env()(make(cfg, limit, render_mode), i)
 
-        make(cfg, limit, None).close()  # a bad id fails here, in this process, with one clear line
+        if cfg.backend == "async":  # a bad id fails here, in this process, with one clear line (sync: below)
+            make(cfg, limit, None).close()
         vector = gym.vector.AsyncVectorEnv if cfg.backend == "async" else gym.vector.SyncVectorEnv
         self.env = vector([factory(i) for i in range(num_envs)], autoreset_mode=gym.vector.AutoresetMode.DISABLED)
         self.num_envs, self.device = num_envs, device

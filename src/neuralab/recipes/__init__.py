@@ -2,6 +2,7 @@
 
 import neuralab.recipes.activations
 import neuralab.recipes.approximation
+import neuralab.recipes.atari
 import neuralab.recipes.autoencoders
 import neuralab.recipes.boltzmann
 import neuralab.recipes.cnn

@@ -25,7 +25,7 @@ from neuralab.registry import register_model
 class NatureCNNConfig:
     in_channels: int = field(4, "Stacked frames per observation (the channels of the input).", ge=1)
     image_size: int = field(84, "Height and width of each frame; the layers below need at least 36.", ge=36)
-    num_actions: int = field(6, "Outputs: one action value per action (Pong: 6).", ge=1)
+    n_actions: int = field(6, "Outputs: one action value per action (Pong: 6).", ge=1)
     hidden: int = field(512, "Units of the fully connected hidden layer.", ge=1)
 
 
@@ -41,7 +41,7 @@ def conv_out(size: int) -> int:
                                                       dtype=torch.uint8),
                 paper="Mnih et al. 2015, Human-level control through deep reinforcement learning")
 class NatureCNN(nn.Module):
-    """(B, C, H, W) uint8 frames -> (B, num_actions) action values."""
+    """(B, C, H, W) uint8 frames -> (B, n_actions) action values."""
 
     def __init__(self, cfg: NatureCNNConfig) -> None:
         super().__init__()
@@ -55,7 +55,7 @@ class NatureCNN(nn.Module):
         )
         self.head = nn.Sequential(
             nn.Linear(64 * side * side, cfg.hidden), nn.ReLU(),  # (B, 512)
-            nn.Linear(cfg.hidden, cfg.num_actions),  # (B, num_actions)
+            nn.Linear(cfg.hidden, cfg.n_actions),  # (B, n_actions)
         )
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
