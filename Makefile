@@ -194,3 +194,5 @@ energy-docs: setup
 # make rl-docs: every table and picture of docs/rl.md (issue 12), seeds as each block says.
 rl-docs: setup
 	mkdir -p docs/img/rl
+	$(RESULTS) --seeds 1 --block atari --recipes dqn-pong --write docs/rl.md
+	$(RESULTS) --seeds 1 --block atari-full-cost --recipes dqn-pong --run.full true --run.steps 2000 --method.learning_starts 0 --data.eval_episodes 1 --method.test_episodes 1 --data.max_episode_steps 1000 --write docs/rl.md
