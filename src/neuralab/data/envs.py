@@ -27,9 +27,10 @@ INSTALL_HINT = 'pip install "neuralab[rl]"'
 MINIGRID_OBS = ("image", "full")
 
 
-def make_env(env_id: str, max_episode_steps: int | None, render_mode: str | None = None,
-             minigrid_obs: str = "image") -> Any:
-    """`gymnasium.make(env_id)` with a step limit (None: the environment's own); gymnasium is an optional dependency.
+def make_env(env_id: str, max_episode_steps: int | None, render_mode: str | None = None, minigrid_obs: str = "image",
+             **kwargs: Any) -> Any:
+    """`gymnasium.make(env_id, **kwargs)` with a step limit (None: the environment's own); gymnasium is an optional
+    dependency.
 
     Atari ids (`ALE/Pong-v5`) need ale-py (`neuralab[atari]`), MiniGrid ids the minigrid package: each registers its
     environments with gymnasium when imported. A MiniGrid observation is a dict (image, direction, mission text);
@@ -44,7 +45,7 @@ def make_env(env_id: str, max_episode_steps: int | None, render_mode: str | None
     try:
         # The passive checker only warns about API misuse; it wraps every step, so leave it out.
         env = gymnasium.make(env_id, max_episode_steps=max_episode_steps, disable_env_checker=True,
-                             render_mode=render_mode)
+                             render_mode=render_mode, **kwargs)
     except gymnasium.error.Error as exc:
         raise UserError(f"--data.env {env_id!r}: gymnasium cannot make it ({exc})") from None
     return minigrid_observation(env, minigrid_obs) if env_id.startswith("MiniGrid-") else env

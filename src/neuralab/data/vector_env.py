@@ -36,6 +36,7 @@ from neuralab.errors import UserError
 from neuralab.registry import register_data
 
 BACKENDS = ("sync", "async", "torch")
+PREPROCESS = ("none", "atari")
 EVAL_CHUNK = 64  # evaluation episodes run side by side at most
 
 
@@ -55,6 +56,20 @@ class VectorEnvConfig:
                                        "grid, width x height x 3), in MiniGrid's cell codes.", choices=MINIGRID_OBS)
     noisy_tv: bool = field(False, "MiniGrid ids: one more action, a noisy TV that shows random noise instead of the "
                                   "observation (data/noisy_tv.py).")
+    clip_rewards: bool = field(False, "The agent learns from rewards clipped to their sign (-1, 0, 1), as DQN on "
+                                      "Atari; returns and evaluation still report the game's score.")
+    preprocess: str = field("none", "Observation transform: none, or atari (Atari frames as DQN sees them: "
+                                    "grayscale, cropped, 84x84, 4 stacked; data/atari.py; ALE/ ids only).",
+                            choices=PREPROCESS)
+    frame_skip: int = field(4, "atari: each action is repeated for this many emulator frames (ALE's frameskip).",
+                            ge=1)
+    repeat_action_probability: float = field(0.0, "atari: sticky actions (ALE v5 uses 0.25, the DQN papers and "
+                                                  "NoFrameskip-v4 0).", ge=0.0, le=1.0)
+    noop_max: int = field(30, "atari: each episode starts with 1 to noop_max no-op actions drawn from its seed (0: "
+                              "none), so the deterministic emulator starts episodes in different states.", ge=0)
+    crop_top: int = field(0, "atari: screen rows cut off at the top before resizing to 84x84 (Pong: 34, the "
+                             "score).", ge=0)
+    crop_bottom: int = field(0, "atari: screen rows cut off at the bottom before resizing (Pong: 16).", ge=0)
 
 
 @dataclass
@@ -114,12 +129,6 @@ def replayable_env() -> type:
     return ReplayableEnv
 
 
-def make_member(cfg: VectorEnvConfig, limit: int | None, render_mode: str | None = None) -> Any:
-    """One of the vector's environments, as the config wraps it (MiniGrid observation, noisy TV)."""
-    env = make_env(cfg.env, limit, render_mode=render_mode, minigrid_obs=cfg.minigrid_obs)
-    return noisy_tv(env, cfg.env) if cfg.noisy_tv else env
-
-
 class GymBackend:
     """N gymnasium environments as one `SyncVectorEnv` or `AsyncVectorEnv`, resets driven by the stream."""
 
@@ -127,15 +136,25 @@ class GymBackend:
         gym = _gymnasium()
         limit = cfg.max_episode_steps or None
 
-        def factory(i: int) -> Callable[[], Any]:
-            return lambda: replayable_env()(make_member(cfg, limit, render_mode), i)
+        make = type(self).make_one  # a plain function: worker processes unpickle it without this backend
 
-        make_member(cfg, limit).close()  # a bad id fails here, in this process, with one clear line
+        def factory(i: int) -> Callable[[], Any]:
+            return lambda: replayable_env()(make(cfg, limit, render_mode), i)
+
+        if cfg.backend == "async":  # a bad id fails here, in this process, with one clear line (sync: below)
+            make(cfg, limit, None).close()
         vector = gym.vector.AsyncVectorEnv if cfg.backend == "async" else gym.vector.SyncVectorEnv
         self.env = vector([factory(i) for i in range(num_envs)], autoreset_mode=gym.vector.AutoresetMode.DISABLED)
         self.num_envs, self.device = num_envs, device
         self.observation_space = self.env.single_observation_space
         self.action_space = self.env.single_action_space
+
+    @staticmethod
+    def make_one(cfg: VectorEnvConfig, limit: int | None, render_mode: str | None) -> Any:
+        """One environment of the vector, as the config wraps it (MiniGrid observation, noisy TV); subclasses
+        configure it further (data/atari.py)."""
+        env = make_env(cfg.env, limit, render_mode=render_mode, minigrid_obs=cfg.minigrid_obs)
+        return noisy_tv(env, cfg.env) if cfg.noisy_tv else env
 
     def _tensor(self, obs: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(obs, device=self.device)
@@ -209,6 +228,10 @@ class TorchBackend:
 
 def make_backend(cfg: VectorEnvConfig, num_envs: int, device: torch.device,
                  render_mode: str | None = None) -> GymBackend | TorchBackend:
+    if cfg.preprocess == "atari":
+        from neuralab.data.atari import AtariBackend  # it subclasses GymBackend: imported on use
+
+        return AtariBackend(cfg, num_envs, device, render_mode)
     if cfg.backend == "torch" and render_mode is None:
         return TorchBackend(cfg, num_envs, device)
     return GymBackend(cfg, num_envs, device, render_mode)  # renders through gymnasium (same CartPole dynamics)
@@ -254,6 +277,8 @@ class VectorEnvStream:
         self.env_steps += self.num_envs
         self.ep_return += rewards.double().cpu()
         self.ep_length += 1
+        if self.cfg.clip_rewards:  # after the returns took the game's score
+            rewards = rewards.sign()
         done = (terminated | truncated).cpu()
         self.obs = next_obs
         if done.any():

@@ -30,6 +30,7 @@ import neuralab.models.neuro.lif
 import neuralab.models.neuro.linear_neuron
 import neuralab.models.neuro.receptive_fields
 import neuralab.models.rl.actor_critic
+import neuralab.models.rl.nature_cnn
 import neuralab.models.rl.policy_value
 import neuralab.models.rl.q_network
 import neuralab.models.rnn.char_rnn

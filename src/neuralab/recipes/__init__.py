@@ -3,6 +3,7 @@
 import neuralab.recipes.activations
 import neuralab.recipes.alphazero
 import neuralab.recipes.approximation
+import neuralab.recipes.atari
 import neuralab.recipes.autoencoders
 import neuralab.recipes.boltzmann
 import neuralab.recipes.cnn
