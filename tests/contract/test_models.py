@@ -119,6 +119,8 @@ def test_non_default_sizes_give_the_right_output_shape(entry):
     # A model whose output's last axis follows another field names it (an autoencoder: ("in_features",)).
     width = next((getattr(cfg, name) for name in getattr(entry.cls, "output_fields", OUTPUT_FIELDS) if name in changes),
                  None)
+    if hasattr(entry.cls, "output_width"):  # several heads in one tensor (an actor-critic: policy, then value)
+        width = entry.cls.output_width(cfg)
     batch = _batch(x)
     if out.dim() == 4:  # images (B, C, H, W): a generator's, a decoder's or an image-to-image network's
         assert out.shape[0] == batch, tuple(out.shape)

@@ -77,6 +77,11 @@ class ActorCritic(nn.Module):
         self.value_head = _orthogonal(nn.Linear(width, 1), 1.0)
         self.log_std = nn.Parameter(torch.full((cfg.n_actions,), cfg.log_std_init)) if cfg.continuous else None
 
+    @staticmethod
+    def output_width(cfg: ActorCriticConfig) -> int:
+        """Columns of `forward`'s output: the policy's parameters (logits, or mean and log-std), then the value."""
+        return cfg.n_actions * (2 if cfg.continuous else 1) + 1
+
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         x = obs.flatten(1).float()  # (B, obs_dim)
         h = self.policy_trunk(x)
