@@ -203,7 +203,7 @@ rl-docs: setup
 	for r in $$(echo $(TABULAR) | tr , ' '); do $(RESULTS) --report $$r --reuse --write docs/rl.md || exit 1; done
 	$(RESULTS) --seeds 12 --block cliff-alpha --recipes qlearning-cliffwalking,sarsa-cliffwalking --method.alpha 0.5 \
 	  --out runs/results-cliff-alpha --write docs/rl.md
-	$(RESULTS) --seeds 3 --block policy-gradient --recipes reinforce-cartpole,a2c-cartpole,a3c-cartpole,ppo-cartpole,ppo-lunarlander --write docs/rl.md
+	$(RESULTS) --seeds 1 --block policy-gradient --recipes reinforce-cartpole,a2c-cartpole,a3c-cartpole,ppo-cartpole,ppo-lunarlander --write docs/rl.md
 	$(RESULTS) --report ppo-lunarlander --reuse --write docs/rl.md
 	cp runs/results/ppo-lunarlander/seed-0/plots/returns.png docs/img/rl/ppo-lunarlander-returns.png
 	$(RESULTS) --seeds 3 --block curiosity --recipes a2c-doorkey,icm-doorkey,icm-doorkey-noisy-tv,a2c-empty,shaping-potential-empty,shaping-progress-empty --write docs/rl.md

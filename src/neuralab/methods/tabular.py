@@ -241,6 +241,7 @@ class TabularTD(TabularAgent):
         super().__init__(cfg, model, data, ctx)
         self.generator = torch.Generator().manual_seed(ctx.seed)
         self.returns: list[float] = []
+        self.lengths: list[int] = []  # steps of each training episode
         self.done = False
 
     def epsilon(self, episode: int) -> float:
@@ -285,6 +286,7 @@ class TabularTD(TabularAgent):
             s = s_next
             a = a_next if target == "sampled" else choose(q[s], x, u[t])
         self.returns.append(ret)
+        self.lengths.append(t)
         key = "train/temperature" if softmax_behaviour else "train/epsilon"
         return {"train/return": ret, "train/length": t, key: x}
 
@@ -299,20 +301,25 @@ class TabularTD(TabularAgent):
                 f"{sum(last) / len(last):.3f}."]
 
     def plot(self, plots_dir: Path) -> list[Path]:
+        from neuralab.viz.episodes import plot_lengths
         from neuralab.viz.gridworld import plot_returns
 
-        made = [plot_returns(self.returns, SMOOTHING, f"{self.name} on {self.data.cfg.env}",
-                             plots_dir / "returns.png")] if self.returns else []
+        title = f"{self.name} on {self.data.cfg.env}"
+        made = [plot_returns(self.returns, SMOOTHING, title, plots_dir / "returns.png"),
+                plot_lengths(self.lengths, np.cumsum(self.lengths).tolist(), title,
+                             plots_dir / "episode_lengths.png", SMOOTHING)] if self.returns else []
         return made + super().plot(plots_dir)
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "generator": self.generator.get_state(),
-                "returns": torch.tensor(self.returns, dtype=torch.float64)}
+                "returns": torch.tensor(self.returns, dtype=torch.float64),
+                "lengths": torch.tensor(self.lengths, dtype=torch.int64)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.generator.set_state(state["generator"])
         self.returns = state["returns"].tolist()
+        self.lengths = state["lengths"].tolist()
 
 
 @register_method("q-learning", config=TabularConfig)

@@ -27,6 +27,12 @@ def _curve(ends: np.ndarray, values: np.ndarray, window: int, ylabel: str, title
     return save_figure(fig, path)
 
 
+def plot_lengths(lengths: list[int], ends: list[int], title: str, path: Path, window: int = 20) -> Path:
+    """The length of each training episode at the environment step it ended, and its moving average."""
+    return _curve(np.asarray(ends, dtype=float), np.asarray(lengths, dtype=float), window, "episode length (steps)",
+                  title, path)
+
+
 def plot_episodes(returns: list[float], lengths: list[int], ends: list[int], title: str, plots_dir: Path,
                   window: int = 20) -> list[Path]:
     """returns.png and episode_lengths.png: each finished training episode at the environment step it ended, and the
@@ -36,5 +42,4 @@ def plot_episodes(returns: list[float], lengths: list[int], ends: list[int], tit
     x = np.asarray(ends, dtype=float)
     return [_curve(x, np.asarray(returns, dtype=float), window, "return (sum of rewards)", title,
                    plots_dir / "returns.png"),
-            _curve(x, np.asarray(lengths, dtype=float), window, "episode length (steps)", title,
-                   plots_dir / "episode_lengths.png")]
+            plot_lengths(lengths, ends, title, plots_dir / "episode_lengths.png", window)]
