@@ -44,7 +44,7 @@ register(Recipe(
     model="actor-critic", method="a2c-icm", data="gym-vector",
     model_config=MAZE_NET, method_config=ICM, data_config=MAZE, run=MAZE_RUN, monitor="eval/return",
     # the module learns (chance for the inverse model: ln 7 = 1.95; forward loss ~100 at the start); the curious
-    # agent does NOT beat a2c-doorkey here (measured eval/return 0.1 against 0.82, seed 0)
+    # agent does NOT beat a2c-doorkey here (eval/return measured 0.10, 0.44 against 0.82, 0.87; seeds 0, 1)
     expect={"train/inverse_loss": ("<=", 1.3), "train/forward_loss": ("<=", 40.0)},
 ))
 
@@ -65,24 +65,29 @@ register(Recipe(
     name="a2c-empty", family="rl", curriculum="R6",
     summary="Baseline for shaping: A2C alone on Empty-16x16, fully observed; the only reward is at the far corner.",
     model="actor-critic", method="a2c", data="gym-vector",
-    model_config=OPEN_NET, method_config=A2C, data_config=OPEN, run=OPEN_RUN,
-    expect={"eval/return": (">=", 0.0)},
+    model_config=OPEN_NET, method_config=A2C, data_config=OPEN, run=OPEN_RUN, monitor="eval/return",
+    # the sparse reward does not move the policy from uniform (ln 7 = 1.946) in the budget: measured 1.9456, 1.9459
+    expect={"train/entropy": (">=", 1.9)},
 ))
 
 register(Recipe(
     name="shaping-potential-empty", family="rl", curriculum="R6",
     summary="Potential-based shaping (Ng et al. 1999), Phi = -0.01 x distance to the goal: the same optimal policy; "
-            "compare how soon it is learnt with a2c-empty.",
+            "in this budget it does not learn sooner than a2c-empty (measured).",
     model="actor-critic", method="a2c-shaped", data="gym-vector",
     model_config=OPEN_NET, method_config=dict(A2C, shaping="potential", shaping_scale=0.01), data_config=OPEN,
-    run=OPEN_RUN, expect={"eval/return": (">=", 0.0)},
+    run=OPEN_RUN, monitor="eval/return",
+    # not faster here: the policy stays uniform as a2c-empty's does (measured 1.9455, 1.9456)
+    expect={"train/entropy": (">=", 1.9)},
 ))
 
 register(Recipe(
     name="shaping-progress-empty", family="rl", curriculum="R6",
     summary="A shaping that is not a potential: +0.05 per step closer to the goal, nothing for a step away; "
-            "circling pays, and the policy changes.",
+            "circling pays, and the policy changes (away from the goal).",
     model="actor-critic", method="a2c-shaped", data="gym-vector",
     model_config=OPEN_NET, method_config=dict(A2C, shaping="progress", shaping_scale=0.05), data_config=OPEN,
-    run=OPEN_RUN, expect={"eval/return": (">=", 0.0)},
+    run=OPEN_RUN, monitor="eval/return",
+    # the bonus moves the policy (entropy measured 1.69, 1.66), and not to the goal: every episode times out
+    expect={"train/entropy": ("<=", 1.85), "train/length": (">=", 1000.0)},
 ))
