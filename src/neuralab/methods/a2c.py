@@ -51,12 +51,6 @@ class A2C(PolicyGradientAgent):
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         dist, values = self.policy(buf.obs.flatten(0, 1))  # (T * N) rows
         log_probs = dist.log_prob(buf.actions.flatten(0, 1))
-        policy_loss = -(advantages.flatten() * log_probs).mean()
         value_loss = (returns.flatten() - values).pow(2).mean()
-        entropy = dist.entropy().mean()
-        loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
-        self.descend(loss)
-        self.updates += 1
-        return {"train/loss": loss.item(), "train/policy_loss": policy_loss.item(),
-                "train/value_loss": value_loss.item(), "train/entropy": entropy.item(), "train/lr": lr,
+        return {**self.actor_critic_step(dist, log_probs, advantages.flatten(), value_loss, lr),
                 **self.episode_metrics()}

@@ -134,6 +134,18 @@ class PolicyGradientAgent(Agent):
         clip_gradients_(list(self.net.parameters()), self.cfg.max_grad_norm, 0.0)
         self.optimizer.step()
 
+    def actor_critic_step(self, dist: Distribution, log_probs: torch.Tensor, advantages: torch.Tensor,
+                          value_loss: torch.Tensor, lr: float) -> dict[str, float]:
+        """One gradient step on -mean(A log pi) + vf_coef L_V - ent_coef H (A2C, REINFORCE with a baseline) and the
+        rollout's metrics."""
+        policy_loss = -(advantages * log_probs).mean()
+        entropy = dist.entropy().mean()
+        loss = policy_loss + self.cfg.vf_coef * value_loss - self.cfg.ent_coef * entropy
+        self.descend(loss)
+        self.updates += 1
+        return {"train/loss": loss.item(), "train/policy_loss": policy_loss.item(),
+                "train/value_loss": value_loss.item(), "train/entropy": entropy.item(), "train/lr": lr}
+
     def report(self, run_dir: Path | None = None) -> str:
         """How much experience the run took and how its last training episodes went (the greedy evaluation is
         in the metrics)."""

@@ -70,12 +70,6 @@ class Reinforce(PolicyGradientAgent):
         if cfg.normalize_advantages and len(advantages) > 1:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         log_probs = dist.log_prob(buf.actions[:t].flatten(0, 1)[keep])
-        policy_loss = -(advantages * log_probs).mean()
         value_loss = 0.5 * (returns - values).pow(2).mean()
-        entropy = dist.entropy().mean()
-        loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
-        self.descend(loss)
-        self.updates += 1
-        return {"train/loss": loss.item(), "train/policy_loss": policy_loss.item(),
-                "train/value_loss": value_loss.item(), "train/entropy": entropy.item(), "train/lr": lr,
+        return {**self.actor_critic_step(dist, log_probs, advantages, value_loss, lr),
                 "train/batch_steps": float(keep.sum()), **self.episode_metrics()}
