@@ -300,7 +300,7 @@ def cmd_play(args: argparse.Namespace) -> int:
 
     from neuralab.play import play
 
-    played = play(args.run_dir, args.episodes, args.record, args.seed, _checkpoint_arg(args.checkpoint))
+    played = play(args.run_dir, args.episodes, args.record, args.seed, _checkpoint_arg(args.checkpoint), args.max_steps)
     for k, (ret, length) in enumerate(zip(played.returns, played.lengths, strict=True)):
         print(f"episode {k}: return {ret:g}, length {length}")
     spread = statistics.pstdev(played.returns)
@@ -799,6 +799,8 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--episodes", type=int, default=1, help="episodes to play (default 1)")
     s.add_argument("--record", metavar="FILE.gif", help="write every frame of the episodes to this animated GIF")
     s.add_argument("--seed", type=int, default=0, help="seed of the played episodes (default 0)")
+    s.add_argument("--max-steps", type=int, default=0, help="cut each episode after this many steps (default 0: the "
+                                                            "run's own limit)")
     s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
     s = sub.add_parser("export", help="write a run's network as ONNX or its weights as safetensors")
     s.add_argument("run_dir")

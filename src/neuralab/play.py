@@ -43,14 +43,17 @@ def env_config(data: Any) -> VectorEnvConfig:
 
 
 def play(run_dir: str | Path, episodes: int = 1, record: str | Path | None = None, seed: int = 0,
-         checkpoint: int | str = "latest") -> Played:
-    """Play `episodes` greedy episodes of the run's agent; with `record`, write them all to that GIF."""
+         checkpoint: int | str = "latest", max_steps: int = 0) -> Played:
+    """Play `episodes` greedy episodes of the run's agent, each cut after `max_steps` steps (0: the run's own limit);
+    with `record`, write them all to that GIF."""
     from neuralab.api import load
     from neuralab.build import load_config
     from neuralab.registry import METHODS
 
     if episodes < 1:
         raise UserError(f"--episodes {episodes}: play at least one episode")
+    if max_steps < 0:
+        raise UserError(f"--max-steps {max_steps}: give a step limit >= 1, or 0 for the run's own")
     if record is not None and Path(record).suffix.lower() != ".gif":
         raise UserError(f"--record {record}: recordings are animated GIFs; give a path ending in .gif")
     recipe, _, _ = load_config(Path(run_dir))
@@ -60,6 +63,8 @@ def play(run_dir: str | Path, episodes: int = 1, record: str | Path | None = Non
     loaded = load(run_dir, checkpoint=checkpoint)
     method = loaded.run.method
     cfg = env_config(loaded.run.data)
+    if max_steps:
+        cfg = dataclasses.replace(cfg, max_episode_steps=max_steps)
     seeds = [episode_seed(seed, PLAY_KEY + k) for k in range(episodes)]
     if record is None:
         returns, lengths = run_episodes(cfg, method.act, seeds, torch.device("cpu"))

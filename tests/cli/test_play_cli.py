@@ -25,7 +25,14 @@ def test_play_prints_each_episode_and_the_mean(cliff_run, capsys):
                      "episode 2: return -13, length 13", "mean return -13.00 +- 0.00 over 3 episodes, mean length 13.0"]
 
 
+def test_max_steps_cuts_every_episode(cliff_run, capsys):
+    assert main(["play", str(cliff_run), "--episodes", "2", "--max-steps", "5"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == ["episode 0: return -5, length 5", "episode 1: return -5, length 5"]
+
+
 @pytest.mark.parametrize("args, message", [(["--episodes", "0"], "--episodes 0: play at least one episode"),
+                                           (["--max-steps", "-1"], "--max-steps -1: give a step limit"),
                                            (["--record", "out.png"], "give a path ending in .gif")])
 def test_bad_requests_get_one_line(cliff_run, capsys, tmp_path, args, message):
     assert main(["play", str(cliff_run), *args]) == 2

@@ -32,6 +32,7 @@ TRAIN_LIMIT = 256  # training examples, where the recipe's data source has a `tr
 # Test examples, where it has a `test_limit`: every evaluation, report and confusion plot reads the test split,
 # about ten passes per recipe here, which over 10,000 images costs a ResNet-18 minutes on 2 cores.
 TEST_LIMIT = 500
+PLAY_STEPS = 60  # `play --max-steps`: an untrained agent may wander until its environment's own limit (1,024 steps)
 EVAL_EPISODES = 3  # greedy evaluation episodes, where the recipe's environment stream has `eval_episodes`
 # Recipes whose 4-step run cannot be compared with a resumed one, and why. Empty: every recipe can.
 NOT_RESUMABLE: dict[str, str] = {}
@@ -355,7 +356,7 @@ def test_translate_decodes_a_text_or_says_in_one_line_why_not(name, trained, cap
 def test_play_records_an_agent_or_says_in_one_line_why_not(name, trained, tmp_path, capsys):
     """`play --record` on every recipe: agents play an episode and write its frames as a GIF, other runs one line."""
     gif = tmp_path / "play.gif"
-    code = main(["play", str(trained(name)), "--episodes", "1", "--record", str(gif)])
+    code = main(["play", str(trained(name)), "--episodes", "1", "--max-steps", str(PLAY_STEPS), "--record", str(gif)])
     out, err = capsys.readouterr()
     if METHODS.get(RECIPES.get(name).method).build.acts():
         assert code == 0, err
@@ -363,6 +364,7 @@ def test_play_records_an_agent_or_says_in_one_line_why_not(name, trained, tmp_pa
         assert lines[0].startswith("episode 0: return ") and lines[1].startswith("mean return ")
         assert lines[-1] == str(gif)
         length = int(lines[0].rsplit("length ", 1)[1])
+        assert 1 <= length <= PLAY_STEPS
         with Image.open(gif) as im:  # identical consecutive frames are merged into one that shows longer
             durations = []
             for k in range(im.n_frames):
