@@ -32,6 +32,10 @@ TRAIN_LIMIT = 256  # training examples, where the recipe's data source has a `tr
 # Test examples, where it has a `test_limit`: every evaluation, report and confusion plot reads the test split,
 # about ten passes per recipe here, which over 10,000 images costs a ResNet-18 minutes on 2 cores.
 TEST_LIMIT = 500
+# Agents' sizes of play, where the recipe's data or method has these fields: a 4-step run checks the plumbing, which
+# two environments and a few games check as well as sixteen (the learning tests and the slow tests check learning).
+AGENT_LIMITS = {"data": {"num_envs": 2, "games_per_step": 4},
+                "method": {"eval_games": 2, "eval_simulations": 8, "simulations": 8}}
 PLAY_STEPS = 60  # `play --max-steps`: an untrained agent may wander until its environment's own limit (1,024 steps)
 EVAL_EPISODES = 3  # greedy evaluation episodes, where the recipe's environment stream has `eval_episodes`
 # Recipes whose 4-step run cannot be compared with a resumed one, and why. Empty: every recipe can.
@@ -55,6 +59,14 @@ def _overrides(name: str) -> dict[str, dict]:
         overrides.setdefault("data", {})["test_limit"] = TEST_LIMIT
     if "eval_episodes" in fields:
         overrides.setdefault("data", {})["eval_episodes"] = EVAL_EPISODES
+    recipe = RECIPES.get(name)
+    configs = {"data": (data.config, recipe.data_config), "method": (METHODS.get(recipe.method).config,
+                                                                     recipe.method_config)}
+    for section, limits in AGENT_LIMITS.items():
+        config, chosen = configs[section]
+        for f in dataclasses.fields(config):
+            if f.name in limits and chosen.get(f.name, f.default) > limits[f.name]:
+                overrides.setdefault(section, {})[f.name] = limits[f.name]
     return overrides
 
 
