@@ -17,15 +17,19 @@ Both clocks start after the environments and networks exist and stop at the firs
 training episodes (epsilon-greedy, as they were played) average >= 475. Wall times compare only within one run on
 a quiet machine: on a machine shared with other jobs both are inflated, unevenly.
 
-    python benchmarks/dqn_cleanrl_peer.py [--seed 0] [--threads 1] [--side both|ours|peer] [--set method.lr=1e-3]
+    python benchmarks/dqn_cleanrl_peer.py [--seeds 3] [--threads 1] [--side both|ours|peer] [--set method.lr=1e-3]
+                                          [--write docs/rl.md]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import sys
 import time
 from collections import deque
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -35,6 +39,7 @@ from torch import nn
 
 from neuralab.build import build, resolve
 from neuralab.registry import RECIPES
+from neuralab.studies.results import machine_line, write_block
 
 RECIPE = "dqn-cartpole"
 TARGET, WINDOW = 475.0, 20
@@ -158,11 +163,13 @@ def ours(seed: int, overrides: dict) -> tuple[float | None, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1, both sides each (default 1)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for both sides")
     parser.add_argument("--side", choices=("both", "ours", "peer"), default="both")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                         help="override of our recipe (tuning), e.g. method.lr=1e-3")
+    parser.add_argument("--write", metavar="FILE.md", help="also write the output between the "
+                                                           "<!-- results:bench-dqn:start/end --> markers of FILE.md")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     overrides: dict[str, dict[str, str]] = {}
@@ -170,17 +177,37 @@ def main() -> None:
         key, _, value = item.partition("=")
         section, _, name = key.partition(".")
         overrides.setdefault(section, {})[name] = value
-    results = {}
-    for side in ("ours", "peer") if args.side == "both" else (args.side,):
-        seconds, steps = ours(args.seed, overrides) if side == "ours" else peer(args.seed)
-        results[side] = seconds
-        shown = f"{seconds:.1f} s" if seconds is not None else "never"
-        name = RECIPE if side == "ours" else "CleanRL-style dqn.py"
-        print(f"{name:22s} last-{WINDOW} training return >= {TARGET:g} after {steps} environment steps, {shown}",
-              flush=True)
-    if results.get("ours") and results.get("peer"):
-        print(f"ratio (peer time / our time): {results['peer'] / results['ours']:.1f}x")
-    print(f"torch threads {args.threads}; wall times compare only on a quiet machine")
+    lines: list[str] = []
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+        lines.append(line)
+
+    say(f"load average at the start: {os.getloadavg()[0]:.2f}")
+    times: dict[str, list[float]] = {"ours": [], "peer": []}
+    for seed in range(args.seeds):
+        for side in ("ours", "peer") if args.side == "both" else (args.side,):
+            seconds, steps = ours(seed, overrides) if side == "ours" else peer(seed)
+            if seconds is not None:
+                times[side].append(seconds)
+            shown = f"{seconds:.1f} s" if seconds is not None else "never"
+            name = RECIPE if side == "ours" else "CleanRL-style dqn.py"
+            say(f"seed {seed}: {name:22s} last-{WINDOW} training return >= {TARGET:g} after {steps} environment "
+                f"steps, {shown}")
+    if len(times["ours"]) == len(times["peer"]) == args.seeds:
+        ratios = np.array(times["peer"]) / np.array(times["ours"])
+        for side, name in (("ours", RECIPE), ("peer", "CleanRL-style dqn.py")):
+            t = np.array(times[side])
+            say(f"{name:22s} {t.mean():.1f} +- {t.std(ddof=1) if len(t) > 1 else 0:.1f} s over {len(t)} seeds")
+        say(f"ratio (peer time / our time): {ratios.mean():.1f}x +- {ratios.std(ddof=1) if len(ratios) > 1 else 0:.1f} "
+            f"[{ratios.min():.1f}, {ratios.max():.1f}]")
+    say(f"load average at the end: {os.getloadavg()[0]:.2f}; torch threads {args.threads}; wall times compare only "
+        "on a quiet machine")
+    if args.write:
+        command = " ".join(["python benchmarks/dqn_cleanrl_peer.py", *(a for a in sys.argv[1:] if a != "--write"
+                                                                          and a != args.write)])
+        text = (f"Output of `{command}` on {machine_line(args.threads)}:\n\n```\n" + "\n".join(lines) + "\n```")
+        write_block(Path(args.write), "bench-dqn", text)
 
 
 if __name__ == "__main__":
