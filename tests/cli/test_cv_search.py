@@ -179,4 +179,21 @@ def test_a_killed_search_resumes_to_its_total(tmp_path):
     assert not [t for t in trials if t.state.name == "RUNNING"]
     for failed in (t for t in trials if t.state.name == "FAIL"):  # the killed trial, retried with its values
         retry = [t for t in complete.values() if t.system_attrs.get("failed_trial") == failed.number]
-        assert len(retry) == 1 and retry[0].params == failed.params
+        # a trial killed before it drew its values (or its first heartbeat) is retried with fresh ones
+        assert len(retry) == 1 and failed.params.items() <= retry[0].params.items()
+
+
+def test_a_trial_whose_process_died_before_its_first_heartbeat_is_retried(tmp_path):
+    # A process killed between creating a trial and its first heartbeat leaves a running trial that Optuna
+    # never finds stale; the search must not wait for it forever.
+    import optuna
+
+    db = tmp_path / "study.db"
+    study = optuna.create_study(study_name="s", storage=f"sqlite:///{db}", direction="maximize")
+    orphan = study.ask()  # running, with no heartbeat and no process behind it
+    r = run_cli(*_search_cmd(tmp_path, db, 2, 3), timeout=240)
+    assert r.returncode == 0, r.stderr
+    trials = {t.number: t for t in _trials(db)}
+    assert trials[orphan.number].state.name == "FAIL"
+    assert sum(t.state.name == "COMPLETE" for t in trials.values()) == 2
+    assert not [t for t in trials.values() if t.state.name == "RUNNING"]

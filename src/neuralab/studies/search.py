@@ -135,7 +135,23 @@ def _check_study(study: Any, record: dict[str, Any], name: str) -> None:
             study.set_user_attr(key, value)
 
 
-def _full(study: Any, n_trials: int, sampler: Any, optuna: Any) -> bool:
+def _adopt_running(study: Any, adopted: set[int], optuna: Any) -> None:
+    """Give every running trial this process has not seen before one heartbeat.
+
+    Optuna fails a running trial only once its last heartbeat is stale, and a trial has none until its
+    process's heartbeat thread first beats; a process killed between creating a trial and that first beat
+    would hold its place forever. A live owner keeps beating over ours; a dead one's trial goes stale.
+    """
+    storage = study._storage
+    if not optuna.storages._heartbeat.is_heartbeat_enabled(storage):
+        return
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        if trial._trial_id not in adopted:
+            adopted.add(trial._trial_id)
+            storage.record_heartbeat(trial._trial_id)
+
+
+def _full(study: Any, n_trials: int, sampler: Any, optuna: Any, adopted: set[int]) -> bool:
     """True when the study has `n_trials` complete trials (or a finished grid).
 
     While the remaining places are held by other processes' running trials, wait for them: one of them may
@@ -143,6 +159,7 @@ def _full(study: Any, n_trials: int, sampler: Any, optuna: Any) -> bool:
     """
     states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING)
     while True:
+        _adopt_running(study, adopted, optuna)
         optuna.storages.fail_stale_trials(study)
         counted = study.get_trials(deepcopy=False, states=states)
         complete = sum(t.state == states[0] for t in counted)
@@ -233,10 +250,11 @@ def run_search(recipe: Recipe, specs: Sequence[ParamSpec], overrides: dict[str, 
                                   for k, v in trial.params.items())
                 value = "" if trial.value is None else f" {target.metric} {trial.value:.4f}"
                 log(f"trial {trial.number} {trial.state.name.lower()}:{value} ({shown})")
-            if _full(study, trials, chosen, optuna):
+            if _full(study, trials, chosen, optuna, adopted):
                 study.stop()
 
-        if not _full(study, trials, chosen, optuna):
+        adopted: set[int] = set()  # the other processes' running trials this one has given a heartbeat
+        if not _full(study, trials, chosen, optuna, adopted):
             study.optimize(objective, n_trials=trials, callbacks=[after_trial], catch=(DivergedError,))
         rows = [TrialRow(t.number, t.state.name, dict(t.params), t.value, t.user_attrs.get("run_dir", ""))
                 for t in study.get_trials(deepcopy=False) if not t.user_attrs.get("surplus")]
