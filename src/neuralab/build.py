@@ -193,11 +193,38 @@ def default_run_dir(recipe: str) -> Path:
     return Path("runs") / f"{recipe}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def save_config(run: Run) -> None:
+def save_config(run: Run, overrides: dict[str, dict[str, Any]]) -> None:
+    """config.json: the recipe, its resolved sections, the overrides that made them (from which `neuralab report`
+    writes the command that reproduces the run) and where it ran."""
+    import platform
+
+    from neuralab import __version__
+
     meta = run.data.meta.to_dict() if run.data.meta is not None else {}
+    environment = {"device": str(run.procs.device), "processes": run.procs.world_size,
+                   "threads": torch.get_num_threads(), "neuralab": __version__, "torch": torch.__version__,
+                   "python": platform.python_version(), "platform": platform.platform(),
+                   "cpu": platform.processor() or platform.machine(),
+                   "started": time.strftime("%Y-%m-%d %H:%M:%S %z")}
+    if run.procs.device.type == "cuda":
+        environment["gpu"] = torch.cuda.get_device_name(run.procs.device)
     write_json_atomic(run.run_dir / "config.json", {
         "recipe": run.recipe.name, "sections": {k: to_dict(v) for k, v in run.sections.items()},
-        "total_steps": run.total_steps, "data_meta": meta, "torch": torch.__version__})
+        "overrides": {k: {f: _jsonable(v) for f, v in fields.items()} for k, fields in overrides.items()},
+        "total_steps": run.total_steps, "data_meta": meta, "torch": torch.__version__, "environment": environment})
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+def saved_overrides(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """The overrides a saved run was started with ({} for runs saved before they were recorded)."""
+    return json.loads((run_dir / "config.json").read_text()).get("overrides", {})
 
 
 def saved_total_steps(run_dir: Path) -> int | None:

@@ -319,6 +319,26 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """One self-contained HTML page of a run, or with --compare of several runs side by side."""
+    from neuralab.reports.html_report import write_comparison, write_report
+
+    if args.compare:
+        print(write_comparison(args.run_dirs, args.out))
+    elif len(args.run_dirs) != 1:
+        raise UserError("report: give one run directory, or --compare with two or more")
+    else:
+        print(write_report(args.run_dirs[0], args.out))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from neuralab.reports.server import serve
+
+    serve(args.runs_dir, args.host, args.port)
+    return 0
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from neuralab.viz.curves import plot_run
 
@@ -756,6 +776,20 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--block", default="eval", help="marker name for --write (default: eval)")
     s = sub.add_parser("plot", help="draw a run's learning curves (and method plots) as PNG")
     s.add_argument("run_dir")
+    s = sub.add_parser("report", help="a self-contained HTML page of a run (config, expected vs measured, curves, "
+                                      "images, environment, the command that reproduces it); --compare overlays "
+                                      "several runs")
+    s.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    s.add_argument("--compare", action="store_true", help="one page comparing the runs: curves overlaid, config "
+                                                          "differences, final metrics")
+    s.add_argument("--out", metavar="FILE.html", help="where to write (default RUN_DIR/report.html, or compare.html "
+                                                      "with --compare)")
+    s = sub.add_parser("serve", help="browse a folder of runs in a local web page: filter, open a run (its curves "
+                                     "follow it while it trains), compare runs")
+    s.add_argument("runs_dir", nargs="?", default="runs", help="folder of runs (default runs)")
+    s.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine "
+                                                       "only; another address is served with a warning)")
     s = sub.add_parser("predict", help="labels and probabilities for image files, a CSV, or texts")
     s.add_argument("run_dir")
     s.add_argument("inputs", nargs="+")
@@ -895,7 +929,8 @@ def main(argv: list[str] | None = None) -> int:
         return {"list": cmd_list, "flops": cmd_flops, "eval": cmd_eval, "plot": cmd_plot,
                 "predict": cmd_predict, "explain": cmd_explain, "attack": cmd_attack, "export": cmd_export,
                 "fid": cmd_fid, "compress": cmd_compress, "sample": cmd_sample, "similar": cmd_similar,
-                "analogy": cmd_analogy, "translate": cmd_translate, "play": cmd_play}[args.command](args)
+                "analogy": cmd_analogy, "translate": cmd_translate, "play": cmd_play, "report": cmd_report,
+                "serve": cmd_serve}[args.command](args)
     except UserError as exc:
         print(f"neuralab: error: {exc}", file=sys.stderr)
         return EXIT_USER

@@ -205,6 +205,14 @@ def override(cfg: Any, changes: dict[str, Any], section: str = "") -> Any:
     return new
 
 
+def merge_overrides(base: dict[str, dict[str, Any]], extra: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Overrides {section: {field: value}} of `base`, with `extra`'s fields taking precedence."""
+    merged = {k: dict(v) for k, v in base.items()}
+    for section, changes in extra.items():
+        merged.setdefault(section, {}).update(changes)
+    return merged
+
+
 def to_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 

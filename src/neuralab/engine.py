@@ -21,8 +21,17 @@ import torch
 
 from neuralab import acceleration, checkpoint, distributed
 from neuralab.atomic import write_json_atomic
-from neuralab.build import Run, build, default_run_dir, load_config, resolve, save_config, select_device
-from neuralab.config import RunConfig, override
+from neuralab.build import (
+    Run,
+    build,
+    default_run_dir,
+    load_config,
+    resolve,
+    save_config,
+    saved_overrides,
+    select_device,
+)
+from neuralab.config import RunConfig, merge_overrides, override
 from neuralab.errors import DivergedError, Interrupted, UserError
 from neuralab.metrics import MetricsLog, monitored_key
 from neuralab.progress import Progress
@@ -84,8 +93,9 @@ def fit(recipe: Recipe | str, overrides: dict[str, dict[str, Any]] | None = None
         run = build(recipe, sections, run_dir, explicit=None if resume else (overrides or {}), data=data,
                     procs=procs)
         if procs.is_main:
+            started = merge_overrides(saved_overrides(run_dir), overrides or {}) if resume else overrides or {}
             run_dir.mkdir(parents=True, exist_ok=True)
-            save_config(run)
+            save_config(run, started)
         run = _loop(run, resume, progress)
         procs.wait_for_all()
         return run

@@ -26,12 +26,13 @@ import numpy as np
 import torch
 
 from neuralab.build import resolve
+from neuralab.config import merge_overrides
 from neuralab.data.tensors import SupervisedData, split_validation
 from neuralab.engine import fit
 from neuralab.errors import UserError
 from neuralab.recipes.recipe import Recipe
 from neuralab.registry import DATA
-from neuralab.studies.search_space import ParamSpec, as_overrides, candidates, merge_overrides
+from neuralab.studies.search_space import ParamSpec, as_overrides, candidates
 from neuralab.studies.tables import write_table
 
 Log = Callable[[str], None]

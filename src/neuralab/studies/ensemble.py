@@ -17,13 +17,13 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from neuralab.config import merge_overrides
 from neuralab.data.tensors import SupervisedData
 from neuralab.engine import fit
 from neuralab.errors import UserError
 from neuralab.recipes.recipe import Recipe
 from neuralab.registry import METHODS
 from neuralab.studies.cross_validation import Log, training_set
-from neuralab.studies.search_space import merge_overrides
 from neuralab.studies.tables import write_table
 
 COMBINE = ("average", "vote")

@@ -26,13 +26,14 @@ from typing import Any
 
 from neuralab import checkpoint
 from neuralab.build import resolve
+from neuralab.config import merge_overrides
 from neuralab.engine import DivergedError, fit
 from neuralab.errors import UserError
 from neuralab.recipes.recipe import Recipe
 from neuralab.studies.cross_validation import Log, Target
 from neuralab.studies.optuna_setup import import_optuna, quiet
 from neuralab.studies.search_selection import Selection, select_by
-from neuralab.studies.search_space import ParamSpec, as_overrides, merge_overrides, space_size
+from neuralab.studies.search_space import ParamSpec, as_overrides, space_size
 from neuralab.studies.tables import cell, write_table
 
 SAMPLERS = ("grid", "random", "tpe")

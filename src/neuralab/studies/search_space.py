@@ -188,13 +188,6 @@ def as_overrides(values: dict[str, Any]) -> dict[str, dict[str, str]]:
     return out
 
 
-def merge_overrides(base: dict[str, dict[str, Any]], extra: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    merged = {k: dict(v) for k, v in base.items()}
-    for section, changes in extra.items():
-        merged.setdefault(section, {}).update(changes)
-    return merged
-
-
 def space_size(specs: Sequence[ParamSpec]) -> int | None:
     """How many distinct configurations the specs allow; None when a continuous range makes them endless."""
     counts = [s.count for s in specs]

@@ -1,0 +1,1 @@
+"""Run reports (`neuralab report`) and the local results browser (`neuralab serve`)."""
