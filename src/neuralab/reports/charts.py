@@ -15,7 +15,7 @@ from neuralab.reports.run_record import RunRecord
 from neuralab.viz.curves import SPLIT_ORDER, axis_label, curve_layout
 
 SPARSE = 30  # fewer points than this: drawn with markers, as in curves.png
-HEIGHT = 300  # pixels per panel
+HEIGHT = 340  # pixels per panel, the legend below the plot included
 
 
 def _order(split: str) -> tuple[int, str]:
@@ -29,9 +29,9 @@ def _trace(name: str, points: list[tuple[float, float]]) -> dict[str, Any]:
 
 
 def _figure(metric: str, traces: list[dict[str, Any]]) -> dict[str, Any]:
-    layout = {"title": {"text": html.escape(metric), "x": 0.02, "xanchor": "left"}, "height": HEIGHT, "margin": {"l": 60, "r": 20, "t": 40, "b": 40},
+    layout = {"title": {"text": html.escape(metric), "x": 0.02, "xanchor": "left"}, "height": HEIGHT, "margin": {"l": 60, "r": 20, "t": 40, "b": 50},
               "xaxis": {"title": {"text": "step"}}, "yaxis": {"title": {"text": html.escape(axis_label(metric))}},
-              "legend": {"orientation": "h"}, "template": "plotly_white"}
+              "legend": {"orientation": "h", "y": -0.22, "yanchor": "top"}, "template": "plotly_white"}
     return {"metric": metric, "data": traces, "layout": layout}
 
 

@@ -29,6 +29,8 @@ POLICY = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inlin
 def create_app(root: str | Path) -> Any:
     """The Starlette application serving the runs under `root`."""
     from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.middleware.base import BaseHTTPMiddleware
     from starlette.requests import Request
     from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
     from starlette.routing import Route
@@ -104,13 +106,6 @@ def create_app(root: str | Path) -> Any:
         text = plotly_js() if name == "plotly.min.js" else static_text(name)
         return Response(text, media_type=STATIC[name], headers={"Cache-Control": "max-age=3600"})
 
-    app = Starlette(routes=[
-        Route("/", index), Route("/run", run_page), Route("/compare", compare_page),
-        Route("/api/runs", runs_api), Route("/api/live", live_api), Route("/file", file),
-        Route("/static/{name}", static),
-    ])
-
-    @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
         response = await call_next(request)
         response.headers["Content-Security-Policy"] = POLICY
@@ -118,7 +113,11 @@ def create_app(root: str | Path) -> Any:
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
 
-    return app
+    return Starlette(routes=[
+        Route("/", index), Route("/run", run_page), Route("/compare", compare_page),
+        Route("/api/runs", runs_api), Route("/api/live", live_api), Route("/file", file),
+        Route("/static/{name}", static),
+    ], middleware=[Middleware(BaseHTTPMiddleware, dispatch=headers)])
 
 
 def is_loopback(host: str) -> bool:
