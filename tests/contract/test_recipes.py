@@ -25,6 +25,7 @@ from neuralab.cli import main
 from neuralab.data.vocab import detokenize
 from neuralab.registry import DATA, METHODS, RECIPES
 from tests.conftest import assert_png_drawn
+from tests.report_page import ReportPage
 
 STEPS, HALF = 4, 2
 RUN = {"steps": STEPS, "checkpoint_every": HALF, "eval_every": HALF, "device": "cpu", "threads": 1}
@@ -181,6 +182,31 @@ def test_plot_draws_every_figure_again(name, trained, capsys):
     assert Path(run_dir / "plots" / "curves.png") in printed
     for png in printed:
         assert_png_drawn(png)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_report_is_one_self_contained_page_of_the_run(name, trained, tmp_path, capsys):
+    run_dir = trained(name)
+    out = tmp_path / "report.html"
+    assert main(["report", str(run_dir), "--out", str(out)]) == 0, capsys.readouterr().err
+    page = ReportPage(out.read_text())
+    out.unlink()  # plotly.js is inlined: a few MB per recipe
+    recipe = RECIPES.get(name)
+    assert name in page.text and recipe.curriculum in page.text
+    assert f"neuralab train {name} --out {run_dir}" in page.text and "--run.steps 4" in page.text
+    for metric, (op, target) in recipe.expect.items():
+        assert f"{metric} {op} {target:.4g}" in page.text
+    images = [p for p in run_dir.rglob("*") if p.suffix in (".png", ".gif") and "checkpoints" not in p.parts]
+    assert images and len(page.images) == len(images)  # every image the run wrote, inlined
+    assert all(src.startswith("data:image/") for src in page.images)
+    assert all(ref.startswith("data:") for ref in page.references)  # nothing fetched: it opens from disk
+    assert not [s for s in page.scripts if "src" in s]
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert page.charts, f"{name}: no curve"
+    for chart in page.charts:  # each line holds every logged value of its metric
+        for trace in chart["data"]:
+            key = f"{trace['name']}/{chart['metric']}"
+            assert trace["x"] == [row["step"] for row in rows if key in row], key
 
 
 def _input_file(meta: dict, folder: Path) -> Path:

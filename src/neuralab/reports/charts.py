@@ -29,9 +29,10 @@ def _trace(name: str, points: list[tuple[float, float]]) -> dict[str, Any]:
 
 
 def _figure(metric: str, traces: list[dict[str, Any]]) -> dict[str, Any]:
-    layout = {"title": {"text": html.escape(metric), "x": 0.02, "xanchor": "left"}, "height": HEIGHT, "margin": {"l": 60, "r": 20, "t": 40, "b": 50},
+    layout = {"title": {"text": html.escape(metric), "x": 0.02, "xanchor": "left"}, "height": HEIGHT,
+              "margin": {"l": 60, "r": 20, "t": 40, "b": 50}, "template": "plotly_white",
               "xaxis": {"title": {"text": "step"}}, "yaxis": {"title": {"text": html.escape(axis_label(metric))}},
-              "legend": {"orientation": "h", "y": -0.22, "yanchor": "top"}, "template": "plotly_white"}
+              "legend": {"orientation": "h", "y": -0.22, "yanchor": "top"}}
     return {"metric": metric, "data": traces, "layout": layout}
 
 
