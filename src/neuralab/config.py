@@ -37,6 +37,12 @@ def field(default: Any, doc: str, *, ge: float | None = None, gt: float | None =
     return dataclasses.field(default=default, metadata=meta)
 
 
+class Bare(str):
+    """The value of a command-line override given without one (`--run.full`): true for a yes/no field, while any
+    other field says it needs a value. A str equal to "true", so it is stored and shown like a typed one."""
+
+
+BARE = Bare("true")
 AMP_CHOICES = ("off", "on", "auto")
 _SWITCH = {"true": "on", "1": "on", "yes": "on", "false": "off", "0": "off", "no": "off"}
 
@@ -100,6 +106,8 @@ def _parse(text: Any, tp: Any, where: str) -> Any:
         if text is None or (isinstance(text, str) and text.lower() in ("none", "null", "")):
             return None
         return _parse(text, args[0], where)
+    if isinstance(text, Bare) and tp is not bool:
+        raise UserError(f"{where} needs a value")
     if origin in (tuple, list):
         (inner, *_) = typing.get_args(tp) or (str,)
         if isinstance(text, str):
