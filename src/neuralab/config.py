@@ -60,6 +60,8 @@ class RunConfig:
     checkpoint_every: int = field(0, "Write a checkpoint every N steps; 0 means at every evaluation.", ge=0)
     patience: int = field(0, "Stop after this many evaluations without improvement; 0 disables.", ge=0)
     log_every: int = field(50, "Write train metrics every N steps.", ge=1)
+    tensorboard: bool = field(False, "Also write the metrics (scalars) and plots (images) for TensorBoard under "
+                                     "RUN_DIR/tensorboard (needs the tensorboard package).")
     threads: int = field(0, "CPU threads for torch; 0 keeps torch's default.", ge=0)
     amp: str = field("off", "bfloat16 autocast around forward passes and losses: off, on, or auto (on where the "
                             "device computes bf16 natively: CPUs with AVX512-BF16 or AMX, GPUs with bf16).",
