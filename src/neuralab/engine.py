@@ -86,6 +86,10 @@ def fit(recipe: Recipe | str, overrides: dict[str, dict[str, Any]] | None = None
     try:
         if cfg.compile:
             acceleration.check_compile(procs.device)
+        if cfg.tensorboard:
+            from neuralab.tensorboard_log import summary_writer
+
+            summary_writer()  # a missing package is said now, before anything is built or written
         run_dir = Path(out) if out else Path(procs.same_text(str(default_run_dir(recipe.name))))
         _check_run_dir(run_dir)
         if not resume and checkpoint.latest_step(run_dir / "checkpoints") is not None:
@@ -124,6 +128,10 @@ def _loop(run: Run, resume: bool, progress: bool) -> Run:
     eval_every = cfg.eval_every or steps_per_epoch
     ckpt_every = cfg.checkpoint_every or eval_every
     log = MetricsLog(run_dir) if procs.is_main else _NoLog()
+    if cfg.tensorboard and procs.is_main:
+        from neuralab.tensorboard_log import TensorBoardLog
+
+        log = TensorBoardLog(log, run_dir)
     monitor, sign = recipe.monitor_key, (1.0 if recipe.mode == "max" else -1.0)
     # sums and counts per metric: a metric reported on some steps only (the return of an episode that ended) is
     # averaged over the steps that reported it
@@ -260,3 +268,7 @@ def _finish(run: Run, stopped_early: bool) -> None:
         summary["report"] = report
     write_json_atomic(run.run_dir / "summary.json", summary)
     plot_run(run.run_dir, run.method)
+    if run.sections["run"].tensorboard:
+        from neuralab.tensorboard_log import write_finish
+
+        write_finish(run.run_dir, run.step, summary)

@@ -78,3 +78,19 @@ def test_method_list_fields_refuse_bad_elements_through_their_field_options(sect
     cls = getattr(__import__(module, fromlist=[name]), name)
     with pytest.raises(UserError, match=message):
         override(cls(), change, section)
+
+
+def test_a_flag_without_a_value_switches_a_yes_no_field_on_and_is_refused_for_any_other():
+    from neuralab.cli import _parse_overrides
+    from neuralab.config import RunConfig
+
+    parsed = _parse_overrides(["--run.deterministic", "--run.steps", "3", "--run.log_every=-2", "--run.full"])
+    assert parsed == {"run": {"deterministic": "true", "steps": "3", "log_every": "-2", "full": "true"}}
+    with pytest.raises(UserError, match=r"--run\.log_every: must be >= 1, got -2"):  # "-2" stays a value
+        override(RunConfig(), parsed["run"], "run")
+    cfg = override(RunConfig(), {**parsed["run"], "log_every": "5"}, "run")
+    assert (cfg.deterministic, cfg.full, cfg.steps, cfg.log_every) == (True, True, 3, 5)
+    for name in ("steps", "init_from", "freeze", "amp"):  # a number, an optional path, a list, a choice
+        with pytest.raises(UserError, match=rf"^--run\.{name} needs a value$"):
+            override(RunConfig(), _parse_overrides([f"--run.{name}", "--run.full"])["run"], "run")
+    assert override(RunConfig(), {"device": "true"}, "run").device == "true"  # typed out, "true" is a value
