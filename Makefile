@@ -2,7 +2,7 @@
 # make test: set up, then the fast test suite. make slow: every recipe to its expected metric.
 PY := .venv/bin/python
 
-.PHONY: setup demo test slow bench docs generative-docs energy-docs rl-docs sequences-docs seq2seq-docs compress-docs explain-docs lint
+.PHONY: setup demo test slow bench docs generative-docs energy-docs rl-docs reports-docs sequences-docs seq2seq-docs compress-docs explain-docs lint
 
 setup:
 	@bash scripts/setup.sh
@@ -222,3 +222,7 @@ rl-docs: setup
 	$(RESULTS) --seeds 3 --block dqn-variants --recipes double-dqn-cartpole,dueling-dqn-cartpole,per-dqn-cartpole --write docs/rl.md
 	$(RESULTS) --seeds 1 --block atari --recipes dqn-pong --write docs/rl.md
 	$(RESULTS) --seeds 1 --block atari-full-cost --recipes dqn-pong --run.full true --run.steps 2000 --method.learning_starts 0 --data.eval_episodes 1 --method.test_episodes 1 --data.max_episode_steps 1000 --write docs/rl.md
+
+# make reports-docs: the screenshots of docs/reports.md, taken by the browser tests of `neuralab serve`.
+reports-docs: setup
+	NEURALAB_SCREENSHOTS=docs/img $(PY) -m pytest -q -p no:cacheprovider tests/cli/test_serve.py

@@ -25,7 +25,7 @@ from neuralab.cli import main
 from neuralab.data.vocab import detokenize
 from neuralab.registry import DATA, METHODS, RECIPES
 from tests.conftest import assert_png_drawn
-from tests.report_page import ReportPage
+from tests.report_support import ReportPage
 
 STEPS, HALF = 4, 2
 RUN = {"steps": STEPS, "checkpoint_every": HALF, "eval_every": HALF, "device": "cpu", "threads": 1}

@@ -56,7 +56,8 @@ def run_context(record: RunRecord, image_src: ImageSource) -> dict[str, Any]:
         "charts": script_json(_finite(run_charts(record))),
         "images": [(rel, image_src(record, rel)) for rel in record.images],
         "metrics": sorted((k, fmt(v)) for k, v in metrics.items()),
-        "seconds": metrics.get("time/seconds"),
+        # the run's own time when it finished, the time of its newest row while it trains
+        "seconds": metrics.get("time/seconds", record.rows[-1].get("time") if record.rows else None),
         "steps": f"{record.last_step:,} of {total:,}" if isinstance(total, int) else f"{record.last_step:,}",
         "report_text": (record.summary or {}).get("report", ""),
         "fmt": fmt,

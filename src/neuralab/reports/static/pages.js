@@ -72,7 +72,7 @@ document.addEventListener("DOMContentLoaded", () => {
   if (document.body.dataset.liveUrl) follow(document.body.dataset.liveUrl);
   if (document.getElementById("runs")) {
     for (const id of ["family", "recipe", "text"]) {
-      document.getElementById(id).addEventListener("input", filterRuns);
+      for (const event of ["input", "change"]) document.getElementById(id).addEventListener(event, filterRuns);
     }
     filterRuns();
   }
