@@ -39,6 +39,9 @@ AGENT_LIMITS = {"data": {"num_envs": 2, "games_per_step": 4},
                 "method": {"eval_games": 2, "eval_simulations": 8, "simulations": 8}}
 PLAY_STEPS = 60  # `play --max-steps`: an untrained agent may wander until its environment's own limit (1,024 steps)
 EVAL_EPISODES = 3  # greedy evaluation episodes, where the recipe's environment stream has `eval_episodes`
+# Episode step limit, where the recipe's environment stream has `max_episode_steps`: an untrained agent in a
+# 16x16 maze otherwise walks 1,024 steps per episode, in every evaluation.
+EPISODE_STEPS = 100
 # Recipes whose 4-step run cannot be compared with a resumed one, and why. Empty: every recipe can.
 NOT_RESUMABLE: dict[str, str] = {}
 NAMES = RECIPES.names()
@@ -60,6 +63,9 @@ def _overrides(name: str) -> dict[str, dict]:
         overrides.setdefault("data", {})["test_limit"] = TEST_LIMIT
     if "eval_episodes" in fields:
         overrides.setdefault("data", {})["eval_episodes"] = EVAL_EPISODES
+    steps = RECIPES.get(name).data_config.get("max_episode_steps", 0)
+    if "max_episode_steps" in fields and not 0 < steps <= EPISODE_STEPS:
+        overrides.setdefault("data", {})["max_episode_steps"] = EPISODE_STEPS
     recipe = RECIPES.get(name)
     configs = {"data": (data.config, recipe.data_config), "method": (METHODS.get(recipe.method).config,
                                                                      recipe.method_config)}

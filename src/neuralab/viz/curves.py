@@ -39,8 +39,13 @@ Points = list[tuple[float, float]]
 
 
 def save_figure(fig: Any, path: Path) -> Path:
-    """Save a matplotlib figure atomically as PNG and close it."""
-    write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight"))
+    """Save a matplotlib figure atomically as PNG and close it.
+
+    A figure with a layout engine (constrained layout) already fits its contents to the canvas; only the others
+    are cropped to their contents, which costs a second full draw.
+    """
+    crop = "tight" if fig.get_layout_engine() is None else None
+    write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI, bbox_inches=crop))
     plt.close(fig)
     return path
 
