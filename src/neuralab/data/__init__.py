@@ -2,8 +2,10 @@
 
 import neuralab.data.binary_patterns
 import neuralab.data.bit_patterns
+import neuralab.data.coco_json
 import neuralab.data.correlated_gaussian
 import neuralab.data.currents
+import neuralab.data.detection_scenes
 import neuralab.data.envs
 import neuralab.data.function1d
 import neuralab.data.gaussian_mixture
