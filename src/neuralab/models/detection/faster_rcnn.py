@@ -225,10 +225,10 @@ class FasterRCNN(nn.Module):
         """Anchors (N, 4), objectness logits (B, N) and deltas (B, N, 4), anchors ordered cell by cell (row-major),
         each cell's anchors in the generator's order."""
         hidden = F.relu(self.rpn_conv(features))
-        b = features.shape[0]
-        objectness = self.rpn_objectness(hidden).permute(0, 2, 3, 1).reshape(b, -1)
-        deltas = self.rpn_deltas(hidden).permute(0, 2, 3, 1).reshape(b, -1, 4)
         anchors = self.anchor_generator(image_size, [features])
+        b, n = features.shape[0], len(anchors)  # explicit sizes: an empty batch (shape tracing) has no -1 to infer
+        objectness = self.rpn_objectness(hidden).permute(0, 2, 3, 1).reshape(b, n)
+        deltas = self.rpn_deltas(hidden).permute(0, 2, 3, 1).reshape(b, n, 4)
         return anchors, objectness, deltas
 
     @torch.no_grad()
