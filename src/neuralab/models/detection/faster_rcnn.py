@@ -6,7 +6,7 @@ grey scenes on a CPU, with torchvision's conventions and training losses.
   2 `width` channels;
 - region proposal network: a 3x3 conv, then per anchor an objectness logit and four box deltas; proposals are the
   anchors decoded by their deltas, clipped, small ones removed, the `pre_nms_top_n` best per image kept, NMS at
-  `rpn_nms_thresh`, then the `post_nms_top_n` best (detached: the box head does not train the RPN through them);
+  `rpn_nms_thresh`, then the `rpn_post_nms_top_n` best (detached: the box head does not train the RPN through them);
 - box head: RoIAlign 7x7 over each proposal, two fully connected layers, then class logits (background 0 included)
   and class-specific box deltas;
 - inference: softmax scores, each class's box decoded and clipped, scores below `score_thresh` dropped, NMS per
@@ -53,8 +53,10 @@ class FasterRCNNConfig:
     pixel_mean: float = field(0.1, "Subtracted from the [0, 1] pixels before the backbone.")
     pixel_std: float = field(0.3, "The pixels are divided by this after the mean is taken off.", gt=0)
     rpn_pre_nms_top_n: int = field(600, "Proposals per image kept by objectness before NMS.", ge=1)
-    rpn_post_nms_top_n: int = field(200, "Proposals per image kept after NMS (torchvision: 2000 in training, 1000 "
-                                         "in testing, for 800-pixel images).", ge=1)
+    rpn_post_nms_top_n: int = field(200, "Proposals per image kept after NMS in training (torchvision: 2000, for "
+                                         "800-pixel images).", ge=1)
+    rpn_post_nms_top_n_test: int = field(100, "Proposals per image kept after NMS in evaluation (torchvision: "
+                                              "1000).", ge=1)
     rpn_nms_thresh: float = field(0.7, "IoU above which NMS drops a weaker proposal.", gt=0, le=1)
     rpn_batch_size: int = field(256, "Anchors sampled per image for the RPN losses.", ge=2)
     rpn_positive_fraction: float = field(0.5, "Largest share of foreground among the sampled anchors.", gt=0, le=1)
@@ -235,7 +237,7 @@ class FasterRCNN(nn.Module):
     def _propose(self, anchors: torch.Tensor, objectness: torch.Tensor, deltas: torch.Tensor,
                  image_size: tuple[int, int]) -> Proposals:
         """Proposals of the whole batch (detached): per image the pre_nms_top_n best anchors by objectness, decoded,
-        clipped, without the tiny ones, NMS, then the post_nms_top_n best."""
+        clipped, without the tiny ones, NMS, then the rpn_post_nms_top_n best (in evaluation: _test)."""
         cfg = self.cfg
         b, n = objectness.shape
         k = min(cfg.rpn_pre_nms_top_n, n)
@@ -250,7 +252,8 @@ class FasterRCNN(nn.Module):
         big = ((boxes[:, 2] - boxes[:, 0]) >= 1e-3) & ((boxes[:, 3] - boxes[:, 1]) >= 1e-3)
         boxes, image, anchor, scores = boxes[big], image[big], anchor[big], scores[big]
         keep = nms_per_image(boxes, scores, torch.zeros_like(image), image, b, cfg.rpn_nms_thresh)
-        keep = keep[_rank_in_group(scores[keep], image[keep], b) < cfg.rpn_post_nms_top_n]
+        post_nms_top_n = cfg.rpn_post_nms_top_n if self.training else cfg.rpn_post_nms_top_n_test
+        keep = keep[_rank_in_group(scores[keep], image[keep], b) < post_nms_top_n]
         return Proposals(boxes[keep], image[keep], anchor[keep])
 
     # --- the box head ---
