@@ -54,6 +54,7 @@ class Detection(Method):
         self.optimizer = make_optimizer(cfg.optimizer, self.params, cfg.lr, cfg.momentum, cfg.weight_decay)
         self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps, cfg.lr)
         self.generator = torch.Generator(device=ctx.device).manual_seed(ctx.seed)
+        self.last_ap: DetectionAP | None = None  # of the latest evaluation, which the report tabulates
 
     @property
     def detector(self) -> nn.Module:
@@ -103,12 +104,13 @@ class Detection(Method):
 
     def evaluate(self) -> dict[str, float]:
         ap, speed = self._average_precision()
+        self.last_ap = ap
         return {"test/map_50": ap.map_50, "test/map": ap.map, "test/map_75": ap.map_75,
                 "time/test_images_per_s": speed}
 
     def report(self, run_dir: Path | None = None) -> str:
-        """AP of each class on the test scenes as a markdown table."""
-        ap, _ = self._average_precision()
+        """AP of each class on the test scenes as a markdown table (of the latest evaluation, if any)."""
+        ap = self.last_ap if self.last_ap is not None else self._average_precision()[0]
         names = list(self.data.meta.class_names)
         lines = ["Average precision per class on the test scenes:", "", "| class | AP@0.5 | AP@[.5:.95] |",
                  "|---|---|---|"]
