@@ -15,5 +15,7 @@ register(Recipe(
     method_config=dict(schedule="onecycle", lr=2e-3),
     data_config=dict(batch_size=8, n_test=300),
     run=RunConfig(steps=1000, eval_every=1000, log_every=50, threads=2),
+    # Measured (seed 0, 2026-11-30, OMP_NUM_THREADS=2, a quiet machine): 473 s wall (about 0.47 s a step), test
+    # mAP@0.5 0.912, mAP@[.5:.95] 0.662, mAP@0.75 0.790, 44 test images/s; the margin over 0.90 is thin (one seed).
     expect={"test/map_50": (">=", 0.90)},
 ))
