@@ -11,6 +11,7 @@ import neuralab.methods.cyclegan
 import neuralab.methods.dbn
 import neuralab.methods.decomposition
 import neuralab.methods.delta_rule
+import neuralab.methods.detection
 import neuralab.methods.dqn
 import neuralab.methods.dynamic_programming
 import neuralab.methods.elbo

@@ -10,6 +10,7 @@ import neuralab.recipes.cnn
 import neuralab.recipes.continual
 import neuralab.recipes.curiosity
 import neuralab.recipes.dbn
+import neuralab.recipes.detection
 import neuralab.recipes.diagnostics
 import neuralab.recipes.dqn
 import neuralab.recipes.embeddings
