@@ -36,7 +36,9 @@ TEST_LIMIT = 250
 # Agents' sizes of play, where the recipe's data or method has these fields: a 4-step run checks the plumbing, which
 # two environments and a few games check as well as sixteen (the learning tests and the slow tests check learning).
 AGENT_LIMITS = {"data": {"num_envs": 2, "games_per_step": 4},
-                "method": {"eval_games": 2, "eval_simulations": 8, "simulations": 8}}
+                "method": {"eval_games": 2, "eval_simulations": 8, "simulations": 8,
+                           # and evaluation images of detectors (0: all), whose every test image is a search
+                           "eval_limit": 32}}
 PLAY_STEPS = 60  # `play --max-steps`: an untrained agent may wander until its environment's own limit (1,024 steps)
 EVAL_EPISODES = 3  # greedy evaluation episodes, where the recipe's environment stream has `eval_episodes`
 # Episode step limit, where the recipe's environment stream has `max_episode_steps`: an untrained agent in a
@@ -72,7 +74,7 @@ def _overrides(name: str) -> dict[str, dict]:
     for section, limits in AGENT_LIMITS.items():
         config, chosen = configs[section]
         for f in dataclasses.fields(config):
-            if f.name in limits and chosen.get(f.name, f.default) > limits[f.name]:
+            if f.name in limits and not 0 < chosen.get(f.name, f.default) <= limits[f.name]:
                 overrides.setdefault(section, {})[f.name] = limits[f.name]
     return overrides
 

@@ -60,6 +60,9 @@ class SceneConfig(DetectionDataConfig):
                                        "lies under them.", gt=0, le=1)
     n_train: int = field(5000, "Training scenes.", ge=1)
     n_test: int = field(1000, "Test scenes.", ge=1)
+    train_limit: int = field(0, "Generate at most this many training scenes (0: n_train), for a quick check; "
+                                "other scenes than the first of a full set.", ge=0)
+    test_limit: int = field(0, "Generate at most this many test scenes (0: n_test), for a quick check.", ge=0)
     scene_seed: int = field(0, "Seed of the scenes; the run's own seed only orders the batches.")
     root: str | None = field(None, "Folder with the four IDX files of the source set (else env var, cache, "
                                    "packaged copy, download).")
@@ -199,7 +202,9 @@ def build_mnist_scenes(cfg: SceneConfig, seed: int) -> DetectionData:
     (x_tr, y_tr), (x_te, y_te) = mnist.load(name, cfg.root)
     g_train = torch.Generator().manual_seed(cfg.scene_seed * 1_000_003 + 1)
     g_test = torch.Generator().manual_seed(cfg.scene_seed * 1_000_003 + 2)
-    train, _ = make_scenes(x_tr, y_tr, cfg.n_train, cfg, g_train)
-    test, _ = make_scenes(x_te, y_te, cfg.n_test, cfg, g_test)
+    n_train = min(cfg.n_train, cfg.train_limit or cfg.n_train)
+    n_test = min(cfg.n_test, cfg.test_limit or cfg.n_test)
+    train, _ = make_scenes(x_tr, y_tr, n_train, cfg, g_train)
+    test, _ = make_scenes(x_te, y_te, n_test, cfg, g_test)
     meta = detection_meta(train, list(mnist.SETS[name].class_names), f"{name}-scenes")
     return DetectionData(train, test, meta, batch_size=cfg.batch_size, seed=seed)
