@@ -23,7 +23,14 @@ from neuralab.contracts import Method, RunContext
 from neuralab.data.detection_data import DetectionData, Target
 from neuralab.detection.average_precision import DetectionAP, mean_average_precision
 from neuralab.errors import UserError
-from neuralab.methods.optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
+from neuralab.methods.optim import (
+    OPTIMIZERS,
+    SCHEDULES,
+    load_training_state,
+    make_optimizer,
+    make_schedule,
+    training_state,
+)
 from neuralab.methods.regularization import clip_gradients_
 from neuralab.registry import register_method
 
@@ -129,13 +136,7 @@ class Detection(Method):
                                 title="test scenes: detections scoring >= 0.5")]
 
     def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "schedule": None if self.schedule is None else self.schedule.state_dict(),
-                "generator": self.generator.get_state()}
+        return training_state(self.model, self.optimizer, self.schedule, self.generator)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.schedule is not None:
-            self.schedule.load_state_dict(state["schedule"])
-        self.generator.set_state(state["generator"])
+        load_training_state(state, self.model, self.optimizer, self.schedule, self.generator)

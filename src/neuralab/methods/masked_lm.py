@@ -27,7 +27,15 @@ from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
 from neuralab.data.vocab import PAD, SPECIALS, UNK
 from neuralab.errors import UserError
-from neuralab.methods.optim import OPTIMIZERS, SCHEDULES, descend, make_optimizer, make_schedule
+from neuralab.methods.optim import (
+    OPTIMIZERS,
+    SCHEDULES,
+    descend,
+    load_training_state,
+    make_optimizer,
+    make_schedule,
+    training_state,
+)
 from neuralab.registry import register_method
 
 REPLACE, RANDOM = 0.8, 0.1  # of the picked positions: [MASK], a random word; the rest (0.1) keep their word
@@ -120,13 +128,7 @@ class MaskedLM(Method):
         return metrics
 
     def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "schedule": None if self.schedule is None else self.schedule.state_dict(),
-                "generator": self.generator.get_state()}
+        return training_state(self.model, self.optimizer, self.schedule, self.generator)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.schedule is not None:
-            self.schedule.load_state_dict(state["schedule"])
-        self.generator.set_state(state["generator"])
+        load_training_state(state, self.model, self.optimizer, self.schedule, self.generator)

@@ -10,6 +10,7 @@ comparison starts from it.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import torch
 
@@ -81,3 +82,20 @@ def descend(loss: torch.Tensor, optimizer: torch.optim.Optimizer, params: list[t
     optimizer.step()
     if schedule is not None:
         schedule.step()
+
+
+def training_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, schedule: Any,
+                   generator: torch.Generator) -> dict[str, Any]:
+    """A one-network method's checkpoint state: weights, optimiser, schedule (or None) and its sampling generator."""
+    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "schedule": None if schedule is None else schedule.state_dict(), "generator": generator.get_state()}
+
+
+def load_training_state(state: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                        schedule: Any, generator: torch.Generator) -> None:
+    """Restore what `training_state` saved."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if schedule is not None:
+        schedule.load_state_dict(state["schedule"])
+    generator.set_state(state["generator"])
