@@ -1,5 +1,5 @@
 """`neuralab` command line: list, info, flops, train, eval, plot, predict, sample, translate, similar, analogy,
-explain, attack, fid, export, cv, ensemble, search, results, compress.
+explain, attack, fid, export, cv, ensemble, search, results, compress, play, detect, report, serve.
 
 User mistakes end with one line on stderr and exit code 2; bugs keep their traceback.
 """
@@ -314,6 +314,15 @@ def cmd_play(args: argparse.Namespace) -> int:
           f"mean length {statistics.fmean(played.lengths):.1f}")
     if played.gif is not None:
         print(played.gif)
+    return 0
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    """The objects a detection run finds in an image, printed as one JSON object with the PNG they are drawn on."""
+    from neuralab.detect import detect_image
+
+    found = detect_image(args.run_dir, args.image, args.out, args.threshold, _checkpoint_arg(args.checkpoint))
+    print(json.dumps({"image": args.image, "picture": str(found.picture), "detections": found.records}))
     return 0
 
 
@@ -842,6 +851,14 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-steps", type=int, default=0, help="cut each episode after this many steps (default 0: the "
                                                             "run's own limit)")
     s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
+    s = sub.add_parser("detect", help="the objects a detection run finds in an image: boxes (and masks) drawn on it "
+                                      "as a PNG, and printed as JSON")
+    s.add_argument("run_dir")
+    s.add_argument("image", help="an image file (any size; resized to the run's input size to detect)")
+    s.add_argument("--out", metavar="FILE.png", help="where to draw the detections (default "
+                                                     "RUN_DIR/detections/IMAGE.png)")
+    s.add_argument("--threshold", type=float, default=0.5, help="keep detections scoring at least this (default 0.5)")
+    s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
     s = sub.add_parser("export", help="write a run's network as ONNX or its weights as safetensors")
     s.add_argument("run_dir")
     s.add_argument("--format", required=True, choices=("onnx", "safetensors"))
@@ -935,8 +952,8 @@ def main(argv: list[str] | None = None) -> int:
         return {"list": cmd_list, "flops": cmd_flops, "eval": cmd_eval, "plot": cmd_plot,
                 "predict": cmd_predict, "explain": cmd_explain, "attack": cmd_attack, "export": cmd_export,
                 "fid": cmd_fid, "compress": cmd_compress, "sample": cmd_sample, "similar": cmd_similar,
-                "analogy": cmd_analogy, "translate": cmd_translate, "play": cmd_play, "report": cmd_report,
-                "serve": cmd_serve}[args.command](args)
+                "analogy": cmd_analogy, "translate": cmd_translate, "play": cmd_play, "detect": cmd_detect,
+                "report": cmd_report, "serve": cmd_serve}[args.command](args)
     except UserError as exc:
         print(f"neuralab: error: {exc}", file=sys.stderr)
         return EXIT_USER

@@ -240,3 +240,16 @@ class Method(ABC):
     def acts(cls) -> bool:
         """Whether this method acts in an environment (overrides `act`); asked before building a run."""
         return cls.act is not Method.act
+
+    def detect(self, images: torch.Tensor) -> list[dict[str, torch.Tensor]]:
+        """Objects found in images (B, C, H, W) on [0, 1] of the run's size, as torchvision's detection models return
+        them: one dict per image with "boxes" (n, 4) (x1, y1, x2, y2) in pixels, "labels" (n,), "scores" (n,) and,
+        where the model segments, "masks" (n, 1, H, W) probabilities (`neuralab detect`); detectors override it,
+        others refuse in one line."""
+        raise UserError(f"{type(self).__name__}: this kind of run does not detect objects; detect with an object-"
+                        "detection run (e.g. faster-rcnn-mnist-scenes)")
+
+    @classmethod
+    def detects(cls) -> bool:
+        """Whether this method finds objects in images (overrides `detect`); asked before building a run."""
+        return cls.detect is not Method.detect

@@ -423,3 +423,33 @@ def test_play_records_an_agent_or_says_in_one_line_why_not(name, trained, tmp_pa
         assert code == 2 and out == "" and not gif.exists(), err
         assert err.startswith("neuralab: error: ") and len(err.strip().splitlines()) == 1, err
         assert "does not act in an environment" in err
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_detect_draws_and_lists_objects_or_says_in_one_line_why_not(name, trained, tmp_path, capsys):
+    """`detect` on every recipe: detectors write the picture and print JSON records whose boxes lie inside the image
+    (a 3:2 image of another size than the run's, so the boxes are mapped back to it); other runs refuse in one
+    line and write nothing."""
+    run_dir = trained(name)
+    meta = json.loads((run_dir / "config.json").read_text())["data_meta"]
+    image, out = tmp_path / "scene.png", tmp_path / "found.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (120, 180), dtype=np.uint8)).save(image)
+    code = main(["detect", str(run_dir), str(image), "--out", str(out), "--threshold", "0"])
+    printed, err = capsys.readouterr()
+    if METHODS.get(RECIPES.get(name).method).build.detects():
+        assert code == 0, err
+        doc = json.loads(printed)
+        assert doc["image"] == str(image) and doc["picture"] == str(out)
+        assert_png_drawn(out, min_size=(200, 200))
+        for record in doc["detections"]:
+            x1, y1, x2, y2 = record["box"]
+            assert -0.5 <= x1 <= x2 <= 180.5 and -0.5 <= y1 <= y2 <= 120.5, record
+            assert record["label"] == meta["class_names"][record["class"]] and 0 <= record["score"] <= 1
+            if "mask" in record:
+                assert record["mask"]["size"] == [120, 180] and sum(record["mask"]["counts"]) == 120 * 180
+        scores = [r["score"] for r in doc["detections"]]
+        assert scores == sorted(scores, reverse=True)
+    else:
+        assert code == 2 and printed == "" and not out.exists(), err
+        assert err.startswith("neuralab: error: ") and len(err.strip().splitlines()) == 1, err
+        assert "does not detect objects" in err

@@ -82,6 +82,7 @@ class SupervisedData:
         self.epoch = 0
         self.pos = 0
         self._order: torch.Tensor | None = None
+        self.is_shape_only = False  # True: stands in for data that was not loaded (`shape_only`)
 
     @classmethod
     def shape_only(cls, meta: DataMeta) -> SupervisedData:
@@ -89,7 +90,9 @@ class SupervisedData:
         its method for predicting, without the training data."""
         x = torch.zeros(1, *meta.input_shape, dtype=torch.long if meta.kind == "text" else torch.float)
         y = torch.zeros(1, dtype=torch.long) if meta.num_classes else torch.zeros(1, 1)
-        return cls((x, y), (x, y), meta, batch_size=1, seed=0)
+        data = cls((x, y), (x, y), meta, batch_size=1, seed=0)
+        data.is_shape_only = True
+        return data
 
     @property
     def device(self) -> torch.device:

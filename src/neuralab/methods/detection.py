@@ -54,7 +54,8 @@ class DetectionConfig:
 @register_method("detection", config=DetectionConfig)
 class Detection(Method):
     def __init__(self, cfg: DetectionConfig, model: nn.Module, data: DetectionData, ctx: RunContext) -> None:
-        if not isinstance(data, DetectionData):
+        # A run loaded for `neuralab detect` gets its data's shapes only (`SupervisedData.shape_only`).
+        if not isinstance(data, DetectionData) and not getattr(data, "is_shape_only", False):
             raise UserError("--method detection: the data must be images with boxes (e.g. mnist-scenes)")
         self.cfg, self.model, self.data, self.ctx = cfg, model, data, ctx
         self.params = [p for p in model.parameters() if p.requires_grad]
@@ -104,6 +105,14 @@ class Detection(Method):
             count += len(x)
         model.train()
         return torch.cat(images), targets, detections, seconds
+
+    @torch.no_grad()
+    def detect(self, images: torch.Tensor) -> list[Target]:
+        model = self.detector
+        model.eval()
+        with self.ctx.autocast():
+            found = model.detect(images.to(self.ctx.device))
+        return [{k: v.float() if v.is_floating_point() else v for k, v in d.items()} for d in found]
 
     def _average_precision(self) -> tuple[DetectionAP, float]:
         images, targets, detections, seconds = self.detect_test(self.cfg.eval_limit)

@@ -30,7 +30,7 @@ def _panel(image: torch.Tensor) -> np.ndarray:
 
 
 def draw_detections(images: torch.Tensor, targets: list[dict[str, torch.Tensor]], class_names: list[str],
-                    path: Path, *, title: str = "", columns: int = 4) -> Path:
+                    path: Path, *, title: str = "", columns: int = 4, panel_inches: float = 2.8) -> Path:
     """Write images (N, C, H, W) on [0, 1] with their instances as a PNG grid `columns` wide.
 
     `targets` holds one dict per image as torchvision's detection models take and return them: "boxes" (n, 4)
@@ -41,8 +41,8 @@ def draw_detections(images: torch.Tensor, targets: list[dict[str, torch.Tensor]]
     n = len(images)
     columns = max(1, min(columns, n))
     rows = -(-n // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(2.8 * columns, 2.8 * rows + (0.4 if title else 0)),
-                             squeeze=False)
+    size = (panel_inches * columns, panel_inches * rows + (0.4 if title else 0))
+    fig, axes = plt.subplots(rows, columns, figsize=size, squeeze=False)
     for k, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if k >= n:
