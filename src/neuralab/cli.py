@@ -615,12 +615,16 @@ def cmd_results(args: argparse.Namespace, extra: list[str]) -> int:
     parts += [f"--family {args.family}"] if args.family else []
     parts += [f"--recipes {args.recipes}"] if args.recipes else []
     parts += [] if args.report else [f"--seeds {args.seeds}"]
+    parts += [f"--columns {args.columns}"] if args.columns else []
     parts += extra + ([f"--block {args.block}"] if args.block else [])
     parts += [f"--write {args.write}"] if args.write else []
     if args.report and (args.family or args.recipes):
         raise UserError("--report RECIPE writes one recipe's report; leave out --family and --recipes")
     if args.reuse and not args.report:
         raise UserError("--reuse applies to --report RECIPE (a table always trains every seed afresh)")
+    columns = [c for c in (args.columns or "").split(",") if c]
+    if columns and args.report:
+        raise UserError("--columns adds metrics to a results table; leave it out with --report RECIPE")
     block = args.block or (f"report:{args.report}" if args.report else args.family)
     if args.write:  # a file without the markers is refused before any training
         results.write_block(Path(args.write), block, "", dry_run=True)
@@ -631,7 +635,7 @@ def cmd_results(args: argparse.Namespace, extra: list[str]) -> int:
         names = results.select_recipes(args.family, [n for n in (args.recipes or "").split(",") if n])
         log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
         text = results.format_table([results.train_seeds(n, args.seeds, out, overrides, log) for n in names],
-                                    " ".join(parts), args.seeds)
+                                    " ".join(parts), args.seeds, columns)
     if args.write:
         results.write_block(Path(args.write), block, text)
         print(f"wrote {results.markers(block)[0]} block of {args.write}")
@@ -920,6 +924,8 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--family", help="only this family's recipes; names the block <!-- results:FAMILY:start -->")
     s.add_argument("--recipes", metavar="A,B,...", help="only these recipes (comma-separated)")
     s.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1) per recipe")
+    s.add_argument("--columns", metavar="METRIC,...", help="more columns: each final metric's mean +- std over the "
+                                                          "seeds (e.g. test/map,time/test_images_per_s)")
     s.add_argument("--report", metavar="RECIPE",
                    help="instead: the recipe's own report for seed 0, in block <!-- results:report:RECIPE:start -->")
     s.add_argument("--reuse", action="store_true",

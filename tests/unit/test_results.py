@@ -39,6 +39,13 @@ def test_recipe_result_counts_seeds_that_reached_and_skips_missing_values():
     assert row.endswith("| 3.0 ± 2.2 s |")
 
 
+def test_extra_columns_aggregate_final_metrics_over_the_seeds_that_have_them():
+    runs = [SeedRun(0, {}, 1.0, {"test/map": 0.5, "time/test_images_per_s": 40.0}),
+            SeedRun(1, {}, 1.0, {"test/map": 0.7, "time/test_images_per_s": 44.0}), SeedRun(2, {}, 1.0, {})]
+    row = format_row(RecipeResult("det", "C8", {}, runs), ["test/map", "time/test_images_per_s", "test/none"])
+    assert row.endswith("| 1.0 ± 0.0 s | 0.6 ± 0.1414 | 42 ± 2.828 | n/a |")
+
+
 def test_replace_block_changes_only_the_named_block():
     text = ("intro\n<!-- results:start -->\nold\n<!-- results:end -->\nmiddle\n"
             "<!-- results:mlp:start -->\nold mlp\n<!-- results:mlp:end -->\noutro\n")
@@ -58,7 +65,7 @@ def test_results_command_writes_the_table_between_markers(tmp_path):
     doc = tmp_path / "doc.md"
     doc.write_text("# Doc\n\n<!-- results:foundations:start -->\nstale\n<!-- results:foundations:end -->\n\nend\n")
     r = run_cli("results", "--family", "foundations", "--recipes", "perceptron-and", "--seeds", "2",
-                "--write", doc, "--out", tmp_path / "runs", "--quiet", "--run.threads", "3")
+                "--write", doc, "--out", tmp_path / "runs", "--quiet", "--run.threads", "3", "--columns", "train/updates")
     assert r.returncode == 0, r.stderr
     lines = doc.read_text().splitlines()
     assert lines[:3] == ["# Doc", "", "<!-- results:foundations:start -->"]
@@ -68,6 +75,8 @@ def test_results_command_writes_the_table_between_markers(tmp_path):
     row = lines[-4]
     assert row.startswith("| `perceptron-and` | F1 | test/acc >= 1; train/converged == 1 | test/acc = 1 ± 0 [1, 1]; ")
     assert "| 2/2 |" in row
+    assert lines[5].endswith("| wall time | train/updates |") and row.count("|") == 8, "the extra column"
+    assert not row.endswith("| n/a |"), row
     assert sorted(p.name for p in (tmp_path / "runs" / "perceptron-and").iterdir()) == ["seed-0", "seed-1"]
 
     bad = run_cli("results", "--recipes", "perceptron-and", "--seeds", "1", "--write", doc,
