@@ -65,7 +65,8 @@ def test_results_command_writes_the_table_between_markers(tmp_path):
     doc = tmp_path / "doc.md"
     doc.write_text("# Doc\n\n<!-- results:foundations:start -->\nstale\n<!-- results:foundations:end -->\n\nend\n")
     r = run_cli("results", "--family", "foundations", "--recipes", "perceptron-and", "--seeds", "2",
-                "--write", doc, "--out", tmp_path / "runs", "--quiet", "--run.threads", "3", "--columns", "train/updates")
+                "--write", doc, "--out", tmp_path / "runs", "--quiet", "--run.threads", "3",
+                "--columns", "train/updates")
     assert r.returncode == 0, r.stderr
     lines = doc.read_text().splitlines()
     assert lines[:3] == ["# Doc", "", "<!-- results:foundations:start -->"]
