@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -28,7 +29,10 @@ from tests.conftest import assert_png_drawn
 from tests.report_support import ReportPage
 
 STEPS, HALF = 4, 2
-RUN = {"steps": STEPS, "checkpoint_every": HALF, "eval_every": HALF, "device": "cpu", "threads": 1}
+# `make gpu-check` runs these on a GPU (NEURALAB_TEST_DEVICE=cuda): the same contract on the CUDA path of every recipe
+DEVICE = os.environ.get("NEURALAB_TEST_DEVICE", "cpu")
+RUN = {"steps": STEPS, "checkpoint_every": HALF, "eval_every": HALF, "device": DEVICE, "threads": 1,
+       "deterministic": DEVICE != "cpu"}  # bit-for-bit resumption on a GPU needs torch's deterministic kernels
 TRAIN_LIMIT = 256  # training examples, where the recipe's data source has a `train_limit`
 # Test examples, where it has a `test_limit`: every evaluation, report and confusion plot reads the test split,
 # about ten passes per recipe here, which over 10,000 images costs a ResNet-18 minutes on 2 cores.
