@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from neuralab.cli_args import integer, number, seed
 from neuralab.errors import Interrupted, UserError
 
 EXIT_USER, EXIT_INTERRUPTED = 2, 130
@@ -185,8 +186,6 @@ def cmd_flops(args: argparse.Namespace) -> int:
         cfg, default = entry.config(), 1
         model = entry.cls(cfg)
     batch = default if args.batch is None else args.batch
-    if batch < 1:
-        raise UserError(f"--batch must be >= 1, got {batch}")
     example = entry.example_input(cfg)
     if isinstance(example, tuple):
         raise UserError(f"flops {args.name}: the model takes several inputs (source and target tokens); counting "
@@ -269,8 +268,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     which = _checkpoint_arg(args.checkpoint)
     if args.nll:
-        if args.samples < 1:
-            raise UserError(f"--samples {args.samples}: use at least one importance sample per example")
         _require(args.run_dir, "scores_likelihood", "has no likelihood to estimate (--nll)")
     if args.write:  # the markers are checked before a long estimate, not after it
         from neuralab.studies.results import write_block
@@ -373,8 +370,6 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from neuralab.predict import predict_files
 
-    if args.top < 1:
-        raise UserError(f"--top {args.top}: show at least one probability per input (--top 1 or more)")
     for line in predict_files(args.run_dir, args.inputs, top=args.top):
         print(line)
     return 0
@@ -415,15 +410,6 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _sample_text(args: argparse.Namespace) -> int:
-    import math
-
-    if not math.isfinite(args.temperature) or args.temperature <= 0:
-        raise UserError(f"--temperature {args.temperature:g}: must be a number > 0 (lower: more predictable text; "
-                        "1 samples the model as trained)")
-    if args.length <= 0:
-        raise UserError(f"--length {args.length}: give the number of tokens to write, at least 1")
-    if args.top_k < 0:
-        raise UserError(f"--top-k {args.top_k}: must be >= 0 (0: sample from every token)")
     method = _method_of(args.run_dir, args.checkpoint, "generates",
                         "does not sample text or images; sample from a language model run such as "
                         "lstm-shakespeare or a generative run such as vae-mnist")
@@ -440,8 +426,6 @@ def _sample_images(args: argparse.Namespace) -> int:
 
     if args.prompt is not None:
         raise UserError(f"--prompt: {args.run_dir} draws images, not text; leave out --prompt")
-    if args.n < 1:
-        raise UserError(f"--n {args.n}: draw at least one image")
     method = _method_of(args.run_dir, args.checkpoint, "draws", "does not draw images")
     drawn = method.draw(args.n, label=args.label, interpolate=args.interpolate, seed=args.seed)
     for note in drawn.notes:
@@ -454,8 +438,6 @@ def _sample_images(args: argparse.Namespace) -> int:
 
 
 def _embedding_run(run_dir: str, command: str, top: int, checkpoint: str) -> Any:
-    if top < 1:
-        raise UserError(f"--top {top}: show at least one word (--top 1 or more)")
     return _method_of(run_dir, checkpoint, "embeds", f"has no word embeddings for {command}; train an embedding "
                       "recipe such as skipgram-ptb")
 
@@ -475,8 +457,6 @@ def cmd_analogy(args: argparse.Namespace) -> int:
 
 def cmd_translate(args: argparse.Namespace) -> int:
     """`neuralab translate RUN_DIR "text" [--beam K]`: the run's output for the text on stdout, notes on stderr."""
-    if args.beam < 0:
-        raise UserError(f"--beam {args.beam}: give a beam width of 1 or more (1: greedy search)")
     method = _method_of(args.run_dir, "latest", "translates", "does not translate text (it maps no sequence to a "
                         "sequence); train a seq2seq recipe, e.g. translation-bahdanau")
     text, notes = method.translate(args.text, args.beam)
@@ -575,8 +555,6 @@ def cmd_ensemble(args: argparse.Namespace, extra: list[str]) -> int:
     from neuralab.studies.ensemble import train_ensemble
 
     recipe, overrides, out, log = _experiment_setup(args, extra, "ensemble")
-    if args.members < 1:
-        raise UserError(f"--members {args.members}: an ensemble needs at least one member")
     base = resolve(recipe, overrides)["run"].seed
     result = train_ensemble(recipe, overrides, seeds=[base + i for i in range(args.members)], how=args.combine,
                             out=out, log=log)
@@ -607,8 +585,6 @@ def cmd_results(args: argparse.Namespace, extra: list[str]) -> int:
     from neuralab.studies import results
 
     overrides = _parse_overrides(extra)
-    if args.seeds < 1:
-        raise UserError(f"--seeds {args.seeds}: give at least one seed")
     parts = ["neuralab results"]
     parts += [f"--report {args.report}"] if args.report else []
     parts += ["--reuse"] if args.reuse else []
@@ -660,8 +636,6 @@ def _sparsities(text: str) -> tuple[float, ...]:
 def cmd_compress(args: argparse.Namespace) -> int:
     """Prune, fine-tune, retrain from scratch and quantise a trained run; print (or write) the table."""
     sparsities = _sparsities(args.sparsity)  # user mistakes first, before torch is imported
-    if args.threads < 1 or args.repeats < 1:
-        raise UserError(f"--threads {args.threads} --repeats {args.repeats}: both must be at least 1")
     if not (Path(args.run_dir) / "config.json").is_file():
         raise UserError(f"{args.run_dir}: not a run directory (no config.json)")
     from neuralab.compress.study import Settings, compress_run
@@ -703,9 +677,11 @@ def _add_experiment_parsers(sub: Any) -> None:
     s = sub.add_parser("cv", help="stratified k-fold cross-validation on the recipe's training set; --nested "
                                   "also chooses among --param values")
     common(s)
-    s.add_argument("--folds", type=int, default=5, help="number of (outer) folds")
+    s.add_argument("--folds", type=integer(2, 1000, "cross-validation needs at least 2 folds"),
+                   default=5, help="number of (outer) folds")
     s.add_argument("--nested", action="store_true", help="choose among the --param values with inner folds")
-    s.add_argument("--inner-folds", type=int, default=3, help="inner folds per outer fold (with --nested)")
+    s.add_argument("--inner-folds", type=integer(2, 1000, "cross-validation needs at least 2 folds"),
+                   default=3, help="inner folds per outer fold (with --nested)")
     s.add_argument("--param", action="append", default=[], metavar="FIELD=A,B,...",
                    help="candidate values of a config field, e.g. lr=1e-3,1e-2 (repeatable)")
     s.add_argument("--metric", help="metric of each fold's run (default: the recipe's); a run's test split is its "
@@ -713,7 +689,8 @@ def _add_experiment_parsers(sub: Any) -> None:
     s.add_argument("--direction", choices=("maximize", "minimize"), help="needed with a --metric of your own")
     s = sub.add_parser("ensemble", help="train K members with different seeds and combine their predictions")
     common(s)
-    s.add_argument("--members", type=int, default=5, help="number of members (seeds SEED, SEED+1, ...)")
+    s.add_argument("--members", type=integer(1, 1000, "an ensemble needs at least one member"),
+                   default=5, help="number of members (seeds SEED, SEED+1, ...)")
     s.add_argument("--combine", choices=("average", "vote"), default="average",
                    help="average the class probabilities or take a majority vote")
     s = sub.add_parser("search", help="hyper-parameter search with Optuna; one training run per trial, scored on a "
@@ -722,15 +699,17 @@ def _add_experiment_parsers(sub: Any) -> None:
     s.add_argument("--param", action="append", default=[], metavar="FIELD=KIND:...",
                    help=f"a searched config field: {SYNTAX} (repeatable; a bare field means the one section "
                         f"that has it)")
-    s.add_argument("--trials", type=int, help="total number of complete trials (default for grid: the whole grid)")
+    s.add_argument("--trials", type=integer(1, 1_000_000),
+                   help="total number of complete trials (default for grid: the whole grid)")
     s.add_argument("--sampler", choices=("grid", "random", "tpe"), default="tpe")
-    s.add_argument("--grid-points", type=int, default=3, help="grid values per log/float/int range")
+    s.add_argument("--grid-points", type=integer(2, 1000, "a range needs at least 2 grid points"),
+                   default=3, help="grid values per log/float/int range")
     s.add_argument("--storage", help="database URL (e.g. sqlite:///study.db): resumable, shared by processes")
     s.add_argument("--study", help="study name in the storage (default search-RECIPE)")
     s.add_argument("--metric", help="validation metric to optimise (default: the recipe's own on the validation "
                                     "split, e.g. val/acc for test/acc); a test metric is refused")
     s.add_argument("--direction", choices=("maximize", "minimize"), help="needed with a --metric of your own")
-    s.add_argument("--heartbeat", type=int, default=10,
+    s.add_argument("--heartbeat", type=integer(1, 3600, "seconds between two heartbeats"), default=10,
                    help="seconds between a running trial's heartbeats; a trial silent for twice this is retried")
 
 
@@ -748,7 +727,8 @@ def _add_explain_parser(sub: Any, checkpoint_help: str) -> None:
     s.add_argument("--layer", metavar="NAME", help="layer for gradcam, activation-max and top-examples, as neuralab "
                                                    "info names it (default: the last convolution with a map larger "
                                                    "than 1x1; activation-max: the class scores)")
-    s.add_argument("--unit", type=int, metavar="N", help="one class or channel for activation-max and top-examples "
+    s.add_argument("--unit", type=integer(0, 1_000_000),
+                   metavar="N", help="one class or channel for activation-max and top-examples "
                                                          "(default: the first few)")
     s.add_argument("--out", metavar="DIR", help="folder for the PNG (default RUN_DIR/explain)")
     s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
@@ -765,10 +745,10 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("name")
     s = sub.add_parser("flops", help="FLOPs of one training step of a recipe or model, by operation")
     s.add_argument("name")
-    s.add_argument("--batch", type=int, help="batch size (default: the recipe's, or 1 for a model)")
+    s.add_argument("--batch", type=integer(1, 1_000_000), help="batch size (default: the recipe's, or 1 for a model)")
     s = sub.add_parser("train", help="train a recipe; extra --section.field VALUE pairs override its config")
     s.add_argument("recipe")
-    s.add_argument("--seed", type=int)
+    s.add_argument("--seed", type=seed())
     s.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
     s.add_argument("--out", help="run directory (default runs/RECIPE-TIME)")
     s.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
@@ -788,7 +768,8 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--split", help="only this split's metrics: val, test (eval for RL runs)")
     s.add_argument("--nll", action="store_true", help="likelihood models: also estimate the test negative "
                                                       "log-likelihood by importance sampling (test/nll, nats)")
-    s.add_argument("--samples", type=int, default=5000, help="importance samples per test example for --nll "
+    s.add_argument("--samples", type=integer(1, 1_000_000, "use at least one importance sample per example"),
+                   default=5000, help="importance samples per test example for --nll "
                                                              "(default 5000)")
     s.add_argument("--write", metavar="FILE.md", help="also write the printed metrics between the "
                                                       "<!-- results:BLOCK:start/end --> markers of FILE.md (--block)")
@@ -806,17 +787,20 @@ def make_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="browse a folder of runs in a local web page: filter, open a run (its curves "
                                      "follow it while it trains), compare runs")
     s.add_argument("runs_dir", nargs="?", default="runs", help="folder of runs (default runs)")
-    s.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    s.add_argument("--port", type=integer(0, 65535, "a TCP port, or 0 for any free one"),
+                   default=8000, help="port (default 8000; 0 picks a free one)")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine "
                                                        "only; another address is served with a warning)")
     s = sub.add_parser("predict", help="labels and probabilities for image files, a CSV, or texts")
     s.add_argument("run_dir")
     s.add_argument("inputs", nargs="+")
-    s.add_argument("--top", type=int, default=3, help="probabilities shown per input")
+    s.add_argument("--top", type=integer(1, 1000, "show at least one probability per input"),
+                   default=3, help="probabilities shown per input")
     s = sub.add_parser("similar", help="the words nearest a word in a run's embedding (cosine)")
     s.add_argument("run_dir")
     s.add_argument("word")
-    s.add_argument("--top", type=int, default=10, help="words shown (default 10)")
+    s.add_argument("--top", type=integer(1, 100_000, "show at least one word"),
+                   default=10, help="words shown (default 10)")
     s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
     s = sub.add_parser("analogy", help="the words nearest A - B + C in a run's embedding (king man woman: king - man "
                                        "+ woman, i.e. man is to king as woman is to ?); 3CosAdd, A, B, C excluded")
@@ -824,24 +808,31 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("positive", metavar="A")
     s.add_argument("negative", metavar="B")
     s.add_argument("other", metavar="C")
-    s.add_argument("--top", type=int, default=5, help="words shown (default 5)")
+    s.add_argument("--top", type=integer(1, 100_000, "show at least one word"),
+                   default=5, help="words shown (default 5)")
     s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
     s = sub.add_parser("translate", help="translate a text with a seq2seq run (greedy or beam search)")
     s.add_argument("run_dir")
     s.add_argument("text")
-    s.add_argument("--beam", type=int, default=0, help="beam width (1: greedy; default: the run's method.beam)")
+    s.add_argument("--beam", type=integer(0, 1000, "a beam width (1: greedy, 0: the run's own)"),
+                   default=0, help="beam width (1: greedy; default: the run's method.beam)")
     _add_explain_parser(sub, checkpoint_help)
     s = sub.add_parser("sample", help="text from a language-model run (a prompt continued token by token), or a PNG "
                                       "grid of images drawn from a generative run")
     s.add_argument("run_dir")
     s.add_argument("--prompt", help="language models: text to continue, e.g. 'ROMEO:'")
-    s.add_argument("--length", type=int, default=500, help="tokens to write after the prompt (default 500)")
-    s.add_argument("--temperature", type=float, default=0.8,
+    s.add_argument("--length", type=integer(1, 1_000_000, "the number of tokens to write"),
+                   default=500, help="tokens to write after the prompt (default 500)")
+    s.add_argument("--temperature", type=number(None, 1000, above=0, why="lower: more predictable, higher: more "
+                                                                       "varied"), default=0.8,
                    help="softmax temperature, > 0: below 1 more predictable, above 1 more varied (default 0.8)")
-    s.add_argument("--top-k", type=int, default=0, help="draw from the k likeliest tokens only (default 0: all)")
-    s.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
-    s.add_argument("--n", type=int, default=64, help="generative runs: images to draw (default 64)")
-    s.add_argument("--label", type=int, help="conditional generative runs: the class to draw")
+    s.add_argument("--top-k", type=integer(0, 10_000_000, "0 samples from every token"),
+                   default=0, help="draw from the k likeliest tokens only (default 0: all)")
+    s.add_argument("--seed", type=seed(), default=0, help="seed of the draws (default 0)")
+    s.add_argument("--n", type=integer(1, 100_000, "images to draw"),
+                   default=64, help="generative runs: images to draw (default 64)")
+    s.add_argument("--label", type=integer(0, 1_000_000, "a class index"),
+                   help="conditional generative runs: the class to draw")
     s.add_argument("--interpolate", action="store_true",
                    help="generative runs: rows that walk the latent space from one draw to another")
     s.add_argument("--out", metavar="FILE.png", help="generative runs: where to write the grid (default "
@@ -849,10 +840,12 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
     s = sub.add_parser("play", help="run a trained agent's greedy policy for some episodes; --record writes a GIF")
     s.add_argument("run_dir")
-    s.add_argument("--episodes", type=int, default=1, help="episodes to play (default 1)")
+    s.add_argument("--episodes", type=integer(1, 100_000, "play at least one episode"),
+                   default=1, help="episodes to play (default 1)")
     s.add_argument("--record", metavar="FILE.gif", help="write every frame of the episodes to this animated GIF")
-    s.add_argument("--seed", type=int, default=0, help="seed of the played episodes (default 0)")
-    s.add_argument("--max-steps", type=int, default=0, help="cut each episode after this many steps (default 0: the "
+    s.add_argument("--seed", type=seed(), default=0, help="seed of the played episodes (default 0)")
+    s.add_argument("--max-steps", type=integer(0, 100_000_000, "0: the run's own limit"),
+                   default=0, help="cut each episode after this many steps (default 0: the "
                                                             "run's own limit)")
     s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
     s = sub.add_parser("detect", help="the objects a detection run finds in an image: boxes (and masks) drawn on it "
@@ -861,7 +854,8 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("image", help="an image file (any size; resized to the run's input size to detect)")
     s.add_argument("--out", metavar="FILE.png", help="where to draw the detections (default "
                                                      "RUN_DIR/detections/IMAGE.png)")
-    s.add_argument("--threshold", type=float, default=0.5, help="keep detections scoring at least this (default 0.5)")
+    s.add_argument("--threshold", type=number(0, 1, why="a score threshold"),
+                   default=0.5, help="keep detections scoring at least this (default 0.5)")
     s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
     s = sub.add_parser("export", help="write a run's network as ONNX or its weights as safetensors")
     s.add_argument("run_dir")
@@ -874,12 +868,15 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--method", choices=("fgsm", "pgd"), default="pgd", help="the attack (default pgd)")
     s.add_argument("--eps", default="0,0.05,0.1,0.2,0.3", metavar="E1,E2,...",
                    help="L-inf budgets in pixel units, pixels on [0, 1] (default 0,0.05,0.1,0.2,0.3)")
-    s.add_argument("--steps", type=int, default=10, help="PGD steps (default 10)")
-    s.add_argument("--alpha", type=float, default=0.0, help="PGD step size in pixel units (default 2.5 eps / steps)")
-    s.add_argument("--limit", type=int, default=1000,
+    s.add_argument("--steps", type=integer(1, 100_000, "PGD takes at least one step"),
+                   default=10, help="PGD steps (default 10)")
+    s.add_argument("--alpha", type=number(0, 1, why="a step in pixel units (0: 2.5 eps / steps)"),
+                   default=0.0, help="PGD step size in pixel units (default 2.5 eps / steps)")
+    s.add_argument("--limit", type=integer(0, 100_000_000, "test images (0: all)"), default=1000,
                    help="attack this many test images, a fixed random subset (default 1000; 0: all)")
-    s.add_argument("--examples", type=int, default=6, help="example rows in examples.png, at the largest epsilon")
-    s.add_argument("--seed", type=int, default=0, help="seed of PGD's random starts")
+    s.add_argument("--examples", type=integer(0, 1000, "example rows"),
+                   default=6, help="example rows in examples.png, at the largest epsilon")
+    s.add_argument("--seed", type=seed(), default=0, help="seed of PGD's random starts")
     s.add_argument("--out", help="folder for accuracy.csv/.json/.png and examples.png (default RUN_DIR/attack-METHOD)")
     s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
     s = sub.add_parser("fid", help="sample quality of generative runs: FID on a neuralab classifier's features "
@@ -889,10 +886,12 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--classifier", required=True, metavar="CLASSIFIER_RUN",
                    help="an image classifier run on the same image size (e.g. neuralab train lenet5-mnist); its test "
                         "split is the reference, its statistics cached in CLASSIFIER_RUN/fid/")
-    s.add_argument("--n", type=int, default=10000, help="images drawn per run (default 10000)")
-    s.add_argument("--label", type=int, help="conditional runs: draw this class, and report the share the "
+    s.add_argument("--n", type=integer(2, 10_000_000, "FID needs at least 2 images"),
+                   default=10000, help="images drawn per run (default 10000)")
+    s.add_argument("--label", type=integer(0, 1_000_000, "a class index"),
+                   help="conditional runs: draw this class, and report the share the "
                                              "classifier labels as it")
-    s.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
+    s.add_argument("--seed", type=seed(), default=0, help="seed of the draws (default 0)")
     s.add_argument("--baselines", action="store_true", help="also measure real training images, blurred test "
                                                             "images, test images without one class and noise")
     s.add_argument("--write", metavar="FILE.md", help="replace the block between <!-- results:BLOCK:start/end --> "
@@ -906,13 +905,16 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("run_dir")
     s.add_argument("--sparsity", default="0.5,0.8,0.9,0.95", metavar="S,S,...",
                    help="target shares of conv/linear weights set to zero, each in (0, 1)")
-    s.add_argument("--finetune-steps", type=int, default=300,
+    s.add_argument("--finetune-steps", type=integer(1, 100_000_000, "at least one step per round"), default=300,
                    help="training steps per sparsity for fine-tuning (over all rounds) and for the fresh init")
-    s.add_argument("--rounds", type=int, default=3, help="prune-then-fine-tune rounds of iterative pruning")
+    s.add_argument("--rounds", type=integer(1, 1000, "at least one round"),
+                   default=3, help="prune-then-fine-tune rounds of iterative pruning")
     s.add_argument("--quantize", choices=("int8", "none"), default="int8",
                    help="also measure int8 variants (torch.ao static post-training quantisation)")
-    s.add_argument("--threads", type=int, default=1, help="torch threads while timing")
-    s.add_argument("--repeats", type=int, default=30, help="timed forward passes per latency (median reported)")
+    s.add_argument("--threads", type=integer(1, 1024, "at least one thread"),
+                   default=1, help="torch threads while timing")
+    s.add_argument("--repeats", type=integer(1, 1_000_000, "at least one timed pass"),
+                   default=30, help="timed forward passes per latency (median reported)")
     s.add_argument("--checkpoint", default="latest", metavar="STEP|latest|best", help=checkpoint_help)
     s.add_argument("--out", help="folder for the tables and weight files (default RUN_DIR/compress)")
     s.add_argument("--write", metavar="FILE.md", help="replace the block between <!-- results:BLOCK:start/end --> "
@@ -923,7 +925,8 @@ def make_parser() -> argparse.ArgumentParser:
                                        "<!-- results:start/end --> markers of a markdown file")
     s.add_argument("--family", help="only this family's recipes; names the block <!-- results:FAMILY:start -->")
     s.add_argument("--recipes", metavar="A,B,...", help="only these recipes (comma-separated)")
-    s.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1) per recipe")
+    s.add_argument("--seeds", type=integer(1, 1000, "give at least one seed"),
+                   default=3, help="number of seeds (0..N-1) per recipe")
     s.add_argument("--columns", metavar="METRIC,...", help="more columns: each final metric's mean +- std over the "
                                                           "seeds (e.g. test/map,time/test_images_per_s)")
     s.add_argument("--report", metavar="RECIPE",

@@ -57,7 +57,7 @@ def test_places_that_cannot_hold_a_run_are_refused_before_anything_is_written(tm
     r = run_cli("train", "mlp-xor", "--quiet", "--out", tmp_path / "run", "--run.steps", "2")
     assert r.returncode == 0, r.stderr
     bad = run_cli("predict", tmp_path / "run", a_file, "--top", "-1")
-    assert bad.returncode == 2 and "--top -1" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert bad.returncode == 2 and "--top: -1 is below 1" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
 
 def test_an_image_model_on_a_csv_is_refused_before_the_run_directory_exists(tmp_path):
