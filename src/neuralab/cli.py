@@ -227,15 +227,16 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
         if getattr(args, flag) is not None:
             overrides.setdefault("run", {})[flag] = getattr(args, flag)
     run = fit(recipe, overrides, out=args.out, resume=args.resume, progress=not args.quiet)
-    if not run.procs.is_main:  # data-parallel: rank 0 reports
-        return 0
-    report = None
-    summary = Path(run.run_dir) / "summary.json"
-    if summary.exists():
-        report = json.loads(summary.read_text()).get("report")
-    if report:
-        print(report)
-    print("\n".join(_summary_lines(run)))
+    if run.procs.is_main:  # data-parallel: rank 0 reports
+        summary = Path(run.run_dir) / "summary.json"
+        report = json.loads(summary.read_text()).get("report") if summary.exists() else None
+        if report:
+            print(report)
+        print("\n".join(_summary_lines(run)))
+    if run.procs.world_size > 1:
+        from neuralab.distributed import leave
+
+        leave(0)
     return 0
 
 

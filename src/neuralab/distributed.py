@@ -12,6 +12,7 @@ decisions (stop, early stopping, divergence); rank 0 alone writes files.
 
 # No `from __future__ import annotations`: DDP checks the comm hook's annotations as real types.
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,6 +117,18 @@ class Processes:
         buf = raw if self.is_main else torch.empty(int(size), dtype=torch.uint8, device=self.device)
         dist.broadcast(buf, src=0)
         return bytes(buf.tolist()).decode()
+
+
+def leave(code: int) -> None:
+    """End a data-parallel process now that its run is written and its process group destroyed.
+
+    The DDP wrapper, still referenced, keeps the gloo group's worker threads alive; torn down during interpreter
+    finalisation they can abort the process ("terminate called without an active exception", SIGABRT; see
+    pytorch/pytorch#179291), which torchrun reports as a failed run after a good one. os._exit skips finalisation.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def start(device: torch.device) -> Processes:
