@@ -19,3 +19,15 @@ register(Recipe(
     # mAP@0.5 0.912, mAP@[.5:.95] 0.662, mAP@0.75 0.790, 44 test images/s; the margin over 0.90 is thin (one seed).
     expect={"test/map_50": (">=", 0.90)},
 ))
+
+register(Recipe(
+    name="mask-rcnn-mnist-scenes", family="detection", curriculum="C8",
+    summary="Mask R-CNN (Faster R-CNN with a mask head: RoIAlign 14x14, four convs, a deconvolution, 28x28 masks "
+            "per class) detecting and segmenting the digits of 128x128 MNIST scenes; COCO box and mask mAP on the "
+            "test scenes.",
+    model="mask-rcnn", method="detection", data="mnist-scenes",
+    method_config=dict(schedule="onecycle", lr=2e-3),
+    data_config=dict(batch_size=8, n_test=300),
+    run=RunConfig(steps=1000, eval_every=1000, log_every=50, threads=2),
+    expect={"test/map_50": (">=", 0.90), "test/mask_map_50": (">=", 0.78)},
+))
