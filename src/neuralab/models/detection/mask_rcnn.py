@@ -128,7 +128,8 @@ class MaskRCNN(FasterRCNN):
         first = torch.cumsum(counts, 0) - counts  # each image's first instance among all of them
         masks = torch.cat([t["masks"] for t in targets])  # (N, H, W)
         target = mask_targets(masks, first[rois.image[fg]] + rois.gt[fg], rois.boxes[fg], logits.shape[-1])
-        return F.binary_cross_entropy_with_logits(logits[torch.arange(len(fg)), rois.classes[fg]], target)
+        own_class = logits[torch.arange(len(fg), device=fg.device), rois.classes[fg]]  # (P, M, M)
+        return F.binary_cross_entropy_with_logits(own_class, target)
 
     def losses(self, images: torch.Tensor, targets: list[Target],
                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
@@ -141,7 +142,7 @@ class MaskRCNN(FasterRCNN):
         object, from the mask of its detected class."""
         features, found = self._detections(images)
         logits = self._mask_head(features, found.boxes, found.image)
-        probabilities = logits[torch.arange(len(logits)), found.labels].sigmoid()  # (D, M, M)
+        probabilities = logits[torch.arange(len(logits), device=logits.device), found.labels].sigmoid()  # (D, M, M)
         masks = paste_masks(probabilities, found.boxes, tuple(images.shape[-2:]))
         return self._per_image(found, len(images), masks=masks)
 
