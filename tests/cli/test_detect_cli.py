@@ -90,3 +90,27 @@ def test_bad_input_is_one_line_and_writes_nothing(detector, tmp_path, capsys, ca
     assert code == 2 and printed == "", err
     assert err.startswith("neuralab: error: ") and len(err.strip().splitlines()) == 1, err
     assert not out.exists() and not (tmp_path / "found.jpg").exists()
+
+
+def test_a_mask_rcnn_run_prints_each_object_s_mask_at_the_image_s_size(tmp_path, capsys):
+    """Every record of a segmenting run carries its mask as RLE that pycocotools decodes at the image's own size
+    (256x192 here, the run's 128x128 stretched), lying around the object's box."""
+    run_dir = tmp_path / "run"
+    neuralab.train("mask-rcnn-mnist-scenes", TINY, out=run_dir)
+    scene = np.zeros((128, 128), np.uint8)
+    scene[30:60, 40:64] = 255
+    image = tmp_path / "scene.png"
+    Image.fromarray(scene).resize((256, 192), Image.NEAREST).save(image)
+    code, out, err = _detect(run_dir, image, "--threshold", "0", "--out", str(tmp_path / "found.png"), capsys=capsys)
+    assert code == 0, err
+    records = json.loads(out)["detections"]
+    assert records, "an untrained detector still returns its proposals' boxes at threshold 0"
+    for record in records:
+        mask = pycocotools_mask.decode(pycocotools_mask.frPyObjects(record["mask"], 192, 256)).astype(bool)
+        assert mask.shape == (192, 256)
+        x1, y1, x2, y2 = record["box"]
+        rows, cols = np.nonzero(mask)
+        if len(rows):  # a pasted mask reaches at most half a mask cell (1/28 of the box) past the box
+            margin_x, margin_y = (x2 - x1) / 28 + 2.5, (y2 - y1) / 28 + 2.5
+            assert x1 - margin_x <= cols.min() and cols.max() + 1 <= x2 + margin_x, record["box"]
+            assert y1 - margin_y <= rows.min() and rows.max() + 1 <= y2 + margin_y, record["box"]

@@ -1,10 +1,12 @@
 """Mean average precision of a detector, as the COCO benchmark computes it (Lin et al., "Microsoft COCO: Common
-Objects in Context", 2014; the pycocotools COCOeval rules for boxes, area range "all", at most 100 detections per
-image and class):
+Objects in Context", 2014; the pycocotools COCOeval rules for boxes or for masks, area range "all", at most 100
+detections per image and class):
 
 - in each image and class, detections are taken by decreasing score and each is matched greedily to the unmatched
   ground-truth box it overlaps most with IoU >= t; a detection left over is a false positive, except that one
   overlapping a crowd region (intersection over its own area >= t) is ignored, as are crowd regions themselves;
+  the overlap is the boxes' IoU (`iou_type="bbox"`) or the masks' (`"segm"`, the pixels of each mask counted, as
+  pycocotools counts them on its RLEs);
 - per class, the detections of all images are ranked by score; AP is the precision envelope averaged at the 101
   recall levels 0, 0.01, ..., 1 (0 past the highest recall reached);
 - mAP averages AP over the classes with at least one non-crowd ground-truth box (a class only predicted is
@@ -24,6 +26,8 @@ import torch
 # np.linspace as pycocotools builds them, so that a recall or an IoU equal to a threshold falls on the same side
 IOU_THRESHOLDS = torch.from_numpy(np.linspace(0.5, 0.95, 10))
 RECALL_THRESHOLDS = torch.from_numpy(np.linspace(0.0, 1.0, 101))
+MASK_LEVEL = 0.5  # a predicted mask of probabilities (Mask R-CNN's) covers the pixels above this
+IOU_TYPES = ("bbox", "segm")
 
 
 @dataclass(frozen=True)
@@ -44,9 +48,13 @@ class DetectionAP:
 
 def mean_average_precision(predictions: Sequence[Mapping[str, torch.Tensor]],
                            targets: Sequence[Mapping[str, torch.Tensor]],
-                           max_detections: int = 100) -> DetectionAP:
+                           max_detections: int = 100, iou_type: str = "bbox") -> DetectionAP:
     """COCO mAP of `predictions` (per image: "boxes" (N, 4), "scores" (N,), "labels" (N,)) against `targets` (per
-    image: "boxes" (M, 4), "labels" (M,), optionally "iscrowd" (M,)), boxes as (x1, y1, x2, y2)."""
+    image: "boxes" (M, 4), "labels" (M,), optionally "iscrowd" (M,)), boxes as (x1, y1, x2, y2). With
+    `iou_type="segm"`, both also hold "masks", (N, H, W) or (N, 1, H, W) per image: binary, or probabilities that
+    cover the pixels above 0.5 (torchvision's Mask R-CNN output, binarised as COCO's users do)."""
+    if iou_type not in IOU_TYPES:
+        raise ValueError(f"iou_type {iou_type!r}: one of {IOU_TYPES}")
     if len(predictions) != len(targets):
         raise ValueError(f"{len(predictions)} images of predictions for {len(targets)} of targets")
     if not targets:
@@ -75,8 +83,13 @@ def mean_average_precision(predictions: Sequence[Mapping[str, torch.Tensor]],
     gt_crowd, _ = _pad(gts["iscrowd"][:, None], gt_group, gt_rank, len(keys))
     gt_crowd = gt_crowd[..., 0].bool() & gt_valid
 
-    true_positive, ignored = _match(_iou(det_boxes, gt_boxes, gt_crowd, gt_valid), det_valid, gt_valid & ~gt_crowd,
-                                    gt_crowd)
+    if iou_type == "bbox":
+        iou = _iou(det_boxes, gt_boxes, gt_crowd, gt_valid)
+    else:
+        iou = _mask_iou(predictions, targets, (dets["image"][order], order, det_group[order], det_rank),
+                        (gts["image"], gt_order, gt_group, gt_rank), gts["iscrowd"].bool(), det_valid.shape[1],
+                        gt_valid.shape[1], len(keys))
+    true_positive, ignored = _match(iou, det_valid, gt_valid & ~gt_crowd, gt_crowd)
     group_class = keys % len(classes)
     regular_gts = torch.bincount(group_class[gt_group][gts["iscrowd"] == 0], minlength=len(classes))
     # The detections as one list (group after group, by rank), each with its class, score and (T,) outcomes
@@ -141,6 +154,39 @@ def _iou(dets: torch.Tensor, gts: torch.Tensor, crowd: torch.Tensor, gt_valid: t
     denominator = torch.where(crowd[:, None, :], det_area, det_area + gt_area - inter)
     iou = torch.where(overlap, inter / torch.where(overlap, denominator, 1.0), 0.0)
     return torch.where(gt_valid[:, None, :], iou, -1.0)
+
+
+def _binary_masks(image: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """An image's masks as (N, pixels) float64 zeros and ones: probabilities cover the pixels above MASK_LEVEL."""
+    masks = torch.as_tensor(image["masks"]).detach().cpu()
+    masks = masks > MASK_LEVEL if masks.is_floating_point() else masks != 0
+    return masks.reshape(len(masks), -1).double()
+
+
+def _mask_iou(predictions: Sequence[Mapping[str, torch.Tensor]], targets: Sequence[Mapping[str, torch.Tensor]],
+              dets: tuple[torch.Tensor, ...], gts: tuple[torch.Tensor, ...], crowd: torch.Tensor, n_dets: int,
+              n_gts: int, n_groups: int) -> torch.Tensor:
+    """(P, D, G) IoU of the masks within each group, laid out as `_iou`'s: `dets` and `gts` hold, for each kept
+    detection and each ground truth, its image, its index in the flattened input, its group and its rank there;
+    `crowd` flags the crowd regions, in the order of `gts`. Intersections come from one
+    product of each image's masks (every detection with every ground truth, whatever the class)."""
+    iou = torch.full((n_groups, n_dets, n_gts), -1.0, dtype=torch.float64)
+    det_image, det_index, det_group, det_rank = dets
+    gt_image, gt_index, gt_group, gt_rank = gts
+    det_first = torch.cumsum(torch.tensor([0, *(len(p["boxes"]) for p in predictions)]), 0)
+    gt_first = torch.cumsum(torch.tensor([0, *(len(t["boxes"]) for t in targets)]), 0)
+    for i in torch.unique(det_image[torch.isin(det_image, gt_image)]).tolist():
+        d = (det_image == i).nonzero().flatten()
+        g = (gt_image == i).nonzero().flatten()
+        det_masks = _binary_masks(predictions[i])[det_index[d] - det_first[i]]  # (d, pixels)
+        gt_masks = _binary_masks(targets[i])[gt_index[g] - gt_first[i]]  # (g, pixels)
+        inter = det_masks @ gt_masks.T  # (d, g) pixel counts, exact in float64
+        det_area, gt_area = det_masks.sum(1)[:, None], gt_masks.sum(1)[None, :]
+        union = torch.where(crowd[g][None, :], det_area, det_area + gt_area - inter)
+        overlap = torch.where(union > 0, inter / union.clamp(min=1), 0.0)
+        a, b = (det_group[d][:, None] == gt_group[g][None, :]).nonzero(as_tuple=True)
+        iou[det_group[d][a], det_rank[d][a], gt_rank[g][b]] = overlap[a, b]
+    return iou
 
 
 def _match(iou: torch.Tensor, det_valid: torch.Tensor, regular: torch.Tensor,

@@ -1,11 +1,14 @@
-"""Training an object detector on its own losses (curriculum C8): Faster R-CNN (Ren et al. 2015) and the detectors
-that share its interface, `model(images, targets, generator)` -> a dict of losses in training and `model.detect
-(images)` -> torchvision's list of {"boxes", "labels", "scores"} in evaluation.
+"""Training an object detector on its own losses (curriculum C8): Faster R-CNN (Ren et al. 2015), Mask R-CNN (He et
+al. 2017) and the detectors that share their interface, `model(images, targets, generator)` -> a dict of losses in
+training and `model.detect(images)` -> torchvision's list of {"boxes", "labels", "scores"} (and "masks" for a
+model that segments) in evaluation.
 
 One step sums the model's losses (torchvision weighs its four losses equally), backpropagates and steps the
 optimiser. The random anchor and proposal sampling draws from a generator of the method's own, kept in the
 checkpoint, so a resumed run samples exactly as the uninterrupted one. Evaluation detects on the test images and
-scores them with COCO's mAP@0.5 and mAP@[.5:.95] (`neuralab.detection.average_precision`), and times the inference.
+scores them with COCO's mAP@0.5 and mAP@[.5:.95] (`neuralab.detection.average_precision`), and times the inference;
+for a model that predicts masks, also with the same mAPs on the masks' IoU (test/mask_map_50, test/mask_map,
+test/mask_map_75).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from torch import nn
 from neuralab.config import field
 from neuralab.contracts import Method, RunContext
 from neuralab.data.detection_data import DetectionData, Target
-from neuralab.detection.average_precision import DetectionAP, mean_average_precision
+from neuralab.detection.average_precision import MASK_LEVEL, DetectionAP, mean_average_precision
 from neuralab.errors import UserError
 from neuralab.methods.optim import (
     OPTIMIZERS,
@@ -62,7 +65,8 @@ class Detection(Method):
         self.optimizer = make_optimizer(cfg.optimizer, self.params, cfg.lr, cfg.momentum, cfg.weight_decay)
         self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps, cfg.lr)
         self.generator = torch.Generator(device=ctx.device).manual_seed(ctx.seed)
-        self.last_ap: DetectionAP | None = None  # of the latest evaluation, which the report tabulates
+        # Box and mask AP of the latest evaluation, which the report tabulates (no mask AP: the model does not segment)
+        self.last_ap: tuple[DetectionAP, DetectionAP | None] | None = None
 
     @property
     def detector(self) -> nn.Module:
@@ -86,7 +90,7 @@ class Detection(Method):
     @torch.no_grad()
     def detect_test(self, limit: int = 0) -> tuple[torch.Tensor, list[Target], list[Target], float]:
         """(test images, their targets, detections, seconds of inference) on the first `limit` test images (0: all),
-        in evaluation mode."""
+        in evaluation mode; predicted masks come binary (the pixels above MASK_LEVEL), a byte per pixel."""
         model = self.detector
         model.eval()
         images, targets, detections, seconds = [], [], [], 0.0
@@ -101,7 +105,8 @@ class Detection(Method):
             seconds += time.perf_counter() - start
             images.append(x)
             targets += y
-            detections += [{k: v.float() if v.is_floating_point() else v for k, v in d.items()} for d in found]
+            found = [{k: v.float() if v.is_floating_point() else v for k, v in d.items()} for d in found]
+            detections += [{**d, "masks": d["masks"] > MASK_LEVEL} if "masks" in d else d for d in found]
             count += len(x)
         model.train()
         return torch.cat(images), targets, detections, seconds
@@ -114,25 +119,38 @@ class Detection(Method):
             found = model.detect(images.to(self.ctx.device))
         return [{k: v.float() if v.is_floating_point() else v for k, v in d.items()} for d in found]
 
-    def _average_precision(self) -> tuple[DetectionAP, float]:
+    def _average_precision(self) -> tuple[DetectionAP, DetectionAP | None, float]:
+        """Box AP, mask AP (None for a model without masks) and test images per second."""
         images, targets, detections, seconds = self.detect_test(self.cfg.eval_limit)
-        return mean_average_precision(detections, targets), len(images) / max(seconds, 1e-9)
+        boxes = mean_average_precision(detections, targets)
+        masks = mean_average_precision(detections, targets, iou_type="segm") if "masks" in detections[0] else None
+        return boxes, masks, len(images) / max(seconds, 1e-9)
 
     def evaluate(self) -> dict[str, float]:
-        ap, speed = self._average_precision()
-        self.last_ap = ap
-        return {"test/map_50": ap.map_50, "test/map": ap.map, "test/map_75": ap.map_75,
-                "time/test_images_per_s": speed}
+        ap, mask_ap, speed = self._average_precision()
+        self.last_ap = ap, mask_ap
+        metrics = {"test/map_50": ap.map_50, "test/map": ap.map, "test/map_75": ap.map_75}
+        if mask_ap is not None:
+            metrics |= {"test/mask_map_50": mask_ap.map_50, "test/mask_map": mask_ap.map,
+                        "test/mask_map_75": mask_ap.map_75}
+        return {**metrics, "time/test_images_per_s": speed}
 
     def report(self, run_dir: Path | None = None) -> str:
-        """AP of each class on the test scenes as a markdown table (of the latest evaluation, if any)."""
-        ap = self.last_ap if self.last_ap is not None else self._average_precision()[0]
+        """AP of each class on the test scenes as a markdown table, of the boxes and, for a model that segments, of
+        the masks (of the latest evaluation, if any)."""
+        ap, mask_ap = self.last_ap if self.last_ap is not None else self._average_precision()[:2]
         names = list(self.data.meta.class_names)
-        lines = ["Average precision per class on the test scenes:", "", "| class | AP@0.5 | AP@[.5:.95] |",
-                 "|---|---|---|"]
-        lines += [f"| {names[c] if c < len(names) else c} | {ap.per_class_50[c]:.3f} | {ap.per_class[c]:.3f} |"
-                  for c in sorted(ap.per_class)]
-        lines.append(f"| mean | {ap.map_50:.3f} | {ap.map:.3f} |")
+        header, rule = "| class | AP@0.5 | AP@[.5:.95] |", "|---|---|---|"
+        if mask_ap is not None:
+            header, rule = header + " mask AP@0.5 | mask AP@[.5:.95] |", rule + "---|---|"
+        lines = ["Average precision per class on the test scenes:", "", header, rule]
+        for c in sorted(ap.per_class):
+            row = f"| {names[c] if c < len(names) else c} | {ap.per_class_50[c]:.3f} | {ap.per_class[c]:.3f} |"
+            if mask_ap is not None:
+                row += f" {mask_ap.per_class_50[c]:.3f} | {mask_ap.per_class[c]:.3f} |"
+            lines.append(row)
+        mean = f"| mean | {ap.map_50:.3f} | {ap.map:.3f} |"
+        lines.append(mean + (f" {mask_ap.map_50:.3f} | {mask_ap.map:.3f} |" if mask_ap is not None else ""))
         return "\n".join(lines)
 
     def plot(self, plots_dir: Path) -> list[Path]:

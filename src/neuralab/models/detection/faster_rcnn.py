@@ -88,6 +88,32 @@ class Proposals(NamedTuple):
     anchor: torch.Tensor
 
 
+class GroundTruth(NamedTuple):
+    """A batch's ground truth padded to the most boxes any image has (G >= 1)."""
+
+    boxes: torch.Tensor  # (B, G, 4), zeros in padding slots
+    labels: torch.Tensor  # (B, G) int64, 0 in padding slots
+    valid: torch.Tensor  # (B, G) bool: a real box
+
+
+class SampledRoIs(NamedTuple):
+    """The RoIs sampled for the heads' losses, as one flat batch: proposals and ground-truth boxes."""
+
+    boxes: torch.Tensor  # (K, 4)
+    image: torch.Tensor  # (K,) image of each
+    classes: torch.Tensor  # (K,) class of its matched ground-truth box, 0 (background) below the foreground IoU
+    gt: torch.Tensor  # (K,) slot of its matched ground-truth box in `GroundTruth` (meaningful where classes > 0)
+
+
+class Detections(NamedTuple):
+    """A batch's detections as one flat list, image after image, each image's by decreasing score."""
+
+    boxes: torch.Tensor  # (D, 4)
+    scores: torch.Tensor  # (D,)
+    labels: torch.Tensor  # (D,) int64, >= 1
+    image: torch.Tensor  # (D,) image of each
+
+
 def _block(cin: int, cout: int, pool: bool) -> nn.Sequential:
     layers = [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
     return nn.Sequential(*layers, nn.MaxPool2d(2)) if pool else nn.Sequential(*layers)
@@ -116,7 +142,7 @@ def nms_per_image(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tenso
     return torch.cat(kept) if kept else order
 
 
-def _pad_targets(targets: list[Target], device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _pad_targets(targets: list[Target], device: torch.device) -> GroundTruth:
     """Ground truth as (B, G, 4) boxes, (B, G) labels and (B, G) validity, G >= 1 (zeros where an image has fewer)."""
     longest = max([1, *(len(t["boxes"]) for t in targets)])
     boxes = torch.zeros(len(targets), longest, 4, device=device)
@@ -125,7 +151,7 @@ def _pad_targets(targets: list[Target], device: torch.device) -> tuple[torch.Ten
     for i, t in enumerate(targets):
         n = len(t["boxes"])
         boxes[i, :n], labels[i, :n], valid[i, :n] = t["boxes"], t["labels"], True
-    return boxes, labels, valid
+    return GroundTruth(boxes, labels, valid)
 
 
 def batched_box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor) -> torch.Tensor:
@@ -171,7 +197,7 @@ def sample(labels: torch.Tensor, batch_size: int, positive_fraction: float,
     return fg & (fg_rank < n_fg[:, None]), bg & (bg_rank < n_bg[:, None])
 
 
-def _example(cfg: FasterRCNNConfig) -> torch.Tensor:
+def example_scenes(cfg: FasterRCNNConfig) -> torch.Tensor:
     """Two images with a bright square each, where an object would be."""
     images = torch.zeros(2, cfg.in_channels, cfg.image_size, cfg.image_size)
     images[0, :, 10:40, 20:44] = 1.0
@@ -180,7 +206,7 @@ def _example(cfg: FasterRCNNConfig) -> torch.Tensor:
 
 
 @register_model("faster-rcnn", family="detection", config=FasterRCNNConfig, sizing=sizing.images,
-                example_input=_example,
+                example_input=example_scenes,
                 paper="Ren, He, Girshick, Sun 2015, Faster R-CNN: Towards Real-Time Object Detection with Region "
                       "Proposal Networks (RoIAlign: He, Gkioxari, Dollar, Girshick 2017, Mask R-CNN)")
 class FasterRCNN(nn.Module):
@@ -256,7 +282,74 @@ class FasterRCNN(nn.Module):
         keep = keep[_rank_in_group(scores[keep], image[keep], b) < post_nms_top_n]
         return Proposals(boxes[keep], image[keep], anchor[keep])
 
-    # --- the box head ---
+    # --- training: the RPN's losses, RoI sampling, the box head's losses ---
+
+    def _rpn_losses(self, anchors: torch.Tensor, objectness: torch.Tensor, deltas: torch.Tensor, gt: GroundTruth,
+                    generator: torch.Generator | None) -> dict[str, torch.Tensor]:
+        """Objectness BCE and box smooth L1 over `rpn_batch_size` anchors sampled per image."""
+        cfg = self.cfg
+        b = len(objectness)
+        iou = batched_box_iou(gt.boxes, anchors[None].expand(b, -1, -1))  # (B, G, N)
+        matched, labels = match(iou, gt.valid, cfg.rpn_fg_iou, cfg.rpn_bg_iou, low_quality=True)
+        fg, bg = sample(labels, cfg.rpn_batch_size, cfg.rpn_positive_fraction, generator)
+        sampled = fg | bg
+        loss_objectness = F.binary_cross_entropy_with_logits(objectness[sampled], fg[sampled].float())
+        fg_image, fg_anchor = fg.nonzero(as_tuple=True)
+        targets = self.rpn_coder.encode(gt.boxes[fg_image, matched[fg_image, fg_anchor]], anchors[fg_anchor])
+        loss_rpn_box = F.smooth_l1_loss(deltas[fg_image, fg_anchor], targets, beta=SMOOTH_L1_BETA,
+                                        reduction="sum") / sampled.sum()
+        return {"loss_objectness": loss_objectness, "loss_rpn_box_reg": loss_rpn_box}
+
+    def _sample_rois(self, proposals: Proposals, gt: GroundTruth, generator: torch.Generator | None) -> SampledRoIs:
+        """The proposals (detached) and the ground-truth boxes, matched and sampled per image: `roi_batch_size` per
+        image, a `roi_positive_fraction` foreground at most."""
+        cfg = self.cfg
+        b, n_gt = gt.labels.shape
+        device = gt.boxes.device
+        counts = torch.bincount(proposals.image, minlength=b)
+        longest = int(counts.max()) + n_gt
+        slot = torch.arange(len(proposals.image), device=device) - (torch.cumsum(counts, 0) - counts)[proposals.image]
+        candidates = torch.zeros(b, longest, 4, device=device)
+        candidate_valid = torch.zeros(b, longest, dtype=torch.bool, device=device)
+        candidates[proposals.image, slot] = proposals.boxes
+        candidate_valid[proposals.image, slot] = True
+        candidates[:, -n_gt:] = gt.boxes
+        candidate_valid[:, -n_gt:] = gt.valid
+        iou = batched_box_iou(gt.boxes, candidates)  # (B, G, P)
+        matched, labels = match(iou, gt.valid, cfg.roi_fg_iou, cfg.roi_fg_iou, low_quality=False)
+        labels = torch.where(candidate_valid, labels, -1)
+        fg, bg = sample(labels, cfg.roi_batch_size, cfg.roi_positive_fraction, generator)
+        image, index = (fg | bg).nonzero(as_tuple=True)
+        gt_index = matched[image, index]
+        classes = torch.where(fg[image, index], gt.labels[image, gt_index], 0)
+        return SampledRoIs(candidates[image, index], image, classes, gt_index)
+
+    def _box_losses(self, features: torch.Tensor, rois: SampledRoIs, gt: GroundTruth) -> dict[str, torch.Tensor]:
+        """Cross-entropy over the sampled RoIs and smooth L1 on the deltas of the true class of the foreground ones
+        (summed, over the number of RoIs, as torchvision)."""
+        logits, box_deltas = self._box_head(features, rois.boxes, rois.image)
+        loss_classifier = F.cross_entropy(logits, rois.classes)
+        fg = (rois.classes > 0).nonzero(as_tuple=True)[0]
+        class_deltas = box_deltas.reshape(len(rois.boxes), -1, 4)[fg, rois.classes[fg]]
+        box_targets = self.box_coder.encode(gt.boxes[rois.image[fg], rois.gt[fg]], rois.boxes[fg])
+        loss_box_reg = F.smooth_l1_loss(class_deltas, box_targets, beta=SMOOTH_L1_BETA,
+                                        reduction="sum") / len(rois.boxes)
+        return {"loss_classifier": loss_classifier, "loss_box_reg": loss_box_reg}
+
+    def _training_pass(self, images: torch.Tensor, targets: list[Target], generator: torch.Generator | None
+                       ) -> tuple[dict[str, torch.Tensor], torch.Tensor, SampledRoIs, GroundTruth]:
+        """The four losses, with what a subclass's extra heads train on: the features, the sampled RoIs and the
+        padded ground truth."""
+        size = tuple(images.shape[-2:])
+        features = self._features(images)
+        anchors, objectness, deltas = self._rpn(features, size)
+        gt = _pad_targets(targets, images.device)
+        losses = self._rpn_losses(anchors, objectness, deltas, gt, generator)
+        proposals = self._propose(anchors, objectness.detach(), deltas.detach(), size)
+        rois = self._sample_rois(proposals, gt, generator)
+        return {**losses, **self._box_losses(features, rois, gt)}, features, rois, gt
+
+    # --- the box head and the post-processing of its outputs ---
 
     def _box_head(self, features: torch.Tensor, boxes: torch.Tensor,
                   image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -266,6 +359,44 @@ class FasterRCNN(nn.Module):
                            sampling_ratio=self.cfg.sampling_ratio)
         hidden = self.box_fc(pooled)
         return self.cls_score(hidden), self.bbox_pred(hidden)
+
+    def _postprocess(self, logits: torch.Tensor, box_deltas: torch.Tensor, proposals: Proposals,
+                     image_size: tuple[int, int], n_images: int) -> Detections:
+        """The box head's outputs on the proposals -> detections: softmax scores, each class's box decoded and
+        clipped, low scores and empty boxes dropped, NMS per image and class, the `detections_per_img` best."""
+        cfg = self.cfg
+        n_classes = cfg.num_classes
+        scores = logits.softmax(-1)[:, 1:].reshape(-1)  # background dropped; (K (C - 1),)
+        boxes = self.box_coder.decode(box_deltas, proposals.boxes).reshape(-1, n_classes, 4)[:, 1:].reshape(-1, 4)
+        height, width = image_size
+        boxes = torch.stack((boxes[:, 0].clamp(0, width), boxes[:, 1].clamp(0, height),
+                             boxes[:, 2].clamp(0, width), boxes[:, 3].clamp(0, height)), dim=1)
+        labels = torch.arange(1, n_classes, device=logits.device).repeat(len(proposals.boxes))
+        image = proposals.image.repeat_interleave(n_classes - 1)
+        keep = (scores > cfg.score_thresh) & ((boxes[:, 2] - boxes[:, 0]) >= 1e-2) & (
+            (boxes[:, 3] - boxes[:, 1]) >= 1e-2)
+        boxes, scores, labels, image = boxes[keep], scores[keep], labels[keep], image[keep]
+        keep = nms_per_image(boxes, scores, labels, image, n_images, cfg.nms_thresh)
+        keep = keep[_rank_in_group(scores[keep], image[keep], n_images) < cfg.detections_per_img]
+        return Detections(boxes[keep], scores[keep], labels[keep], image[keep])
+
+    def _detections(self, images: torch.Tensor) -> tuple[torch.Tensor, Detections]:
+        """The backbone's features (for a subclass's extra heads) and the batch's detections."""
+        size = tuple(images.shape[-2:])
+        features = self._features(images)
+        proposals = self._propose(*self._rpn(features, size), size)
+        logits, box_deltas = self._box_head(features, proposals.boxes, proposals.image)
+        return features, self._postprocess(logits, box_deltas, proposals, size, len(images))
+
+    @staticmethod
+    def _per_image(found: Detections, n_images: int, **extra: torch.Tensor) -> list[Target]:
+        """Flat detections (and `extra` per-detection fields) as torchvision's list of dicts, one per image."""
+        fields = {"boxes": found.boxes, "labels": found.labels, "scores": found.scores, **extra}
+        return [{name: values[found.image == i] for name, values in fields.items()} for i in range(n_images)]
+
+    def _head_outputs(self, features: torch.Tensor, proposals: Proposals) -> torch.Tensor:
+        """The heads' raw outputs on each proposal, (K, 5 C): class logits, then box deltas."""
+        return torch.cat(self._box_head(features, proposals.boxes, proposals.image), dim=1)
 
     # --- public API ---
 
@@ -281,78 +412,12 @@ class FasterRCNN(nn.Module):
                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """The four training losses on a batch (torchvision's keys); anchors and proposals are sampled with
         `generator`."""
-        cfg = self.cfg
-        size = tuple(images.shape[-2:])
-        features = self._features(images)
-        anchors, objectness, deltas = self._rpn(features, size)
-        gt_boxes, gt_labels, gt_valid = _pad_targets(targets, images.device)
-        b = len(images)
-
-        # RPN: match every anchor, sample 256 per image
-        iou = batched_box_iou(gt_boxes, anchors[None].expand(b, -1, -1))  # (B, G, N)
-        matched, labels = match(iou, gt_valid, cfg.rpn_fg_iou, cfg.rpn_bg_iou, low_quality=True)
-        fg, bg = sample(labels, cfg.rpn_batch_size, cfg.rpn_positive_fraction, generator)
-        sampled = fg | bg
-        loss_objectness = F.binary_cross_entropy_with_logits(objectness[sampled], fg[sampled].float())
-        fg_image, fg_anchor = fg.nonzero(as_tuple=True)
-        rpn_targets = self.rpn_coder.encode(gt_boxes[fg_image, matched[fg_image, fg_anchor]], anchors[fg_anchor])
-        loss_rpn_box = F.smooth_l1_loss(deltas[fg_image, fg_anchor], rpn_targets, beta=SMOOTH_L1_BETA,
-                                        reduction="sum") / sampled.sum()
-
-        # Box head: proposals (detached) and the ground truth, matched and sampled per image
-        proposals = self._propose(anchors, objectness.detach(), deltas.detach(), size)
-        counts = torch.bincount(proposals.image, minlength=b)
-        longest = int(counts.max()) + gt_boxes.shape[1]
-        slot = torch.arange(len(proposals.image), device=images.device) - (torch.cumsum(counts, 0) - counts)[
-            proposals.image]
-        candidates = torch.zeros(b, longest, 4, device=images.device)
-        candidate_valid = torch.zeros(b, longest, dtype=torch.bool, device=images.device)
-        candidates[proposals.image, slot] = proposals.boxes
-        candidate_valid[proposals.image, slot] = True
-        candidates[:, -gt_boxes.shape[1]:] = gt_boxes
-        candidate_valid[:, -gt_boxes.shape[1]:] = gt_valid
-        iou = batched_box_iou(gt_boxes, candidates)  # (B, G, P)
-        matched, labels = match(iou, gt_valid, cfg.roi_fg_iou, cfg.roi_fg_iou, low_quality=False)
-        labels = torch.where(candidate_valid, labels, -1)
-        fg, bg = sample(labels, cfg.roi_batch_size, cfg.roi_positive_fraction, generator)
-        image, index = (fg | bg).nonzero(as_tuple=True)
-        boxes = candidates[image, index]
-        is_fg = fg[image, index]
-        gt = matched[image, index]
-        classes = torch.where(is_fg, gt_labels[image, gt], 0)
-        logits, box_deltas = self._box_head(features, boxes, image)
-        loss_classifier = F.cross_entropy(logits, classes)
-        fg_rows = is_fg.nonzero(as_tuple=True)[0]
-        class_deltas = box_deltas.reshape(len(boxes), -1, 4)[fg_rows, classes[fg_rows]]
-        box_targets = self.box_coder.encode(gt_boxes[image[fg_rows], gt[fg_rows]], boxes[fg_rows])
-        loss_box_reg = F.smooth_l1_loss(class_deltas, box_targets, beta=SMOOTH_L1_BETA, reduction="sum") / len(boxes)
-        return {"loss_objectness": loss_objectness, "loss_rpn_box_reg": loss_rpn_box,
-                "loss_classifier": loss_classifier, "loss_box_reg": loss_box_reg}
+        return self._training_pass(images, targets, generator)[0]
 
     def detect(self, images: torch.Tensor) -> list[Target]:
         """Detections per image as torchvision's list of dicts: "boxes" (n, 4), "labels" (n,) int64 and "scores"
         (n,), best first."""
-        cfg = self.cfg
-        size = tuple(images.shape[-2:])
-        b = len(images)
-        features = self._features(images)
-        proposals = self._propose(*self._rpn(features, size), size)
-        logits, box_deltas = self._box_head(features, proposals.boxes, proposals.image)
-        n_classes = cfg.num_classes
-        scores = logits.softmax(-1)[:, 1:].reshape(-1)  # background dropped; (K (C - 1),)
-        boxes = self.box_coder.decode(box_deltas, proposals.boxes).reshape(-1, n_classes, 4)[:, 1:].reshape(-1, 4)
-        height, width = size
-        boxes = torch.stack((boxes[:, 0].clamp(0, width), boxes[:, 1].clamp(0, height),
-                             boxes[:, 2].clamp(0, width), boxes[:, 3].clamp(0, height)), dim=1)
-        labels = torch.arange(1, n_classes, device=images.device).repeat(len(proposals.boxes))
-        image = proposals.image.repeat_interleave(n_classes - 1)
-        keep = (scores > cfg.score_thresh) & ((boxes[:, 2] - boxes[:, 0]) >= 1e-2) & (
-            (boxes[:, 3] - boxes[:, 1]) >= 1e-2)
-        boxes, scores, labels, image = boxes[keep], scores[keep], labels[keep], image[keep]
-        keep = nms_per_image(boxes, scores, labels, image, b, cfg.nms_thresh)
-        keep = keep[_rank_in_group(scores[keep], image[keep], b) < cfg.detections_per_img]
-        return [{"boxes": boxes[keep][image[keep] == i], "labels": labels[keep][image[keep] == i],
-                 "scores": scores[keep][image[keep] == i]} for i in range(b)]
+        return self._per_image(self._detections(images)[1], len(images))
 
     def _padded(self, detections: list[Target]) -> torch.Tensor:
         out = torch.zeros(len(detections), self.cfg.detections_per_img, 6, device=self.cls_score.weight.device)
@@ -366,9 +431,8 @@ class FasterRCNN(nn.Module):
         features = self._features(images)
         anchors, objectness, deltas = self._rpn(features, size)
         proposals = self._propose(anchors, objectness, deltas, size)
-        logits, box_deltas = self._box_head(features, proposals.boxes, proposals.image)
         rows = torch.cat((objectness[proposals.image, proposals.anchor, None], deltas[proposals.image,
-                          proposals.anchor], logits, box_deltas), dim=1)
+                          proposals.anchor], self._head_outputs(features, proposals)), dim=1)
         counts = torch.bincount(proposals.image, minlength=len(images))
         slot = torch.arange(len(rows), device=rows.device) - (torch.cumsum(counts, 0) - counts)[proposals.image]
         out = rows.new_zeros(len(images), self.cfg.rpn_post_nms_top_n, rows.shape[1])
