@@ -75,8 +75,8 @@ def test_fgsm_writes_into_the_run_directory_by_default_and_pgd_is_the_stronger_a
 @pytest.mark.parametrize("args, says", [
     (["--eps", "0,1.5"], "outside [0, 1]"),
     (["--eps", "0,a"], "not a number"),
-    (["--steps", "0"], "--steps 0"),
-    (["--limit", "-1"], "--limit -1"),
+    (["--steps", "0"], "argument --steps: 0 is below 1"),
+    (["--limit", "-1"], "argument --limit: -1 is below 0"),
     (["--method", "cw"], "invalid choice"),
     (["--checkpoint", "soon"], "--checkpoint soon"),
 ])

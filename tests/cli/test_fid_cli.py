@@ -172,8 +172,8 @@ def features_run(tmp_path_factory):
 
 
 @pytest.mark.parametrize("case, says", [
-    ("n1", "--n 1: FID fits a covariance"),
-    ("seed", "--seed -1: use a seed of 0 or more"),
+    ("n1", "argument --n: 1 is below 2: FID needs at least 2 images"),
+    ("seed", "argument --seed: -1 is below 0"),
     ("nothing", "give one or more generative run directories"),
     ("not-generative", "does not draw images"),
     ("features", "FID needs an image classifier"),

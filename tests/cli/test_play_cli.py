@@ -31,8 +31,8 @@ def test_max_steps_cuts_every_episode(cliff_run, capsys):
     assert lines[:2] == ["episode 0: return -5, length 5", "episode 1: return -5, length 5"]
 
 
-@pytest.mark.parametrize("args, message", [(["--episodes", "0"], "--episodes 0: play at least one episode"),
-                                           (["--max-steps", "-1"], "--max-steps -1: give a step limit"),
+@pytest.mark.parametrize("args, message", [(["--episodes", "0"], "argument --episodes: 0 is below 1"),
+                                           (["--max-steps", "-1"], "argument --max-steps: -1 is below 0"),
                                            (["--record", "out.png"], "give a path ending in .gif")])
 def test_bad_requests_get_one_line(cliff_run, capsys, tmp_path, args, message):
     assert main(["play", str(cliff_run), *args]) == 2
