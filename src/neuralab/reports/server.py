@@ -32,7 +32,7 @@ def create_app(root: str | Path) -> Any:
     from starlette.middleware import Middleware
     from starlette.middleware.base import BaseHTTPMiddleware
     from starlette.requests import Request
-    from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
+    from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
     from starlette.routing import Route
 
     root = Path(root).resolve()
@@ -97,7 +97,13 @@ def create_app(root: str | Path) -> Any:
         if (path is None or not path.is_file() or path.suffix.lower() not in IMAGE_TYPES
                 or SKIPPED & set(path.relative_to(root).parts)):
             return PlainTextResponse("not found", status_code=404)
-        return FileResponse(path, media_type=IMAGE_TYPES[path.suffix.lower()])
+        # read whole at once: a plot is replaced by renaming a new file over it (`neuralab.atomic`), and a reply
+        # streamed from the path after a stat of it would mix the two versions' sizes and be cut off
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return PlainTextResponse("not found", status_code=404)
+        return Response(data, media_type=IMAGE_TYPES[path.suffix.lower()])
 
     async def static(request: Request) -> Response:
         name = request.path_params["name"]

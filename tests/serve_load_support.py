@@ -1,0 +1,242 @@
+"""`neuralab serve` under load, shared by `tests/cli/test_serve_under_load.py` and `scripts/serve_load.py`.
+
+A server over a runs folder, a real training appending to `metrics.jsonl` in one of its runs, a writer replacing
+an image of that run the way every plot is written (`neuralab.atomic`: a temporary file renamed over the old one),
+and a bounded number of client threads on loopback that read every page and endpoint of the server until the
+training ends (or a time limit). Each reply is checked against the files on disk as it arrives: the run's metric
+rows the server showed must be whole rows of the file, in order, from its first row (the file is only appended
+to while the run trains, so what is on disk a moment later holds everything the server could have read); an image
+must be a whole PNG, and the replaced one exactly one of the two versions written.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from tests.conftest import cli_env
+from tests.report_support import ReportPage
+
+PNG_START, PNG_END = b"\x89PNG\r\n\x1a\n", b"IEND\xaeB`\x82"
+STATIC = ("style.css", "pages.js")  # plotly.min.js (3.5 MB) is read once per client, as a browser caches it
+REPLACED = "plots/replaced.png"  # the image the writer replaces while the clients read it
+
+
+def whole_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a metrics file being appended to: every line up to the last newline (the line after it may be
+    half written)."""
+    text = path.read_bytes() if path.exists() else b""
+    return [json.loads(line) for line in text[:text.rfind(b"\n") + 1].splitlines()]
+
+
+def series(rows: list[dict[str, Any]], split: str, metric: str) -> tuple[list[Any], list[float]]:
+    """The (steps, values) of `split/metric` over `rows`, as a chart of the server draws them."""
+    key = f"{split}/{metric}"
+    points = [(r["step"], float(r[key])) for r in rows if isinstance(r.get(key), int | float)]
+    return [x for x, _ in points], [y for _, y in points]
+
+
+def chart_problems(charts: list[dict[str, Any]], rows: list[dict[str, Any]], prefix: bool = False) -> list[str]:
+    """How the traces of `charts` differ from the series of `rows` (none: they are the same points, or with
+    `prefix`, the first points of each series)."""
+    problems = []
+    for chart in charts:
+        for trace in chart["data"]:
+            xs, ys = series(rows, trace["name"], chart["metric"])
+            if prefix:
+                xs, ys = xs[:len(trace["x"])], ys[:len(trace["x"])]
+            if (trace["x"], trace["y"]) != (xs, ys):
+                problems.append(f"{chart['metric']}/{trace['name']}: {len(trace['x'])} points, not those of the "
+                                f"{len(rows)} whole rows of the file")
+    return problems
+
+
+def start_server(runs: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    """`neuralab serve RUNS --port 0` and its address; its stderr (which must stay empty) goes to `log`."""
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "neuralab", "serve", str(runs), "--port", "0"],
+                                env=cli_env(OMP_NUM_THREADS="1"), stdout=subprocess.PIPE, stderr=err, text=True)
+    line = proc.stdout.readline()  # blocks until the server listens (or exits)
+    if not line.startswith("serving "):
+        proc.kill()
+        raise RuntimeError(f"serve did not start: {line!r} {log.read_text()}")
+    return proc, line.split(" at ")[1].split()[0].rstrip("/")
+
+
+def start_training(run_dir: Path, steps: int, log: Path) -> subprocess.Popen:
+    """mlp-xor on one thread, a metric row at every step: a few thousand appends while the clients read."""
+    args = ["train", "mlp-xor", "--out", run_dir, "--run.steps", steps, "--run.log_every", 1, "--run.threads", 1,
+            "--run.device", "cpu", "--quiet"]
+    with open(log, "w") as out:
+        return subprocess.Popen([sys.executable, "-m", "neuralab", *map(str, args)],
+                                env=cli_env(OMP_NUM_THREADS="1"), stdout=out, stderr=subprocess.STDOUT)
+
+
+def fetch(url: str) -> tuple[int, bytes]:
+    """Status and body of a GET on a new connection; connection failures and short bodies raise."""
+    try:
+        with urllib.request.urlopen(url, timeout=120) as reply:
+            return reply.status, reply.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+@dataclass
+class Tally:
+    """What the clients saw: latencies by endpoint, failed requests, replies that disagree with the files."""
+
+    seconds: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    wall: float = 0.0
+
+    @property
+    def requests(self) -> int:
+        return sum(map(len, self.seconds.values()))
+
+    def table(self) -> str:
+        """Requests, errors, p50/p99 latency and requests/s by endpoint, then in all."""
+        lines = [f"{'endpoint':<14} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7}"]
+        groups = sorted(self.seconds.items()) + [("all", [s for v in self.seconds.values() for s in v])]
+        for name, seconds in groups:
+            errors = len(self.errors) if name == "all" else sum(e.startswith(name + " ") for e in self.errors)
+            p50, p99 = (statistics.quantiles(seconds, n=100)[i] * 1e3 for i in (49, 98)) if len(seconds) > 1 \
+                else (float("nan"),) * 2
+            lines.append(f"{name:<14} {len(seconds):>9} {errors:>7} {p50:>8.1f} {p99:>8.1f} "
+                         f"{len(seconds) / self.wall:>7.1f}")
+        return "\n".join(lines)
+
+
+class Load:
+    """Client threads reading every endpoint of the server at `base` while the run `run` (under `runs`) trains;
+    `other` is a finished run of the folder, the second of the compared pair."""
+
+    def __init__(self, base: str, runs: Path, run: str, other: str, clients: int) -> None:
+        self.base, self.runs, self.run, self.other, self.clients = base, runs, run, other, clients
+        self.run_dir = runs / run
+        self.tally = Tally()
+        self.stop = threading.Event()
+        images = sorted((runs / other / "plots").glob("*.png"))
+        self.versions = [p.read_bytes() for p in images[:2]]  # two real PNGs of different sizes
+        assert len(self.versions) == 2 and len(set(map(len, self.versions))) == 2, images
+
+    def urls(self) -> list[tuple[str, str]]:
+        """(endpoint, URL) of every page and endpoint the server offers, over the runs of the folder."""
+        run, other = quote(self.run), quote(self.other)
+        return [("index", "/"), ("index", "/?family=foundations&recipe=mlp-xor"), ("run", f"/run?name={run}"),
+                ("run", f"/run?name={other}"), ("compare", f"/compare?run={run}&run={other}"),
+                ("api/runs", "/api/runs"), ("api/live", f"/api/live?name={run}"),
+                ("api/live", f"/api/live?name={run}&known=1"), ("file", f"/file?path={quote(self.run)}/{REPLACED}"),
+                ("file", f"/file?path={other}/plots/curves.png")] + [("static", f"/static/{n}") for n in STATIC]
+
+    def get(self, endpoint: str, path: str) -> bytes | None:
+        """The body of a GET, its latency tallied; None (and an error tallied) unless it is a whole 200 reply."""
+        start = time.perf_counter()
+        try:
+            status, body = fetch(self.base + path)
+        except (OSError, http.client.HTTPException) as exc:  # reset, refused, timed out, cut short
+            status, body = None, repr(exc).encode()
+        with self.tally.lock:
+            self.tally.seconds[endpoint].append(time.perf_counter() - start)
+            if status != 200:
+                self.tally.errors.append(f"{endpoint} {path}: {status} {body[:300]!r}")
+                return None
+        return body
+
+    def problems(self, found: list[str]) -> None:
+        with self.tally.lock:
+            self.tally.problems += found
+
+    def check(self, endpoint: str, path: str, body: bytes) -> None:
+        """A reply against the files on disk now (which hold every row the server could have read)."""
+        if endpoint == "api/live":
+            live = json.loads(body)
+            rows = whole_rows(self.run_dir / "metrics.jsonl")
+            if live["rows"] > len(rows):
+                self.problems([f"{path}: {live['rows']} rows, the file has {len(rows)} whole rows"])
+            elif live["charts"] is not None:
+                self.problems(chart_problems(live["charts"], rows[:live["rows"]]))
+        elif endpoint == "run" and path.endswith(quote(self.run)):
+            page = ReportPage(body.decode())  # the page does not say how many rows it read: each trace a prefix
+            self.problems(chart_problems(page.charts, whole_rows(self.run_dir / "metrics.jsonl"), prefix=True))
+            for src in page.images:
+                image = self.get("file", src)
+                if image is not None:
+                    self.check("file", src, image)
+        elif endpoint == "api/runs":
+            listed = {r["name"]: r for r in json.loads(body)}
+            steps = {0} | {r["step"] for r in whole_rows(self.run_dir / "metrics.jsonl")}
+            if self.run in listed and listed[self.run]["step"] not in steps:
+                self.problems([f"{path}: step {listed[self.run]['step']} is no step of the file"])
+        elif endpoint == "file":
+            if path.endswith(REPLACED) and body not in self.versions:
+                self.problems([f"{path}: {len(body)} bytes, neither version written"])
+            elif not (body.startswith(PNG_START) and body.endswith(PNG_END)):
+                self.problems([f"{path}: {len(body)} bytes, not a whole PNG"])
+        elif endpoint in ("index", "run", "compare"):
+            ReportPage(body.decode())  # parses: a whole page
+
+    def client(self) -> None:
+        if self.get("static", "/static/plotly.min.js") is None:
+            return
+        while not self.stop.is_set():
+            for endpoint, path in self.urls():
+                body = self.get(endpoint, path)
+                if body is not None:
+                    self.check(endpoint, path, body)
+
+    def replace_image(self) -> None:
+        """Rewrite the run's `plots/replaced.png` as every plot is written, alternating two versions."""
+        from neuralab.atomic import write_bytes_atomic
+
+        i = 0
+        while not self.stop.wait(0.01):
+            write_bytes_atomic(self.run_dir / REPLACED, self.versions[i % 2])
+            i += 1
+
+    def run_until(self, training: subprocess.Popen, limit_s: float) -> Tally:
+        """Load the server until `training` ends or `limit_s` passes; the training must have written its
+        config.json (the run exists) before."""
+        (self.run_dir / "plots").mkdir(exist_ok=True)
+        os.replace(self._first_version(), self.run_dir / REPLACED)
+        threads = [threading.Thread(target=self.replace_image)]
+        threads += [threading.Thread(target=self.client) for _ in range(self.clients)]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + limit_s
+        while training.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.stop.set()
+        for t in threads:
+            t.join()
+        self.tally.wall = time.perf_counter() - start
+        return self.tally
+
+    def _first_version(self) -> Path:
+        tmp = self.run_dir / "plots" / ".first.png.tmp"
+        tmp.write_bytes(self.versions[0])
+        return tmp
+
+
+def wait_for_run(run_dir: Path, training: subprocess.Popen, timeout: float) -> None:
+    """Until the training has written its config.json and a first metric row (or raise)."""
+    deadline = time.monotonic() + timeout
+    while not whole_rows(run_dir / "metrics.jsonl"):
+        if training.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the training wrote no metrics (exit {training.poll()})")
+        time.sleep(0.05)
