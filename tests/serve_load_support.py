@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -43,10 +44,11 @@ def whole_rows(path: Path) -> list[dict[str, Any]]:
 
 
 def series(rows: list[dict[str, Any]], split: str, metric: str) -> tuple[list[Any], list[float]]:
-    """The (steps, values) of `split/metric` over `rows`, as a chart of the server draws them."""
+    """The (steps, values) of `split/metric` over `rows`, as a chart of the server draws them (an infinity as
+    None, a gap)."""
     key = f"{split}/{metric}"
     points = [(r["step"], float(r[key])) for r in rows if isinstance(r.get(key), int | float)]
-    return [x for x, _ in points], [y for _, y in points]
+    return [x for x, _ in points], [y if math.isfinite(y) else None for _, y in points]
 
 
 def chart_problems(charts: list[dict[str, Any]], rows: list[dict[str, Any]], prefix: bool = False) -> list[str]:
@@ -123,25 +125,27 @@ class Tally:
 
 class Load:
     """Client threads reading every endpoint of the server at `base` while the run `run` (under `runs`) trains;
-    `other` is a finished run of the folder, the second of the compared pair."""
+    `finished` are the other runs of the folder, the first of them also compared with `run`."""
 
-    def __init__(self, base: str, runs: Path, run: str, other: str, clients: int) -> None:
-        self.base, self.runs, self.run, self.other, self.clients = base, runs, run, other, clients
+    def __init__(self, base: str, runs: Path, run: str, finished: list[str], clients: int) -> None:
+        self.base, self.runs, self.run, self.finished, self.clients = base, runs, run, finished, clients
         self.run_dir = runs / run
         self.tally = Tally()
         self.stop = threading.Event()
-        images = sorted((runs / other / "plots").glob("*.png"))
+        images = sorted((runs / finished[0] / "plots").glob("*.png"))
         self.versions = [p.read_bytes() for p in images[:2]]  # two real PNGs of different sizes
         assert len(self.versions) == 2 and len(set(map(len, self.versions))) == 2, images
 
-    def urls(self) -> list[tuple[str, str]]:
-        """(endpoint, URL) of every page and endpoint the server offers, over the runs of the folder."""
-        run, other = quote(self.run), quote(self.other)
-        return [("index", "/"), ("index", "/?family=foundations&recipe=mlp-xor"), ("run", f"/run?name={run}"),
-                ("run", f"/run?name={other}"), ("compare", f"/compare?run={run}&run={other}"),
-                ("api/runs", "/api/runs"), ("api/live", f"/api/live?name={run}"),
-                ("api/live", f"/api/live?name={run}&known=1"), ("file", f"/file?path={quote(self.run)}/{REPLACED}"),
-                ("file", f"/file?path={other}/plots/curves.png")] + [("static", f"/static/{n}") for n in STATIC]
+    def urls(self) -> list[tuple[str, str, str]]:
+        """(endpoint, URL, run shown) of every page and endpoint the server offers, over the runs of the folder."""
+        run, other = quote(self.run), quote(self.finished[0])
+        per_run = [(endpoint, path.format(quote(name)), name) for name in [self.run, *self.finished]
+                   for endpoint, path in [("run", "/run?name={}"), ("api/live", "/api/live?name={}")]]
+        return [("index", "/", ""), ("index", "/?family=foundations&recipe=mlp-xor", ""), *per_run,
+                ("api/live", f"/api/live?name={run}&known=1", self.run),
+                ("compare", f"/compare?run={run}&run={other}", ""), ("api/runs", "/api/runs", ""),
+                ("file", f"/file?path={run}/{REPLACED}", self.run),
+                ("file", f"/file?path={other}/plots/curves.png", ""), *[("static", f"/static/{n}", "") for n in STATIC]]
 
     def get(self, endpoint: str, path: str) -> bytes | None:
         """The body of a GET, its latency tallied; None (and an error tallied) unless it is a whole 200 reply."""
@@ -161,22 +165,23 @@ class Load:
         with self.tally.lock:
             self.tally.problems += found
 
-    def check(self, endpoint: str, path: str, body: bytes) -> None:
-        """A reply against the files on disk now (which hold every row the server could have read)."""
+    def check(self, endpoint: str, path: str, name: str, body: bytes) -> None:
+        """A reply about the run `name` against its files on disk now (which hold every row the server could have
+        read)."""
         if endpoint == "api/live":
             live = json.loads(body)
-            rows = whole_rows(self.run_dir / "metrics.jsonl")
+            rows = whole_rows(self.runs / name / "metrics.jsonl")
             if live["rows"] > len(rows):
                 self.problems([f"{path}: {live['rows']} rows, the file has {len(rows)} whole rows"])
             elif live["charts"] is not None:
                 self.problems(chart_problems(live["charts"], rows[:live["rows"]]))
-        elif endpoint == "run" and path.endswith(quote(self.run)):
+        elif endpoint == "run":
             page = ReportPage(body.decode())  # the page does not say how many rows it read: each trace a prefix
-            self.problems(chart_problems(page.charts, whole_rows(self.run_dir / "metrics.jsonl"), prefix=True))
+            self.problems(chart_problems(page.charts, whole_rows(self.runs / name / "metrics.jsonl"), prefix=True))
             for src in page.images:
                 image = self.get("file", src)
                 if image is not None:
-                    self.check("file", src, image)
+                    self.check("file", src, name, image)
         elif endpoint == "api/runs":
             listed = {r["name"]: r for r in json.loads(body)}
             steps = {0} | {r["step"] for r in whole_rows(self.run_dir / "metrics.jsonl")}
@@ -187,17 +192,17 @@ class Load:
                 self.problems([f"{path}: {len(body)} bytes, neither version written"])
             elif not (body.startswith(PNG_START) and body.endswith(PNG_END)):
                 self.problems([f"{path}: {len(body)} bytes, not a whole PNG"])
-        elif endpoint in ("index", "run", "compare"):
+        elif endpoint in ("index", "compare"):
             ReportPage(body.decode())  # parses: a whole page
 
     def client(self) -> None:
         if self.get("static", "/static/plotly.min.js") is None:
             return
         while not self.stop.is_set():
-            for endpoint, path in self.urls():
+            for endpoint, path, name in self.urls():
                 body = self.get(endpoint, path)
                 if body is not None:
-                    self.check(endpoint, path, body)
+                    self.check(endpoint, path, name, body)
 
     def replace_image(self) -> None:
         """Rewrite the run's `plots/replaced.png` as every plot is written, alternating two versions."""

@@ -7,6 +7,7 @@ what is on disk. `scripts/serve_load.py` runs the same load longer and prints it
 from __future__ import annotations
 
 import json
+import shutil
 from urllib.parse import quote
 
 import pytest
@@ -26,11 +27,14 @@ def load(tmp_path_factory):
     runs = root / "runs"
     neuralab.train("mlp-xor", {"run": {"steps": 200, "log_every": 10, "device": "cpu", "threads": 1}},
                    out=runs / "done")
+    shutil.copytree(runs / "done", runs / "odd")  # and a run whose file holds a number JSON has no value for
+    with open(runs / "odd" / "metrics.jsonl", "a") as log:
+        log.write('{"step": 201, "train/loss": 1e999, "train/acc": -1e999}\n')
     server, base = start_server(runs, root / "serve.log")
     training = start_training(runs / "live", STEPS, root / "train.log")
     try:
         wait_for_run(runs / "live", training, timeout=120)
-        tally = Load(base, runs, "live", "done", CLIENTS).run_until(training, LIMIT_S)
+        tally = Load(base, runs, "live", ["done", "odd"], CLIENTS).run_until(training, LIMIT_S)
         assert training.wait(timeout=300) == 0, (root / "train.log").read_text()
         yield tally, runs, base, (root / "serve.log")
     finally:

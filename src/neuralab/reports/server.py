@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from neuralab.errors import UserError
-from neuralab.reports.charts import run_charts
 from neuralab.reports.html_report import plotly_js, static_text, templates
 from neuralab.reports.run_record import IMAGE_TYPES, SKIPPED, RunRecord, find_runs, inside, is_run_dir, read_run
-from neuralab.reports.views import compare_context, index_context, run_context
+from neuralab.reports.views import compare_context, index_context, live_context, run_context
 
 STATIC = {"style.css": "text/css", "pages.js": "text/javascript", "plotly.min.js": "text/javascript"}
 # plotly.js adds <style> elements at run time, hence 'unsafe-inline' for styles (never for scripts)
@@ -85,11 +84,7 @@ def create_app(root: str | Path) -> Any:
         run = record(request.query_params.get("name", ""))
         if run is None:
             return JSONResponse({"error": "no such run"}, status_code=404)
-        known = request.query_params.get("known", "")
-        context = run_context(run, image_url)
-        changed = known != str(len(run.rows))
-        return JSONResponse({"status": run.status, "rows": len(run.rows), "steps": context["steps"],
-                             "charts": run_charts(run) if changed else None})
+        return JSONResponse(live_context(run, request.query_params.get("known", "")))
 
     async def file(request: Request) -> Response:
         relative = request.query_params.get("path", "")

@@ -48,9 +48,14 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+def steps_text(record: RunRecord) -> str:
+    """`1,200 of 3,000`: the newest step logged, of the run's total when known."""
+    total = record.config.get("total_steps")
+    return f"{record.last_step:,} of {total:,}" if isinstance(total, int) else f"{record.last_step:,}"
+
+
 def run_context(record: RunRecord, image_src: ImageSource) -> dict[str, Any]:
     metrics = record.metrics
-    total = record.config.get("total_steps")
     return {
         "run": record,
         "charts": script_json(_finite(run_charts(record))),
@@ -58,10 +63,18 @@ def run_context(record: RunRecord, image_src: ImageSource) -> dict[str, Any]:
         "metrics": sorted((k, fmt(v)) for k, v in metrics.items()),
         # the run's own time when it finished, the time of its newest row while it trains
         "seconds": metrics.get("time/seconds", record.rows[-1].get("time") if record.rows else None),
-        "steps": f"{record.last_step:,} of {total:,}" if isinstance(total, int) else f"{record.last_step:,}",
+        "steps": steps_text(record),
         "report_text": (record.summary or {}).get("report", ""),
         "fmt": fmt,
     }
+
+
+def live_context(record: RunRecord, known: str) -> dict[str, Any]:
+    """What the page of a training run polls for: its status and progress, and its charts when it has logged rows
+    since the page's `known` count (infinities as gaps: JSON has none)."""
+    changed = known != str(len(record.rows))
+    return {"status": record.status, "rows": len(record.rows), "steps": steps_text(record),
+            "charts": _finite(run_charts(record)) if changed else None}
 
 
 def config_differences(records: list[RunRecord]) -> list[tuple[str, list[str]]]:
