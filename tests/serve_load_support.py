@@ -2,11 +2,12 @@
 
 A server over a runs folder, a real training appending to `metrics.jsonl` in one of its runs, a writer replacing
 an image of that run the way every plot is written (`neuralab.atomic`: a temporary file renamed over the old one),
-and a bounded number of client threads on loopback that read every page and endpoint of the server until the
-training ends (or a time limit). Each reply is checked against the files on disk as it arrives: the run's metric
-rows the server showed must be whole rows of the file, in order, from its first row (the file is only appended
-to while the run trains, so what is on disk a moment later holds everything the server could have read); an image
-must be a whole PNG, and the replaced one exactly one of the two versions written.
+a finished run copied into the folder and deleted again and again, and a bounded number of client threads on
+loopback that read every page and endpoint of the server until the training ends (or a time limit). Each reply is
+checked against the files on disk as it arrives: the run's metric rows the server showed must be whole rows of the
+file, in order, from its first row (the file is only appended to while the run trains, so what is on disk a moment
+later holds everything the server could have read); an image must be a whole PNG, and the replaced one exactly one
+of the two versions written.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import http.client
 import json
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -34,6 +36,7 @@ from tests.report_support import ReportPage
 PNG_START, PNG_END = b"\x89PNG\r\n\x1a\n", b"IEND\xaeB`\x82"
 STATIC = ("style.css", "pages.js")  # plotly.min.js (3.5 MB) is read once per client, as a browser caches it
 REPLACED = "plots/replaced.png"  # the image the writer replaces while the clients read it
+COPIED = "copied"  # a finished run copied into the folder (not atomically) and deleted, again and again
 
 
 def whole_rows(path: Path) -> list[dict[str, Any]]:
@@ -145,10 +148,12 @@ class Load:
                 ("api/live", f"/api/live?name={run}&known=1", self.run),
                 ("compare", f"/compare?run={run}&run={other}", ""), ("api/runs", "/api/runs", ""),
                 ("file", f"/file?path={run}/{REPLACED}", self.run),
-                ("file", f"/file?path={other}/plots/curves.png", ""), *[("static", f"/static/{n}", "") for n in STATIC]]
+                ("file", f"/file?path={other}/plots/curves.png", ""), *[("static", f"/static/{n}", "") for n in STATIC],
+                ("copied", f"/run?name={COPIED}", COPIED), ("copied", f"/api/live?name={COPIED}", COPIED)]
 
     def get(self, endpoint: str, path: str) -> bytes | None:
-        """The body of a GET, its latency tallied; None (and an error tallied) unless it is a whole 200 reply."""
+        """The body of a GET, its latency tallied; None (and an error tallied) unless it is a whole 200 reply, or
+        a 404 about the run being copied in and deleted."""
         start = time.perf_counter()
         try:
             status, body = fetch(self.base + path)
@@ -156,7 +161,7 @@ class Load:
             status, body = None, repr(exc).encode()
         with self.tally.lock:
             self.tally.seconds[endpoint].append(time.perf_counter() - start)
-            if status != 200:
+            if status != 200 and not (endpoint == "copied" and status == 404):
                 self.tally.errors.append(f"{endpoint} {path}: {status} {body[:300]!r}")
                 return None
         return body
@@ -213,12 +218,18 @@ class Load:
             write_bytes_atomic(self.run_dir / REPLACED, self.versions[i % 2])
             i += 1
 
+    def copy_run(self) -> None:
+        """Copy a finished run into the folder file by file, as `cp -r` does, then delete it; again and again."""
+        while not self.stop.wait(0.01):
+            shutil.copytree(self.runs / self.finished[0], self.runs / COPIED)
+            shutil.rmtree(self.runs / COPIED)
+
     def run_until(self, training: subprocess.Popen, limit_s: float) -> Tally:
         """Load the server until `training` ends or `limit_s` passes; the training must have written its
         config.json (the run exists) before."""
         (self.run_dir / "plots").mkdir(exist_ok=True)
         os.replace(self._first_version(), self.run_dir / REPLACED)
-        threads = [threading.Thread(target=self.replace_image)]
+        threads = [threading.Thread(target=self.replace_image), threading.Thread(target=self.copy_run)]
         threads += [threading.Thread(target=self.client) for _ in range(self.clients)]
         start = time.perf_counter()
         for t in threads:

@@ -127,7 +127,12 @@ def find_runs(root: Path) -> list[Path]:
 
 
 def _modified(path: Path) -> float:
-    stamps = [p.stat().st_mtime for p in (path / "metrics.jsonl", path / "config.json") if p.is_file()]
+    stamps = []
+    for file in (path / "metrics.jsonl", path / "config.json"):
+        try:
+            stamps.append(file.stat().st_mtime)
+        except OSError:  # not written yet, or deleted while the folder is read
+            continue
     return max(stamps, default=0.0)
 
 

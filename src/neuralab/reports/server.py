@@ -36,11 +36,22 @@ def create_app(root: str | Path) -> Any:
 
     root = Path(root).resolve()
 
+    def readable(path: Path) -> RunRecord | None:
+        """The run in `path`, or None while it cannot be read: a folder being copied in (its config.json not
+        yet whole) or deleted as it is read."""
+        try:
+            return read_run(path, root)
+        except (UserError, OSError):
+            return None
+
     def record(name: str) -> RunRecord | None:
         path = inside(root, name)
         if path is None or not is_run_dir(path):
             return None
-        return read_run(path, root)
+        return readable(path)
+
+    def records() -> list[RunRecord]:
+        return [r for r in map(readable, find_runs(root)) if r is not None]
 
     def page(template: str, **context: Any) -> HTMLResponse:
         html = templates().get_template(template).render(inline=None, **context)
@@ -52,9 +63,8 @@ def create_app(root: str | Path) -> Any:
         return "/file?path=" + quote((Path(run.name) / relative).as_posix())
 
     async def index(request: Request) -> Response:
-        records = [read_run(path, root) for path in find_runs(root)]
         return page("index.html.j2", root=str(root), live_url=None, family=request.query_params.get("family", ""),
-                    recipe=request.query_params.get("recipe", ""), **index_context(records))
+                    recipe=request.query_params.get("recipe", ""), **index_context(records()))
 
     async def run_page(request: Request) -> Response:
         name = request.query_params.get("name", "")
@@ -77,7 +87,7 @@ def create_app(root: str | Path) -> Any:
     async def runs_api(request: Request) -> Response:
         return JSONResponse([{"name": r.name, "recipe": r.recipe, "family": r.family, "status": r.status,
                               "step": r.last_step, "expect": r.expect}
-                             for r in (read_run(p, root) for p in find_runs(root))])
+                             for r in records()])
 
     async def live_api(request: Request) -> Response:
         """A run's status, and its charts when it has logged rows the page has not seen (`known`)."""
