@@ -13,6 +13,7 @@ of the two versions written.
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import math
 import os
@@ -37,6 +38,7 @@ PNG_START, PNG_END = b"\x89PNG\r\n\x1a\n", b"IEND\xaeB`\x82"
 STATIC = ("style.css", "pages.js")  # plotly.min.js (3.5 MB) is read once per client, as a browser caches it
 REPLACED = "plots/replaced.png"  # the image the writer replaces while the clients read it
 COPIED = "copied"  # a finished run copied into the folder (not atomically) and deleted, again and again
+APPENDED = "appended"  # a run whose rows are appended in two halves: its last line is often half written
 
 
 def whole_rows(path: Path) -> list[dict[str, Any]]:
@@ -106,6 +108,7 @@ class Tally:
     seconds: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    half_lines: int = 0  # replies about the run APPENDED checked while its last line was half written
     lock: threading.Lock = field(default_factory=threading.Lock)
     wall: float = 0.0
 
@@ -142,7 +145,7 @@ class Load:
     def urls(self) -> list[tuple[str, str, str]]:
         """(endpoint, URL, run shown) of every page and endpoint the server offers, over the runs of the folder."""
         run, other = quote(self.run), quote(self.finished[0])
-        per_run = [(endpoint, path.format(quote(name)), name) for name in [self.run, *self.finished]
+        per_run = [(endpoint, path.format(quote(name)), name) for name in [self.run, APPENDED, *self.finished]
                    for endpoint, path in [("run", "/run?name={}"), ("api/live", "/api/live?name={}")]]
         return [("index", "/", ""), ("index", "/?family=foundations&recipe=mlp-xor", ""), *per_run,
                 ("api/live", f"/api/live?name={run}&known=1", self.run),
@@ -175,7 +178,11 @@ class Load:
         read)."""
         if endpoint == "api/live":
             live = json.loads(body)
+            text = (self.runs / name / "metrics.jsonl").read_bytes()
             rows = whole_rows(self.runs / name / "metrics.jsonl")
+            if name == APPENDED and not text.endswith(b"\n"):
+                with self.tally.lock:
+                    self.tally.half_lines += 1
             if live["rows"] > len(rows):
                 self.problems([f"{path}: {live['rows']} rows, the file has {len(rows)} whole rows"])
             elif live["charts"] is not None:
@@ -224,12 +231,28 @@ class Load:
             shutil.copytree(self.runs / self.finished[0], self.runs / COPIED)
             shutil.rmtree(self.runs / COPIED)
 
+    def append_rows(self) -> None:
+        """Append the rows of a finished run to APPENDED, each in two writes 5 ms apart (as a row longer than the
+        writer's buffer, or one cut by a kill, reaches the file), with steps counting on."""
+        rows = whole_rows(self.runs / self.finished[0] / "metrics.jsonl")
+        with open(self.runs / APPENDED / "metrics.jsonl", "a") as log:
+            for step in itertools.count(1):
+                line = json.dumps({**rows[step % len(rows)], "step": step}) + "\n"
+                for half in (line[:len(line) // 2], line[len(line) // 2:]):
+                    log.write(half)
+                    log.flush()
+                    if self.stop.wait(0.005):
+                        return
+
     def run_until(self, training: subprocess.Popen, limit_s: float) -> Tally:
         """Load the server until `training` ends or `limit_s` passes; the training must have written its
         config.json (the run exists) before."""
         (self.run_dir / "plots").mkdir(exist_ok=True)
         os.replace(self._first_version(), self.run_dir / REPLACED)
-        threads = [threading.Thread(target=self.replace_image), threading.Thread(target=self.copy_run)]
+        (self.runs / APPENDED).mkdir()
+        shutil.copy(self.runs / self.finished[0] / "config.json", self.runs / APPENDED)
+        writers = (self.replace_image, self.copy_run, self.append_rows)
+        threads = [threading.Thread(target=writer) for writer in writers]
         threads += [threading.Thread(target=self.client) for _ in range(self.clients)]
         start = time.perf_counter()
         for t in threads:
