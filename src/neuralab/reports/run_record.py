@@ -11,6 +11,7 @@ import json
 import os
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,8 +158,10 @@ def _status(summary: dict[str, Any] | None, modified: float) -> str:
     return "passed" if all(checks) else "missed"
 
 
-def read_run(run_dir: Path, root: Path | None = None) -> RunRecord:
-    """Read the run in `run_dir` (named relative to `root`, the runs folder, when given)."""
+def read_run(run_dir: Path, root: Path | None = None,
+             read_rows: Callable[[Path], list[dict[str, Any]]] = read_jsonl) -> RunRecord:
+    """Read the run in `run_dir` (named relative to `root`, the runs folder, when given); `read_rows` reads its
+    metrics.jsonl (the server's reads only what was appended since its last read: `metric_rows.MetricRows`)."""
     run_dir = Path(run_dir)
     config = _read_json(run_dir, "config.json")
     if not isinstance(config, dict) or not isinstance(config.get("recipe"), str):
@@ -166,7 +169,7 @@ def read_run(run_dir: Path, root: Path | None = None) -> RunRecord:
     summary = _read_json(run_dir, "summary.json")
     summary = summary if isinstance(summary, dict) else None
     metrics_file = inside(run_dir, "metrics.jsonl")
-    rows = [r for r in read_jsonl(metrics_file) if isinstance(r, dict) and isinstance(r.get("step"), int | float)] \
+    rows = [r for r in read_rows(metrics_file) if isinstance(r, dict) and isinstance(r.get("step"), int | float)] \
         if metrics_file is not None else []
     modified = _modified(run_dir)
     name = run_dir.relative_to(root).as_posix() if root is not None else run_dir.name

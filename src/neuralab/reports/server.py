@@ -16,6 +16,7 @@ from typing import Any
 
 from neuralab.errors import UserError
 from neuralab.reports.html_report import plotly_js, static_text, templates
+from neuralab.reports.metric_rows import MetricRows
 from neuralab.reports.run_record import IMAGE_TYPES, SKIPPED, RunRecord, find_runs, inside, is_run_dir, read_run
 from neuralab.reports.views import compare_context, index_context, live_context, run_context
 
@@ -35,12 +36,13 @@ def create_app(root: str | Path) -> Any:
     from starlette.routing import Route
 
     root = Path(root).resolve()
+    metric_rows = MetricRows()
 
     def readable(path: Path) -> RunRecord | None:
         """The run in `path`, or None while it cannot be read: a folder being copied in (its config.json not
         yet whole) or deleted as it is read."""
         try:
-            return read_run(path, root)
+            return read_run(path, root, metric_rows.read)
         except (UserError, OSError):
             return None
 
