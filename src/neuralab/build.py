@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from neuralab import acceleration
+from neuralab import acceleration, run_format
 from neuralab.atomic import write_json_atomic
 from neuralab.config import RunConfig, from_dict, override, to_dict, validate
 from neuralab.contracts import DataSource, Method, RunContext
@@ -208,10 +208,10 @@ def save_config(run: Run, overrides: dict[str, dict[str, Any]]) -> None:
                    "started": time.strftime("%Y-%m-%d %H:%M:%S %z")}
     if run.procs.device.type == "cuda":
         environment["gpu"] = torch.cuda.get_device_name(run.procs.device)
-    write_json_atomic(run.run_dir / "config.json", {
+    write_json_atomic(run.run_dir / "config.json", run_format.stamp({
         "recipe": run.recipe.name, "sections": {k: to_dict(v) for k, v in run.sections.items()},
         "overrides": {k: {f: _jsonable(v) for f, v in fields.items()} for k, fields in overrides.items()},
-        "total_steps": run.total_steps, "data_meta": meta, "torch": torch.__version__, "environment": environment})
+        "total_steps": run.total_steps, "data_meta": meta, "torch": torch.__version__, "environment": environment}))
 
 
 def _jsonable(value: Any) -> Any:
@@ -224,20 +224,29 @@ def _jsonable(value: Any) -> Any:
 
 def saved_overrides(run_dir: Path) -> dict[str, dict[str, Any]]:
     """The overrides a saved run was started with ({} for runs saved before they were recorded)."""
-    return json.loads((run_dir / "config.json").read_text()).get("overrides", {})
+    return read_config(run_dir).get("overrides", {})
 
 
 def saved_total_steps(run_dir: Path) -> int | None:
     """The number of steps a saved run was planned for (None for runs saved before it was recorded)."""
-    return json.loads((run_dir / "config.json").read_text()).get("total_steps")
+    return read_config(run_dir).get("total_steps")
 
 
-def load_config(run_dir: Path) -> tuple[Recipe, dict[str, Any], dict[str, Any]]:
+def read_config(run_dir: Path) -> dict[str, Any]:
+    """A run directory's config.json as the current run format has it (an older format migrated, a newer refused)."""
     path = run_dir / "config.json"
     if not path.is_file():
         raise UserError(f"{run_dir}: not a run directory (no config.json)")
     try:
-        saved = json.loads(path.read_text())
+        return run_format.read(json.loads(path.read_text()), path)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: unreadable run configuration ({exc})") from None
+
+
+def load_config(run_dir: Path) -> tuple[Recipe, dict[str, Any], dict[str, Any]]:
+    path = run_dir / "config.json"
+    saved = read_config(run_dir)
+    try:
         recipe = RECIPES.get(saved["recipe"])
         defaults = recipe.sections()
         sections = {k: from_dict(type(defaults[k]), saved["sections"][k]) for k in SECTIONS}

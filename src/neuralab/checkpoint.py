@@ -5,10 +5,15 @@ complete pair and is replaced atomically after both files are in place, so a run
 resumes from a whole checkpoint. The best checkpoint (by the recipe's monitored metric) is kept apart as
 ``best-N.safetensors`` + ``best-N.json`` named by ``best.json``; pruning never deletes it. Nothing is ever
 unpickled.
+
+The JSON carries the run format (`neuralab.run_format`) and the SHA-256 and size of its safetensors file, checked
+on every load: a truncated or overwritten checkpoint is refused rather than half-loaded, and `--resume` falls back
+to the newest intact one (`resume_point`). A malformed file is refused with one line (`UserError`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -16,9 +21,11 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save as save_tensors
 
-from neuralab.atomic import write_atomic, write_json_atomic
+from neuralab import run_format
+from neuralab.atomic import write_bytes_atomic, write_json_atomic
 from neuralab.errors import UserError
 
 KEEP = 2  # complete checkpoints kept on disk (the newest and the one before)
@@ -62,11 +69,14 @@ def unflatten_state(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 
 def _write_pair(directory: Path, stem: str, step: int, state: dict[str, Any]) -> None:
-    """STEM.safetensors, then STEM.json: a JSON file only exists beside complete tensors."""
+    """STEM.safetensors, then STEM.json with the digest of those bytes: a JSON file only exists beside complete
+    tensors, and records what they must hash to."""
     tensors: dict[str, torch.Tensor] = {}
     meta = flatten_state(state, tensors)
-    write_atomic(directory / f"{stem}.safetensors", lambda tmp: save_file(tensors, tmp))
-    write_json_atomic(directory / f"{stem}.json", {"step": step, "state": meta})
+    blob = save_tensors(tensors)
+    write_bytes_atomic(directory / f"{stem}.safetensors", blob)
+    write_json_atomic(directory / f"{stem}.json", run_format.stamp(
+        {"step": step, "state": meta, "sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob)}))
 
 
 def _link_pair(source: Path, target: Path) -> bool:
@@ -87,12 +97,30 @@ def save(directory: str | os.PathLike, step: int, state: dict[str, Any]) -> Path
     """Write `state` as checkpoint `step` in `directory`, point `latest.json` at it, prune old ones."""
     directory = Path(directory)
     stem = f"step-{step:09d}"
+    for tmp in directory.glob(".*.tmp"):  # left by a process killed mid-write (the run lock excludes a live one)
+        tmp.unlink(missing_ok=True)
     _write_pair(directory, stem, step, state)
     write_json_atomic(directory / "latest.json", {"step": step, "name": stem})
-    for old in sorted(directory.glob("step-*.json"))[:-KEEP]:
+    _prune(directory, step)
+    return directory / stem
+
+
+def _prune(directory: Path, step: int) -> None:
+    """Keep the newest KEEP checkpoints up to `step`. Newer ones are a future the run abandoned when it resumed
+    from an older checkpoint, and a safetensors file without its JSON is a write that never finished."""
+    kept = sorted(p for p in directory.glob("step-*.json") if _step_of(p) is not None and _step_of(p) <= step)
+    for old in [*kept[:-KEEP], *(p for p in directory.glob("step-*.json") if (_step_of(p) or 0) > step)]:
         old.unlink(missing_ok=True)
         old.with_suffix(".safetensors").unlink(missing_ok=True)
-    return directory / stem
+    for weights in directory.glob("step-*.safetensors"):
+        if not weights.with_suffix(".json").exists():
+            weights.unlink(missing_ok=True)
+
+
+def _step_of(path: Path) -> int | None:
+    """N of a file named step-N.* or best-N.*; None for any other name."""
+    _, _, digits = path.stem.partition("-")
+    return int(digits) if digits.isdigit() else None
 
 
 def save_best(directory: str | os.PathLike, step: int, state: dict[str, Any], metric: str, value: float) -> Path:
@@ -113,22 +141,50 @@ def save_best(directory: str | os.PathLike, step: int, state: dict[str, Any], me
     return directory / stem
 
 
-def latest_step(directory: str | os.PathLike) -> int | None:
-    pointer = Path(directory) / "latest.json"
-    if not pointer.exists():
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except OSError as exc:
+        raise UserError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: not valid JSON ({exc}); the file is damaged") from None
+
+
+def _pointer(directory: Path, which: str) -> dict[str, Any] | None:
+    """latest.json or best.json as {step, name, ...}; None when absent; a damaged one is refused in one line."""
+    path = directory / f"{which}.json"
+    if not path.exists():
         return None
-    return int(json.loads(pointer.read_text())["step"])
+    content = _read_json(path)
+    name = content.get("name") if isinstance(content, dict) else None
+    step = content.get("step") if isinstance(content, dict) else None
+    if not isinstance(name, str) or isinstance(step, bool) or not isinstance(step, int) \
+            or name != f"{'best' if which == 'best' else 'step'}-{step:09d}":
+        raise UserError(f"{path}: malformed checkpoint pointer (expected a step and the name step-N/best-N)")
+    return content
+
+
+def latest_step(directory: str | os.PathLike) -> int | None:
+    """The step `latest.json` names; None when the directory holds no checkpoint."""
+    pointer = _pointer(Path(directory), "latest")
+    return None if pointer is None else pointer["step"]
+
+
+def has_checkpoints(directory: str | os.PathLike) -> bool:
+    """True when `directory` holds a checkpoint or a pointer to one, intact or not."""
+    directory = Path(directory)
+    return (directory / "latest.json").exists() or any(directory.glob("step-*.json")) \
+        or any(directory.glob("best-*.json"))
 
 
 def best(directory: str | os.PathLike) -> dict[str, Any] | None:
     """The best checkpoint's pointer {step, name, metric, value}, or None when none was kept."""
-    pointer = Path(directory) / "best.json"
-    return json.loads(pointer.read_text()) if pointer.exists() else None
+    return _pointer(Path(directory), "best")
 
 
 def steps(directory: str | os.PathLike) -> list[int]:
     """Steps of the checkpoints on disk (the newest ones and the best), ascending."""
-    found = {int(p.stem.split("-")[1]) for p in Path(directory).glob("step-*.json")}
+    found = {n for p in Path(directory).glob("step-*.json") if (n := _step_of(p)) is not None}
     kept = best(directory)
     return sorted(found | ({int(kept["step"])} if kept else set()))
 
@@ -136,13 +192,13 @@ def steps(directory: str | os.PathLike) -> list[int]:
 def _name(directory: Path, which: int | str) -> str:
     """File stem of checkpoint `which`: "latest", "best" or a step number."""
     if which in ("latest", "best"):
-        pointer = directory / f"{which}.json"
-        if not pointer.exists():
+        pointer = _pointer(directory, str(which))
+        if pointer is None:
             if which == "best":
                 raise UserError(f"{directory}: no best checkpoint (the run monitors no metric, or it was trained "
                                 f"before best checkpoints were kept); use latest or a step")
             raise UserError(f"{directory}: no checkpoint here (no latest.json)")
-        return json.loads(pointer.read_text())["name"]
+        return pointer["name"]
     try:
         step = int(which)
     except ValueError:
@@ -161,19 +217,61 @@ def _name(directory: Path, which: int | str) -> str:
 def load(directory: str | os.PathLike, which: int | str = "latest") -> tuple[int, dict[str, Any]]:
     """Read checkpoint `which` in `directory` ("latest", "best" or a step) -> (step, state)."""
     directory = Path(directory)
-    try:
-        name = _name(directory, which)
-        meta = json.loads((directory / f"{name}.json").read_text())
-    except (OSError, ValueError, KeyError) as exc:
-        raise UserError(f"{directory}: checkpoint cannot be read ({exc})") from None
+    return _load_pair(directory, _name(directory, which))
+
+
+def _load_pair(directory: Path, name: str) -> tuple[int, dict[str, Any]]:
+    """Checkpoint NAME (its JSON and its safetensors, checked against the recorded digest) -> (step, state)."""
+    path = directory / f"{name}.json"
+    meta = run_format.read(_read_json(path), path)
+    step, state, digest, size = (meta.get(k) for k in ("step", "state", "sha256", "size"))
+    if isinstance(step, bool) or not isinstance(step, int) or not isinstance(state, dict) \
+            or not isinstance(digest, str | None) or not isinstance(size, int | None):
+        raise UserError(f"{path}: malformed checkpoint (expected a step, a state object and the tensors' digest)")
     weights = directory / f"{name}.safetensors"
     try:
-        tensors = load_file(str(weights))
-    except (OSError, SafetensorError) as exc:  # e.g. a torch.save pickle put in its place: never unpickled
+        blob = weights.read_bytes()
+    except OSError as exc:
+        raise UserError(f"{weights}: cannot be read ({exc.strerror or exc})") from None
+    if digest is not None and (len(blob) != size or hashlib.sha256(blob).hexdigest() != digest):
+        raise UserError(f"{weights}: damaged ({len(blob)} bytes whose SHA-256 does not match the {size} recorded in "
+                        f"{path.name}: truncated or overwritten); refusing to load it")
+    try:
+        tensors = load_tensors(blob)
+    except SafetensorError as exc:  # e.g. a torch.save pickle put in its place: never unpickled
         raise UserError(f"{weights}: not a readable safetensors file ({exc}); refusing to load it") from None
     # safetensors hands back tensors at 8-byte offsets; torch allocates 64-byte aligned memory. Kernels
     # that peel unaligned heads (MKL's AVX2 paths among them) sum in another order on unaligned data, so a
     # resumed run would drift in the last bits from the uninterrupted one: copy into fresh, aligned storage.
     tensors = {k: v.clone() for k, v in tensors.items()}
-    return int(meta["step"]), unflatten_state(meta["state"], tensors)
+    try:
+        return step, unflatten_state(state, tensors)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"{path}: malformed checkpoint state ({type(exc).__name__}: {exc})") from None
 
+
+def resume_point(directory: str | os.PathLike) -> tuple[int, dict[str, Any], str | None]:
+    """The checkpoint a resumed run starts from -> (step, state, warning).
+
+    That is the one `latest.json` names; when it (or the pointer) is damaged or missing, the newest intact
+    checkpoint on disk, with a one-line warning saying which was skipped and why. None intact: `UserError`.
+    """
+    directory = Path(directory)
+    problems: list[str] = []
+    named = None
+    try:
+        named = _name(directory, "latest")
+        return (*_load_pair(directory, named), None)
+    except UserError as exc:
+        problems.append(str(exc))
+    others = {p.stem for pattern in ("step-*.json", "best-*.json") for p in directory.glob(pattern)
+              if _step_of(p) is not None and p.stem != named}
+    for stem in sorted(others, key=lambda n: (_step_of(Path(n)), n.startswith("step")), reverse=True):
+        try:
+            step, state = _load_pair(directory, stem)
+        except UserError as exc:
+            problems.append(str(exc))
+            continue
+        return step, state, (f"the newest checkpoint is unusable ({problems[0]}); resuming from step {step}, "
+                             "the newest intact one")
+    raise UserError(f"{directory}: no intact checkpoint to resume from ({problems[0]})")

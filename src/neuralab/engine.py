@@ -9,6 +9,8 @@ alone writes files.
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import math
 import os
 import signal
@@ -19,7 +21,7 @@ from typing import Any
 
 import torch
 
-from neuralab import acceleration, checkpoint, distributed
+from neuralab import acceleration, checkpoint, distributed, run_lock
 from neuralab.atomic import write_json_atomic
 from neuralab.build import (
     Run,
@@ -32,7 +34,7 @@ from neuralab.build import (
     select_device,
 )
 from neuralab.config import RunConfig, merge_overrides, override
-from neuralab.errors import DivergedError, Interrupted, UserError
+from neuralab.errors import DivergedError, Interrupted, UserError, WriteError
 from neuralab.metrics import MetricsLog, monitored_key
 from neuralab.progress import Progress
 from neuralab.recipes.recipe import Recipe
@@ -56,6 +58,14 @@ def _as_float(v: Any) -> float:
     return float(v.item()) if isinstance(v, torch.Tensor) else float(v)
 
 
+# The settings a resumed run may change: how long it trains, where, how fast and how often it reports and saves.
+# Any other field would make the resumed run differ from the uninterrupted one (an optimiser's setting, the data,
+# the model, the evaluation schedule, early stopping, the numerics of amp/compile/channels-last, --init-from).
+RESUMABLE_CHANGES = {"run": {"steps", "epochs", "device", "threads", "log_every", "checkpoint_every", "tensorboard"}}
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}  # raised by writes only
+_DENIED_ERRNOS = {errno.EACCES, errno.EPERM}  # a write when it names a file of the run directory
+
+
 def fit(recipe: Recipe | str, overrides: dict[str, dict[str, Any]] | None = None, *,
         out: str | Path | None = None, resume: bool = False, progress: bool = True, data: Any = None) -> Run:
     """Train `recipe` into a run directory and return the finished `Run`.
@@ -66,21 +76,19 @@ def fit(recipe: Recipe | str, overrides: dict[str, dict[str, Any]] | None = None
         recipe = RECIPES.get(recipe)
     if resume:
         run_dir = Path(out) if out else default_run_dir(recipe.name)
-        if checkpoint.latest_step(run_dir / "checkpoints") is None:
+        if not checkpoint.has_checkpoints(run_dir / "checkpoints"):
             raise UserError(f"--resume: {run_dir} holds no checkpoint to resume from")
         saved_recipe, sections, _ = load_config(run_dir)
         if saved_recipe.name != recipe.name:
             raise UserError(f"--resume: {run_dir} is a run of {saved_recipe.name}, not {recipe.name}")
-        started = sections["run"]
+        started = dict(sections)
         for section, changes in (overrides or {}).items():  # e.g. more steps for a finished run
             sections[section] = override(sections[section], changes, section)
-        for name in ("init_from", "freeze"):  # the optimiser's parameters and the starting point are fixed
-            if getattr(sections["run"], name) != getattr(started, name):
-                raise UserError(f"--resume: the run was started with --run.{name} {getattr(started, name)!r}; "
-                                "keep it, or start a new run")
+        _check_resume_changes(started, sections)
     else:
         sections = resolve(recipe, overrides)
     cfg: RunConfig = sections["run"]
+    lock = run_lock.RunLock()
     procs = distributed.start(select_device(cfg.device))
     threads = torch.get_num_threads()  # `--run.threads` applies to this run only
     try:
@@ -92,20 +100,54 @@ def fit(recipe: Recipe | str, overrides: dict[str, dict[str, Any]] | None = None
             summary_writer()  # a missing package is said now, before anything is built or written
         run_dir = Path(out) if out else Path(procs.same_text(str(default_run_dir(recipe.name))))
         _check_run_dir(run_dir)
-        if not resume and checkpoint.latest_step(run_dir / "checkpoints") is not None:
+        if procs.is_main and run_dir.is_dir():  # before reading what another training may be writing
+            lock.acquire_for(run_dir)
+        if not resume and checkpoint.has_checkpoints(run_dir / "checkpoints"):
             raise UserError(f"{run_dir} already holds a run; add --resume to continue it or choose another --out")
         run = build(recipe, sections, run_dir, explicit=None if resume else (overrides or {}), data=data,
                     procs=procs)
-        if procs.is_main:
-            started = merge_overrides(saved_overrides(run_dir), overrides or {}) if resume else overrides or {}
-            run_dir.mkdir(parents=True, exist_ok=True)
-            save_config(run, started)
-        run = _loop(run, resume, progress)
+        try:
+            if procs.is_main:
+                started = merge_overrides(saved_overrides(run_dir), overrides or {}) if resume else overrides or {}
+                run_dir.mkdir(parents=True, exist_ok=True)
+                lock.acquire_for(run_dir)  # the lock lives in the run directory: taken once it exists
+                save_config(run, started)
+            run = _loop(run, resume, progress)
+        except OSError as exc:
+            raise _write_error(exc, run_dir) from None
         procs.wait_for_all()
         return run
     finally:
+        lock.release()
         torch.set_num_threads(threads)
         procs.close()
+
+
+def _check_resume_changes(started: dict[str, Any], sections: dict[str, Any]) -> None:
+    """Refuse a resume whose overrides change a setting that would make it differ from the uninterrupted run."""
+    for section, cfg in sections.items():
+        allowed = RESUMABLE_CHANGES.get(section, set())
+        for f in dataclasses.fields(cfg):
+            old, new = getattr(started[section], f.name), getattr(cfg, f.name)
+            if f.name not in allowed and old != new:
+                raise UserError(f"--resume: the run was started with --{section}.{f.name} {old!r}; resuming with "
+                                f"{new!r} would change its results. Keep it, or start a new run with another --out")
+
+
+def _write_error(exc: OSError, run_dir: Path) -> Exception:
+    """A failed write into the run directory (full disk, quota, read-only, permissions) as one line that says the
+    newest checkpoint is intact; any other OSError unchanged (a bug, or a read that has its own message)."""
+    name = str(exc.filename) if exc.filename else ""
+    inside = bool(name) and Path(name).absolute().is_relative_to(run_dir.absolute())
+    if exc.errno not in _WRITE_ERRNOS and not (exc.errno in _DENIED_ERRNOS and inside):
+        return exc
+    try:
+        step = checkpoint.latest_step(run_dir / "checkpoints")
+    except UserError:
+        step = None
+    kept = (f"the newest checkpoint (step {step}) is intact; free space or fix permissions, then continue with "
+            "--resume") if step is not None else "no checkpoint had been written yet"
+    return WriteError(f"cannot write into {run_dir}: {exc.strerror or exc}{f' ({name})' if name else ''}; {kept}")
 
 
 def _check_run_dir(run_dir: Path) -> None:
@@ -139,7 +181,12 @@ def _loop(run: Run, resume: bool, progress: bool) -> Run:
     latest: dict[str, float] = {}
 
     if resume:
-        step, saved = checkpoint.load(ckpt_dir)
+        step, saved, warning = checkpoint.resume_point(ckpt_dir)
+        if warning and procs.is_main:
+            print(f"neuralab: warning: {warning}", file=sys.stderr, flush=True)
+            # Written again as the newest checkpoint: latest.json names an intact one even if no step follows, and
+            # the damaged files of later steps are pruned.
+            checkpoint.save(ckpt_dir, step, saved)
         method.load_state_dict(saved["method"])
         data.load_state_dict(saved["data"])
         _set_rng_state(saved["rng"])
@@ -229,10 +276,12 @@ def _loop(run: Run, resume: bool, progress: bool) -> Run:
             if stopped_early:
                 break
     finally:
-        bar.close()
-        log.close()
-        if is_main:
-            signal.signal(signal.SIGINT, previous)
+        try:
+            bar.close()
+            log.close()
+        finally:
+            if is_main:
+                signal.signal(signal.SIGINT, previous)
     run.step = state["step"]
     run.metrics = {k: v for k, v in latest.items()}
     run.metrics["time/seconds"] = round(state["elapsed"], 2)

@@ -21,5 +21,10 @@ class DivergedError(UserError):
     """The loss became NaN or infinite (usually too large a learning rate); the last good checkpoint is kept."""
 
 
+class WriteError(UserError):
+    """A run's files could not be written (full disk, quota, read-only or forbidden folder); its newest checkpoint
+    is intact."""
+
+
 class Interrupted(Exception):
     """SIGINT arrived during training; a checkpoint was written."""
