@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import signal
 
+import pytest
 import torch
 
+from neuralab.cli import main
 from tests.conftest import checkpoint_step, final_tensors, popen_cli, run_cli, wait_for_step
 
 ARGS = ["train", "mlp-digits", "--quiet", "--run.epochs", "4", "--run.checkpoint_every", "3",
@@ -70,3 +72,23 @@ def test_nan_loss_before_any_checkpoint_says_there_is_none(tmp_path):
                 "--method.optimizer", "sgd")
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert "no checkpoint had been written yet" in r.stderr and "step 0" not in r.stderr
+
+
+@pytest.mark.parametrize("change, field", [
+    (["--method.lr", "0.5"], "--method.lr"),
+    (["--run.eval_every", "1"], "--run.eval_every"),
+    (["--data.batch_size", "2"], "--data.batch_size"),
+    (["--model.hidden", "3"], "--model.hidden"),
+])
+def test_resume_refuses_a_change_that_would_change_the_results_naming_the_field(change, field, tmp_path, capsys):
+    out = str(tmp_path / "run")
+    args = ["train", "mlp-xor", "--quiet", "--run.steps", "4", "--run.device", "cpu"]
+    assert main([*args, "--out", out]) == 0
+    capsys.readouterr()
+    assert main([*args, "--out", out, "--resume", *change]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"the run was started with {field} " in err, err
+    assert "would change its results" in err
+    # What may change: how long, where, how fast, how often it logs and saves.
+    assert main([*args, "--out", out, "--resume", "--run.steps", "6", "--run.threads", "1", "--run.log_every", "1",
+                 "--run.checkpoint_every", "3"]) == 0, capsys.readouterr().err
