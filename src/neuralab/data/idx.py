@@ -37,7 +37,10 @@ def read_idx(path: str | Path) -> torch.Tensor:
     if len(raw) - header < count * dtype.itemsize:
         raise DataError(f"{path}: truncated IDX file: {len(raw) - header} data bytes, "
                         f"shape {shape} needs {count * dtype.itemsize}")
-    data = np.frombuffer(raw, dtype=dtype, count=count, offset=header).reshape(shape)
+    try:
+        data = np.frombuffer(raw, dtype=dtype, count=count, offset=header).reshape(shape)
+    except ValueError:  # an empty array whose other dimensions multiply past what numpy can index
+        raise DataError(f"{path}: IDX shape {shape} is too large for an array") from None
     return torch.from_numpy(data.astype(dtype.newbyteorder("=")))
 
 

