@@ -10,6 +10,7 @@ import copy
 import dataclasses
 import difflib
 import json
+import reprlib
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -115,8 +116,10 @@ def _parse(text: Any, tp: Any, where: str) -> Any:
         if isinstance(text, str):
             items = [t for t in text.replace("(", "").replace(")", "").replace("[", "").replace("]", "")
                      .split(",") if t.strip()]
-        else:
+        elif isinstance(text, tuple | list):
             items = list(text)
+        else:
+            raise UserError(f"{where}: expected a list, got {reprlib.repr(text)}")
         parsed = [_parse(i.strip() if isinstance(i, str) else i, inner, where) for i in items]
         return tuple(parsed) if origin is tuple else parsed
     if tp is bool:
@@ -127,22 +130,22 @@ def _parse(text: Any, tp: Any, where: str) -> Any:
             return True
         if low in ("0", "false", "no", "off"):
             return False
-        raise UserError(f"{where}: expected true or false, got {text!r}")
+        raise UserError(f"{where}: expected true or false, got {reprlib.repr(text)}")
     if tp is int:
         if isinstance(text, bool):
-            raise UserError(f"{where}: expected an integer, got {text!r}")
+            raise UserError(f"{where}: expected an integer, got {reprlib.repr(text)}")
         try:
             value = float(text) if isinstance(text, str) else text
             if isinstance(value, float) and not value.is_integer():
                 raise ValueError
             return int(value)
         except (TypeError, ValueError):
-            raise UserError(f"{where}: expected an integer, got {text!r}") from None
+            raise UserError(f"{where}: expected an integer, got {reprlib.repr(text)}") from None
     if tp is float:
         try:
             return float(text)
         except (TypeError, ValueError):
-            raise UserError(f"{where}: expected a number, got {text!r}") from None
+            raise UserError(f"{where}: expected a number, got {reprlib.repr(text)}") from None
     if tp is str:
         return str(text)
     if tp is dict or typing.get_origin(tp) is dict:
@@ -151,7 +154,7 @@ def _parse(text: Any, tp: Any, where: str) -> Any:
         try:
             return dict(json.loads(text))
         except (ValueError, TypeError):
-            raise UserError(f"{where}: expected a JSON object, got {text!r}") from None
+            raise UserError(f"{where}: expected a JSON object, got {reprlib.repr(text)}") from None
     raise UserError(f"{where}: cannot set a field of type {tp}")
 
 
@@ -168,7 +171,7 @@ def validate(cfg: Any, section: str = "") -> None:
 
 def _check_value(value: Any, m: Mapping[str, Any], where: str) -> None:
     if m.get("choices") is not None and value not in m["choices"]:
-        raise UserError(f"{where}: {value!r} is not one of {', '.join(map(str, m['choices']))}")
+        raise UserError(f"{where}: {reprlib.repr(value)} is not one of {', '.join(map(str, m['choices']))}")
     if isinstance(value, int | float):
         if m.get("ge") is not None and value < m["ge"]:
             raise UserError(f"{where}: must be >= {m['ge']}, got {value}")
@@ -229,6 +232,8 @@ def to_dict(cfg: Any) -> dict[str, Any]:
 
 def from_dict(cls: type, data: dict[str, Any]) -> Any:
     """Rebuild a config dataclass from `to_dict` output (JSON turns tuples into lists)."""
+    if not isinstance(data, dict):
+        raise UserError(f"{cls.__name__}: expected an object of fields, got {reprlib.repr(data)}")
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for f in dataclasses.fields(cls):
