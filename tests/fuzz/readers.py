@@ -313,18 +313,26 @@ _CELLS = st.one_of(st.integers(-1000, 1000).map(str), st.floats(allow_nan=True, 
 
 @st.composite
 def csv_files(draw: st.DrawFn) -> Files:
-    n_cols = draw(st.integers(1, 4))
-    header = draw(st.lists(st.sampled_from(["x1", "x2", "label", "", "x1 ", "\u00e9", "label"]), min_size=n_cols,
-                           max_size=n_cols))
-    rows = draw(st.lists(st.lists(_CELLS, min_size=max(0, n_cols - 1), max_size=n_cols + 1), max_size=8))
+    """A table of numbers with a label column, its header and cells then made hostile in places."""
+    n_features = draw(st.integers(1, 3))
+    header = [f"x{j}" for j in range(n_features)] + ["label"]
+    rows = [[str(draw(st.integers(-9, 9))) for _ in range(n_features)] + [draw(st.sampled_from(["a", "b", "1"]))]
+            for _ in range(draw(st.integers(1, 6)))]
+    for _ in range(draw(st.integers(0, 3))):  # hostile cells, header names, or rows of another length
+        r = draw(st.integers(0, len(rows)))
+        row = header if r == len(rows) else rows[r]
+        if draw(st.integers(0, 4)):
+            row[draw(st.integers(0, len(row) - 1))] = draw(_CELLS)
+        else:
+            row.append(draw(_CELLS)) if draw(st.booleans()) else row.pop()
     buf = io.StringIO()
-    writer = csv.writer(buf, quoting=draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_NONNUMERIC, csv.QUOTE_ALL])))
+    writer = csv.writer(buf, quoting=draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL])))
     writer.writerow(header)
     writer.writerows(rows)
     raw = buf.getvalue().encode("utf-8", errors="surrogatepass")
     if draw(st.integers(0, 3)) == 0:
         raw = draw(st.sampled_from([b"\xef\xbb\xbf", b"", b"\xff\xfe"])) + draw(mutated(raw))
-    if draw(st.integers(0, 9)) == 0:
+    if draw(st.integers(0, 19)) == 0:
         raw += b"1," + b"2" * 200000 + b"\n"  # a cell longer than the csv module's field limit
     return {"table.csv": raw}
 

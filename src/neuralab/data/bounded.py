@@ -26,11 +26,24 @@ _REPR.maxlong = 40
 
 
 def memory_budget() -> int:
-    """Bytes one file may ask a reader to allocate: the machine's memory, or the process's address-space limit
-    (`ulimit -v`) when that is lower."""
+    """Bytes one file may ask a reader to allocate: the machine's memory or, under an address-space limit
+    (`ulimit -v`, RLIMIT_AS), what the limit leaves free, whichever is less."""
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-    return total if soft == resource.RLIM_INFINITY else min(total, soft)
+    if soft == resource.RLIM_INFINITY:
+        return total
+    return min(total, max(0, soft - _address_space()))
+
+
+def _address_space() -> int:
+    """Bytes of address space this process holds now (0 where /proc does not say)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def check_claim(nbytes: int, path: str | Path, what: str) -> None:

@@ -134,7 +134,8 @@ def read_csv_features(path: str | Path, label: str | None, class_names: list[str
     gaps = np.vectorize(_is_missing, otypes=[bool])(cells)  # (N, F), only with missing="mean"
     cells[gaps] = "nan"
     try:
-        values = cells.astype(np.float32)
+        with np.errstate(over="ignore"):  # a number beyond float32 becomes inf, refused below
+            values = cells.astype(np.float32)
     except ValueError:  # find the first cell that is not a number, to name it
         for (r, j), cell in np.ndenumerate(cells):
             try:
