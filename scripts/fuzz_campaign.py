@@ -217,10 +217,13 @@ def main() -> int:
             t0 = time.monotonic()
             campaign(pool, name, args.inputs, args.seed)
             t = pool.tallies.get(name, Tally())
-            print(f"{name}: {t.inputs} inputs in {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
+            print(f"{name}: {t.inputs} inputs in {time.monotonic() - t0:.0f} s: {t.ok} ok, {t.errors} errors, "
+                  f"{t.crashes} crashes, {t.hangs} hangs, max {t.max_seconds:.2f} s, max RSS {t.max_rss_mib:.0f} MiB",
+                  file=sys.stderr, flush=True)
     finally:
         pool.close()
-    header = f"{'reader':<22}{'inputs':>8}{'ok':>8}{'errors':>8}{'crashes':>9}{'hangs':>7}{'max s':>8}{'max RSS MiB':>13}"
+    header = (f"{'reader':<22}{'inputs':>8}{'ok':>8}{'errors':>8}{'crashes':>9}{'hangs':>7}{'max s':>8}"
+              f"{'max RSS MiB':>13}")
     print(header)
     print("-" * len(header))
     failed = False

@@ -286,8 +286,9 @@ def pickle_files(draw: st.DrawFn) -> Files:
         shape = tuple(draw(st.lists(st.integers(0, 4), max_size=3)))
         array = rng.integers(0, 256, int(np.prod(shape)) * np.dtype(dtype).itemsize,
                              dtype=np.uint8).view(dtype).reshape(shape)
-        obj = draw(st.sampled_from([lambda a: a, lambda a: ((a, a.reshape(-1)[:1]), (a, a), (a, a)), lambda a: [a, 3, "x", None],
-                                    lambda a: {"x": a, 1: 2.5}, lambda a: np.float32(1.5)]))(array)
+        obj = draw(st.sampled_from([lambda a: a, lambda a: ((a, a.reshape(-1)[:1]), (a, a), (a, a)),
+                                    lambda a: [a, 3, "x", None], lambda a: {"x": a, 1: 2.5},
+                                    lambda a: np.float32(1.5)]))(array)
         raw = pickle.dumps(obj, protocol=draw(st.integers(2, 5)))
     raw = draw(mutated(raw))
     if draw(st.booleans()):
@@ -321,10 +322,12 @@ def csv_files(draw: st.DrawFn) -> Files:
     for _ in range(draw(st.integers(0, 3))):  # hostile cells, header names, or rows of another length
         r = draw(st.integers(0, len(rows)))
         row = header if r == len(rows) else rows[r]
-        if draw(st.integers(0, 4)):
+        if row and draw(st.integers(0, 4)):
             row[draw(st.integers(0, len(row) - 1))] = draw(_CELLS)
+        elif row and draw(st.booleans()):
+            row.pop()
         else:
-            row.append(draw(_CELLS)) if draw(st.booleans()) else row.pop()
+            row.append(draw(_CELLS))
     buf = io.StringIO()
     writer = csv.writer(buf, quoting=draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL])))
     writer.writerow(header)
@@ -372,7 +375,7 @@ def read_image_folder_files(folder: Path) -> Any:
 # ---------------------------------------------------------------------------------------------------------------
 # COCO-style JSON
 
-def _coco_doc(width: int, height: int) -> dict[str, Any]:
+def coco_doc(width: int, height: int) -> dict[str, Any]:
     return {
         "images": [{"id": 1, "file_name": "a.png", "width": width, "height": height},
                    {"id": 2, "file_name": "b.png", "width": width, "height": height}],
@@ -382,7 +385,8 @@ def _coco_doc(width: int, height: int) -> dict[str, Any]:
             {"id": 11, "image_id": 2, "category_id": 7, "bbox": [0, 0, 2, 2],
              "segmentation": {"size": [height, width], "counts": [0, 2, width - 2, 2, height * width - width - 2]}},
             {"id": 12, "image_id": 2, "category_id": 3, "bbox": [2, 2, 3, 3], "iscrowd": 0,
-             "segmentation": {"size": [height, width], "counts": rle_string([width * 2 + 2, 3, height * width - 5 - width * 2])}},
+             "segmentation": {"size": [height, width],
+                              "counts": rle_string([width * 2 + 2, 3, height * width - 5 - width * 2])}},
             {"id": 13, "image_id": 1, "category_id": 7, "bbox": [0, 0, 1, 1], "iscrowd": 1}],
         "categories": [{"id": 3, "name": "square"}, {"id": 7, "name": "dot"}]}
 
@@ -401,7 +405,7 @@ def rle_string(counts: list[int]) -> str:
 
 
 @cache
-def _png(width: int, height: int) -> bytes:
+def png_bytes(width: int, height: int) -> bytes:
     from PIL import Image
 
     buf = io.BytesIO()
@@ -412,8 +416,8 @@ def _png(width: int, height: int) -> bytes:
 @st.composite
 def coco_files(draw: st.DrawFn) -> Files:
     width, height = draw(st.integers(6, 10)), draw(st.integers(6, 10))
-    files = {"ann.json": draw(hostile_json(_coco_doc(width, height))), "a.png": _png(width, height),
-             "b.png": _png(width, height)}
+    files = {"ann.json": draw(hostile_json(coco_doc(width, height))), "a.png": png_bytes(width, height),
+             "b.png": png_bytes(width, height)}
     if draw(st.integers(0, 5)) == 0:
         suffix, files["b.png"] = draw(hostile_image())
     return files
@@ -604,3 +608,36 @@ READERS = [
     Reader("predict_input", predict_files, read_predict_input),
 ]
 BY_NAME = {r.name: r for r in READERS}
+
+
+def huge_claims() -> dict[str, tuple[str, Files]]:
+    """{case: (reader, files)}: inputs whose headers claim far more memory than the files hold, each of which must be
+    refused with one line before the memory is allocated (run under RLIMIT_AS by test_hostile_inputs.py)."""
+    idx_header = bytes([0, 0, 0x08, 3]) + (10**4).to_bytes(4, "big") * 3  # 10^12 uint8 items
+    bomb = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # 512 MiB of zeros in half a megabyte
+    zeros = bytes(1 << 24)
+    bomb_bytes = b"".join(bomb.compress(zeros) for _ in range(32)) + bomb.flush()
+    reconstruct = (pickle.PROTO + b"\x02" + pickle.GLOBAL + b"numpy._core.multiarray\n_reconstruct\n" + pickle.MARK
+                   + pickle.GLOBAL + b"numpy\nndarray\n" + _push((10**12,)) + _push(b"b") + pickle.TUPLE
+                   + pickle.REDUCE + pickle.STOP)
+    bytes_call = (pickle.PROTO + b"\x02" + pickle.GLOBAL + b"builtins\nbytes\n" + pickle.MARK + _push(10**12)
+                  + pickle.TUPLE + pickle.REDUCE + pickle.STOP)
+    header = json.dumps({"w": {"dtype": "F32", "shape": [10**6, 10**6], "data_offsets": [0, 4 * 10**12]}}).encode()
+    files = dict(checkpoint_sample())
+    coco = coco_doc(8, 8)
+    for im in coco["images"]:
+        im.update(width=10**5, height=10**5)
+    return {
+        "idx claims 10^12 items": ("idx", {"data-idx3-ubyte": idx_header + bytes(100)}),
+        "gzipped idx claims 10^12 items": ("idx", {"data-idx3-ubyte": gzip.compress(idx_header + bytes(100))}),
+        "gzip bomb in a pickle": ("safe_pickle", {"mnist.pkl.gz": bomb_bytes}),
+        "pickle array of 10^12 bytes": ("safe_pickle", {"mnist.pkl.gz": reconstruct}),
+        "pickle bytes(10^12)": ("safe_pickle", {"mnist.pkl.gz": bytes_call}),
+        "png of 10^5 x 10^5 pixels": ("detect_image", {"input.png": forged_png(10**5, 10**5)}),
+        "png of 2^31 x 2^31 pixels in a folder": ("image_folder", {
+            "images/a/1.png": forged_png(2**31 - 1, 2**31 - 1), "images/b/1.png": png_bytes(4, 4)}),
+        "coco images claimed 10^5 x 10^5": ("coco_json", {"ann.json": dump_json(coco, []), "a.png": png_bytes(8, 8),
+                                                          "b.png": png_bytes(8, 8)}),
+        "safetensors tensor of 10^12 floats": ("safetensors", {
+            **files, "step-000000003.safetensors": struct.pack("<Q", len(header)) + header + bytes(64)}),
+    }

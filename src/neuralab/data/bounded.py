@@ -56,8 +56,8 @@ def check_claim(nbytes: int, path: str | Path, what: str) -> None:
 
 def gunzip(raw: bytes, path: str | Path, limit: int | None = None) -> bytes:
     """Decompress gzip data `raw` in chunks; a `DataError` when it is damaged or inflates past `limit` bytes
-    (default `memory_budget()`)."""
-    limit = memory_budget() if limit is None else limit
+    (default half the `memory_budget()`: joining the chunks takes a second copy)."""
+    limit = memory_budget() // 2 if limit is None else limit
     parts, size, data = [], 0, raw
     try:
         while data:  # one gzip member after another, as gzip.decompress reads them

@@ -83,7 +83,7 @@ def read_tweets(path: Path) -> tuple[tuple[str, int], ...]:
             rows = [(r["text"].strip(), SENTIMENTS.index(r["sentiment"])) for r in reader
                     if r["sentiment"] in SENTIMENTS and isinstance(r["text"], str) and r["text"].strip()]
     except (OSError, csv.Error) as exc:
-        raise DataError(f"{path}: cannot read the tweets CSV ({short(str(exc))})") from None
+        raise DataError(f"{path}: cannot read the tweets CSV ({str(exc)[:200]})") from None
     return tuple(rows)
 
 

@@ -115,6 +115,8 @@ def load_arrays_pickle(path: str | Path) -> Any:
         return ArrayOnlyUnpickler(io.BytesIO(raw), len(raw), encoding="latin1").load()
     except UnsafeFileError as exc:
         raise UnsafeFileError(f"{path}: {exc}") from None
-    except (DataError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, KeyError,
-            IndexError, OverflowError, RecursionError) as exc:
-        raise DataError(f"{path}: not a readable array pickle ({short(str(exc))})") from None
+    except DataError as exc:
+        raise DataError(f"{path}: not a readable array pickle ({exc})") from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, KeyError, IndexError,
+            OverflowError, RecursionError) as exc:
+        raise DataError(f"{path}: not a readable array pickle ({str(exc)[:200]})") from None

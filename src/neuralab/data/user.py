@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from neuralab.data.bounded import check_claim, short
+from neuralab.data.bounded import check_claim
 from neuralab.errors import DataError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
@@ -48,7 +48,7 @@ def decode_image(path: Path, channels: int, size: int | None = None) -> np.ndarr
         raise DataError(f"{path}: image too large to read ({exc})") from None
     except (OSError, ValueError, EOFError, SyntaxError, struct.error, IndexError, ZeroDivisionError) as exc:
         # Pillow's decoders raise all of these on damaged files
-        raise DataError(f"{path}: unreadable image ({short(str(exc))})") from None
+        raise DataError(f"{path}: unreadable image ({str(exc)[:200]})") from None
     return arr[None] if channels == 1 else arr.transpose(2, 0, 1).copy()
 
 

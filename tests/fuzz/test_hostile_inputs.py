@@ -1,0 +1,204 @@
+"""Hostile inputs found by the fuzzing campaign (scripts/fuzz_campaign.py), kept as regression tests: each crashed a
+reader with an exception other than a one-line `UserError`, or would have allocated what its header claimed. The
+huge claims run in a subprocess under an address-space limit (RLIMIT_AS), so a reader that allocates before it
+checks fails with MemoryError instead of passing on a machine with memory to spare."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+from neuralab.errors import DataError, UnsafeFileError, UserError
+from tests.conftest import cli_env
+from tests.fuzz.readers import (
+    BY_NAME,
+    checkpoint_sample,
+    coco_doc,
+    config_sample,
+    dump_json,
+    forged_png,
+    outcome,
+    png_bytes,
+    write_files,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+HEADROOM_MIB = 256  # address space the subprocess may add to what it holds after its imports
+
+UNDER_LIMIT = f"""
+import resource, sys, tempfile
+from pathlib import Path
+from tests.fuzz.readers import BY_NAME, READERS, huge_claims, outcome, write_files
+cases = huge_claims()
+for reader in READERS:  # imports and caches before the limit
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            reader.read(Path(tmp))
+        except Exception:
+            pass
+size = int(next(l for l in open("/proc/self/status") if l.startswith("VmSize:")).split()[1]) * 1024
+resource.setrlimit(resource.RLIMIT_AS, (size + ({HEADROOM_MIB} << 20), resource.RLIM_INFINITY))
+for name, (reader, files) in cases.items():
+    with tempfile.TemporaryDirectory() as tmp:
+        write_files(Path(tmp), files)
+        try:
+            result = outcome(BY_NAME[reader], Path(tmp))
+            print(name + "\\t" + ("ok" if result == "ok" else "error " + result))
+        except BaseException as exc:
+            print(name + "\\tcrash", type(exc).__name__, exc)
+"""
+
+
+def test_huge_claims_are_refused_before_allocating_under_an_address_space_limit():
+    done = subprocess.run([sys.executable, "-c", UNDER_LIMIT], capture_output=True, text=True, cwd=ROOT,
+                          env=cli_env(str(ROOT), OMP_NUM_THREADS="1"), timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = dict(line.split("\t", 1) for line in done.stdout.splitlines())
+    assert len(results) == 9
+    crashed = {name: result for name, result in results.items() if not result.startswith("error")}
+    pending = {"safetensors tensor of 10^12 floats"}  # read by checkpoint.load: PENDING checkpoint fix
+    assert set(crashed) <= pending, crashed
+    assert "needs 931 GiB" in results["gzipped idx claims 10^12 items"]
+    assert "inflates past" in results["gzip bomb in a pickle"]
+
+
+def _read(reader: str, files: dict[str, bytes], tmp_path: Path) -> str:
+    write_files(tmp_path, files)
+    return outcome(BY_NAME[reader], tmp_path)
+
+
+def test_idx_empty_array_with_dimensions_past_numpy_indexing(tmp_path):
+    raw = bytes([0, 0, 0x08, 5]) + b"".join(d.to_bytes(4, "big") for d in (65535, 0, 2**31, 3, 65535))
+    assert "too large for an array" in _read("idx", {"data-idx3-ubyte": raw}, tmp_path)
+
+
+@pytest.mark.parametrize("body, refused", [
+    (b"cnumpy\nndarray\n(K\x03tR.", DataError),  # numpy.ndarray called as a constructor
+    (b"cnumpy\ndtype\n(X\x01\x00\x00\x00OtR.", UnsafeFileError),  # object arrays hold anything the pickle makes
+    (b"c_codecs\nencode\n(X\x01\x00\x00\x00aX\x04\x00\x00\x00zlibtR.", DataError),  # a codec other than latin1
+])
+def test_pickle_callables_are_checked(tmp_path, body, refused):
+    from neuralab.data.safe_pickle import load_arrays_pickle
+
+    (tmp_path / "x.pkl").write_bytes(b"\x80\x02" + body)
+    with pytest.raises(refused):
+        load_arrays_pickle(tmp_path / "x.pkl")
+
+
+def test_pickle_of_arrays_still_loads(tmp_path):
+    import numpy as np
+
+    from neuralab.data.safe_pickle import load_arrays_pickle
+
+    arrays = ((np.arange(6, dtype=np.float32).reshape(2, 3), np.array([1, 2], dtype=">i8")), np.float64(2.5))
+    for protocol in (2, 4, 5):
+        (tmp_path / "x.pkl").write_bytes(pickle.dumps(arrays, protocol=protocol))
+        (a, b), c = load_arrays_pickle(tmp_path / "x.pkl")
+        assert a.tolist() == arrays[0][0].tolist() and b.tolist() == [1, 2] and c == 2.5
+
+
+def _coco(tmp_path: Path, edit) -> str:
+    doc = coco_doc(8, 8)
+    raws = edit(doc) or []
+    return _read("coco_json", {"ann.json": dump_json(doc, raws), "a.png": png_bytes(8, 8), "b.png": png_bytes(8, 8)},
+                 tmp_path)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: (d.update(images="\x00raw0\x00"), ["[" * 50000 + "]" * 50000])[1], "nested too deeply"),
+    (lambda d: (d["images"][0].update(id="\x00raw0\x00"), ["9" * 5000])[1], "integer string conversion"),
+    (lambda d: d["annotations"][0].update(image_id={"a": 1}), "image_id {'a': 1} is not the id of any image"),
+    (lambda d: d["annotations"][0].update(category_id=[3]), "category_id [3] is not the id of any category"),
+    (lambda d: d["categories"][0].update(id="x" * 5000), "categories[0] id is 'xxxx"),
+    (lambda d: d["annotations"][2]["segmentation"].update(counts="o" * 10000), "a run longer than any image"),
+    (lambda d: d["images"][1].update(file_name="y" * 5000 + ".png"), "not found in"),
+])
+def test_coco_hostile_json(tmp_path, edit, message):
+    line = _coco(tmp_path, edit)
+    assert message in line and len(line) < 400
+
+
+@pytest.mark.parametrize("reader", ["detect_image", "predict_input"])
+def test_damaged_png_header_is_one_line(tmp_path, reader):
+    png = bytearray(forged_png(4, 4))
+    png[20] ^= 1  # height changed, CRC not: Pillow raises SyntaxError
+    assert "unreadable image" in _read(reader, {"input.png": bytes(png)}, tmp_path)
+
+
+def test_tweets_csv_without_its_columns(tmp_path):
+    assert "needs the columns text and sentiment" in _read("corpora_tweets", {"tweets.csv": b"txt,mood\nhi,x\n"},
+                                                           tmp_path)
+
+
+def test_damaged_verse_pair_cache_reads_as_absent(tmp_path):
+    from neuralab.data.corpora import read_verse_pairs
+
+    for content in (b"5", b"[[1, 2]]", b"[" * 100000, b'[["a", "b", "c"]]'):
+        (tmp_path / "pairs.json").write_bytes(content)
+        assert read_verse_pairs(tmp_path / "pairs.json") is None
+    (tmp_path / "pairs.json").write_text('[["a", "b"]]')
+    assert read_verse_pairs(tmp_path / "pairs.json") == (("a", "b"),)
+
+
+def test_config_sections_of_the_wrong_type():
+    from neuralab.config import RunConfig, from_dict
+
+    with pytest.raises(UserError, match="RunConfig: expected an object of fields, got 3.5"):
+        from_dict(RunConfig, 3.5)
+    with pytest.raises(UserError, match="freeze: expected a list, got 7"):
+        from_dict(RunConfig, {"freeze": 7})
+
+
+PENDING = pytest.mark.xfail(reason="PENDING checkpoint fix", strict=False)
+
+
+@PENDING
+@pytest.mark.parametrize("latest", [b"null", b'{"step": 3, "name": "../../../etc/passwd"}', b'{"step": NaN}',
+                                    b"[" * 5000 + b"]" * 5000])
+def test_checkpoint_pointer_hostile(tmp_path, latest):
+    files = dict(checkpoint_sample())
+    assert _read("checkpoint_json", {**files, "latest.json": latest}, tmp_path) != "ok"
+
+
+@PENDING
+@pytest.mark.parametrize("state", [{"__tensor__": "nope"}, {"__pairs__": [[1]]}, {"__tensor__": {"a": 1}}, 5])
+def test_checkpoint_state_not_matching_its_tensors(tmp_path, state):
+    files = dict(checkpoint_sample())
+    meta = json.dumps({"step": 3, "state": {"model": state}}).encode()
+    assert _read("checkpoint_json", {**files, "step-000000003.json": meta}, tmp_path) != "ok"
+
+
+@PENDING
+@pytest.mark.parametrize("doc", [None, [1], {"recipe": {"a": 1}, "sections": {}}, {"recipe": "x" * 10000},
+                                 {"recipe": "mlp-mnist", "sections": 0}])
+def test_run_config_of_the_wrong_shape(tmp_path, doc):
+    assert "unreadable run configuration" in _read("config", {"config.json": json.dumps(doc).encode()}, tmp_path)
+
+
+def test_run_config_sample_is_read():
+    """The fuzzed config.json starts from a file `load_config` reads."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        assert _read("config", {"config.json": dump_json(config_sample("mlp-mnist"), [])}, Path(tmp)) == "ok"
+
+
+def test_safetensors_header_length_past_the_file(tmp_path):
+    files = dict(checkpoint_sample())
+    raw = files["step-000000003.safetensors"]
+    files["step-000000003.safetensors"] = struct.pack("<Q", 2**63 - 1) + raw[8:]
+    assert "not a readable safetensors file" in _read("safetensors", files, tmp_path)
+
+
+def test_gzip_stream_inflating_past_its_limit(tmp_path):
+    from neuralab.data.bounded import gunzip
+
+    with pytest.raises(DataError, match="inflates past"):
+        gunzip(zlib.compress(bytes(1 << 20), wbits=16 + zlib.MAX_WBITS), tmp_path, limit=1 << 16)
