@@ -113,15 +113,15 @@ def read_csv_features(path: str | Path, label: str | None, class_names: list[str
         raise DataError(f"{path}: needs a header row and at least one data row")
     header = [h.strip() for h in lines[0][1]]
     if label is not None and label not in header:
-        raise DataError(f"{path}: no label column {label!r}; columns are {', '.join(header)} "
+        raise DataError(f"{path}: no label column {label!r}; columns are {_listed(header)} "
                         "(choose one with --data.label COLUMN)")
     if features is None:
         feature_cols = [i for i, h in enumerate(header) if h != label]
     else:
         absent_cols = [f for f in features if f not in header]
         if absent_cols:
-            raise DataError(f"{path}: missing feature columns {', '.join(absent_cols)}; columns are "
-                            f"{', '.join(header)}")
+            raise DataError(f"{path}: missing feature columns {_listed(absent_cols)}; columns are "
+                            f"{_listed(header)}")
         feature_cols = [header.index(f) for f in features]
     if not feature_cols:
         raise DataError(f"{path}: no feature columns besides the label column {label!r}")
@@ -158,9 +158,16 @@ def read_csv_features(path: str | Path, label: str | None, class_names: list[str
     index = {c: i for i, c in enumerate(classes)}
     unknown = sorted(set(raw_labels) - set(index))
     if unknown:
-        raise DataError(f"{path}: labels {', '.join(unknown[:5])} are not among the classes {', '.join(classes)}")
+        raise DataError(f"{path}: labels {_listed(unknown[:5])} are not among the classes {_listed(classes)}")
     labels = torch.tensor([index[v] for v in raw_labels])
     return CsvTable(torch.from_numpy(values), labels, names, classes, dropped)
+
+
+def _listed(names: list[str], limit: int = 300) -> str:
+    """Names from the file for an error line: a name with a line break or other unprintable character quoted,
+    the list cut after `limit` characters."""
+    text = ", ".join(n if n.isprintable() else repr(n) for n in names)
+    return text if len(text) <= limit else text[:limit] + " ..."
 
 
 def _is_missing(cell: str) -> bool:
