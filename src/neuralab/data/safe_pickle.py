@@ -81,8 +81,10 @@ def _shape(shape: Any) -> tuple[int, ...]:
     return shape
 
 
-def _dtype(*args: Any) -> np.dtype:
-    dtype = np.dtype(*args)
+def _dtype(spec: Any, *flags: Any) -> np.dtype:
+    if len(flags) > 2 or not all(isinstance(f, bool) for f in flags):  # pickles write dtype(spec, align, copy)
+        raise DataError(f"dtype flags {short(flags)} are not (align, copy) booleans")
+    dtype = np.dtype(spec, *flags)
     if dtype.hasobject:
         raise UnsafeFileError("refusing an array of Python objects: only arrays of numbers are loaded")
     return dtype
