@@ -5,6 +5,7 @@ checks fails with MemoryError instead of passing on a machine with memory to spa
 
 from __future__ import annotations
 
+import gzip
 import json
 import pickle
 import struct
@@ -77,6 +78,12 @@ def _read(reader: str, files: dict[str, bytes], tmp_path: Path) -> str:
 def test_idx_empty_array_with_dimensions_past_numpy_indexing(tmp_path):
     raw = bytes([0, 0, 0x08, 5]) + b"".join(d.to_bytes(4, "big") for d in (65535, 0, 2**31, 3, 65535))
     assert "too large for an array" in _read("idx", {"data-idx3-ubyte": raw}, tmp_path)
+
+
+def test_gzipped_idx_of_255_dimensions_each_near_2_to_32(tmp_path):
+    raw = gzip.compress(bytes([0, 0, 0x08, 255]) + (2**32 - 1).to_bytes(4, "big") * 255)
+    line = _read("idx", {"data-idx3-ubyte": raw}, tmp_path)
+    assert "needs more than" in line and "..." in line and len(line) < 400
 
 
 @pytest.mark.parametrize("body, refused", [

@@ -50,8 +50,9 @@ def check_claim(nbytes: int, path: str | Path, what: str) -> None:
     """Refuse `what` of `path` (e.g. "shape (10, 28, 28)") when it needs more than `memory_budget()` bytes."""
     budget = memory_budget()
     if nbytes > budget:
-        raise DataError(f"{path}: {what} needs {nbytes / 2**30:.3g} GiB, more than the {budget / 2**30:.3g} GiB "
-                        "this process may use: a damaged or hostile header")
+        need = f"{nbytes / 2**30:.3g}" if nbytes < 2**96 else f"more than {2**66:.3g}"  # past float range
+        raise DataError(f"{path}: {what} needs {need} GiB, more than the {budget / 2**30:.3g} GiB this process may "
+                        "use: a damaged or hostile header")
 
 
 def gunzip(raw: bytes, path: str | Path, limit: int | None = None) -> bytes:

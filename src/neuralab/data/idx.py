@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from neuralab.data.bounded import check_claim
+from neuralab.data.bounded import check_claim, short
 from neuralab.errors import DataError
 
 _TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -36,11 +36,11 @@ def read_idx(path: str | Path) -> torch.Tensor:
     count = math.prod(shape)
     if len(raw) - header < count * dtype.itemsize:
         raise DataError(f"{path}: truncated IDX file: {len(raw) - header} data bytes, "
-                        f"shape {shape} needs {count * dtype.itemsize}")
+                        f"shape {short(shape)} needs {count * dtype.itemsize}")
     try:
         data = np.frombuffer(raw, dtype=dtype, count=count, offset=header).reshape(shape)
     except ValueError:  # an empty array whose other dimensions multiply past what numpy can index
-        raise DataError(f"{path}: IDX shape {shape} is too large for an array") from None
+        raise DataError(f"{path}: IDX shape {short(shape)} is too large for an array") from None
     return torch.from_numpy(data.astype(dtype.newbyteorder("=")))
 
 
@@ -63,7 +63,7 @@ def _gunzip(raw: bytes, path: Path) -> bytes:
     try:
         dtype, shape, header = _header(zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(raw, 4 + 4 * 255), path)
         size = header + math.prod(shape) * dtype.itemsize
-        check_claim(size, path, f"IDX shape {shape}")
+        check_claim(size, path, f"IDX shape {short(shape)}")
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         data = inflater.decompress(raw, size)
         inflater.decompress(inflater.unconsumed_tail, 1 << 16)  # on to the trailer, whose checksum zlib checks
