@@ -99,6 +99,26 @@ def test_pickle_callables_are_checked(tmp_path, body, refused):
         load_arrays_pickle(tmp_path / "x.pkl")
 
 
+@pytest.mark.parametrize("raw, message", [
+    # BYTEARRAY8 claiming 2.9e16 bytes: pickle's own unpickler allocates them before reading (MemoryError)
+    (b"\x96\x10\x98\x8f\x80\x05\x95f\x00\x00\x00\x00\x96\x10\x98\x8f\x00\x00\x00\x8c\x16numpy.\x00\x00\x00\x01"
+     b"\x00\x00\x00\x00", "a bytearray of 28874298488756240 bytes where 26 remain"),
+    # a dtype state with two fields left out: numpy's dtype.__setstate__ crashed the interpreter (SIGSEGV)
+    (b"\x80\x02cnumpy._core.multiarray\nscalar\nq\x00cnumpy\ndtype\nq\x01X\x02\x00\x00\x00f4q\x02\x89\x88\x87q\x03R"
+     b"q\x04(K\x03X\x01\x00\x00\x00<q\x05NJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tq\x06bc_codecs\nencode\nq\x07X"
+     b"\x05\x00\x00\x00\x00\x00\xc3\x80?q\x08X\x06\x00\x00\x00latin1q\t\x86q\nRq\x0b\x86q\x0cRq\r.",
+     "a state numpy does not write"),
+    (b"\x80\x03cnumpy._core.multiarray\nscalar\nq\x00cnumpy\ndtype\nq\x01X\x02\x00\x00\x00f4q\x02\x89\x88\x87q\x03R"
+     b"q\x04(NNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tq\x06bC\x04\x00\x00\xc0?q\x07\x86q\x08Rq\t.",
+     "a state numpy does not write"),
+    # a persistent id: pickle's message has a line break
+    (b"P\xab\x80\x02cnumpy\nload\n(X\x00\x00\x00\x00q\x00cnumpy\nload\n(tRtRcnumpy\nload\n(tRb.", "persistent IDs"),
+])
+def test_pickles_found_by_the_campaign(tmp_path, raw, message):
+    line = _read("safe_pickle", {"mnist.pkl.gz": raw}, tmp_path)
+    assert message in line
+
+
 def test_pickle_of_arrays_still_loads(tmp_path):
     import numpy as np
 

@@ -17,6 +17,7 @@ import codecs
 import io
 import math
 import pickle
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,35 @@ class _ArrayType:
     """What the pickle gets for numpy.ndarray: a token `_reconstruct` accepts, not a constructor it can call."""
 
 
-class ArrayOnlyUnpickler(pickle.Unpickler):
+def _load_build(self: ArrayOnlyUnpickler) -> None:
+    """BUILD (obj.__setstate__(state)) for arrays and dtypes only, and only with a state of the shape numpy writes:
+    numpy's own `__setstate__` crashes the interpreter on some malformed dtype states."""
+    state = self.stack.pop()
+    obj = self.stack[-1]
+    if type(obj) is np.ndarray:
+        _check_array_state(obj, state)
+    elif isinstance(obj, np.dtype):
+        _check_dtype_state(obj, state)
+    else:
+        raise DataError(f"a pickle may set the state of arrays and dtypes only, not of {type(obj).__name__}")
+    obj.__setstate__(state)
+
+
+def _load_bytearray8(self: ArrayOnlyUnpickler) -> None:
+    """BYTEARRAY8 without allocating the size it claims before the bytes are there (pickle's own one does)."""
+    (size,) = struct.unpack("<Q", self.read(8))
+    data = self.read(size)  # from a BytesIO: at most what remains
+    if len(data) != size:
+        raise DataError(f"a bytearray of {size} bytes where {len(data)} remain")
+    self.append(bytearray(data))
+
+
+class ArrayOnlyUnpickler(pickle._Unpickler):
+    """The pure-Python unpickler (its opcodes can be checked one by one, unlike the C one's) with an allow-list of
+    globals, checked callables and a checked BUILD."""
+
+    dispatch = {**pickle._Unpickler.dispatch, pickle.BUILD[0]: _load_build, pickle.BYTEARRAY8[0]: _load_bytearray8}
+
     def __init__(self, file: io.BytesIO, size: int, **kwargs: Any) -> None:
         super().__init__(file, **kwargs)
         self.size = size  # bytes of the (inflated) pickle: no array it holds can need more
@@ -74,6 +103,30 @@ class ArrayOnlyUnpickler(pickle.Unpickler):
         return bytes(*args)
 
 
+def _check_array_state(array: np.ndarray, state: Any) -> None:
+    """`state` must be numpy's (1, shape, dtype, is_fortran, data) with exactly the bytes the shape needs."""
+    if not (isinstance(state, tuple) and len(state) == 5 and state[0] == 1 and isinstance(state[2], np.dtype)
+            and isinstance(state[3], bool) and isinstance(state[4], bytes | str)):
+        raise DataError("an array state that is not numpy's (version, shape, dtype, order, data)")
+    shape, dtype = _shape(state[1]), state[2]
+    if dtype.hasobject:
+        raise UnsafeFileError("refusing an array of Python objects: only arrays of numbers are loaded")
+    if len(state[4]) != math.prod(shape) * dtype.itemsize:
+        raise DataError(f"an array of shape {short(shape)} and dtype {dtype} with {len(state[4])} bytes of data")
+
+
+def _check_dtype_state(dtype: np.dtype, state: Any) -> None:
+    """`state` must be one numpy writes for `dtype` in some byte order (plain dtypes only: no fields)."""
+    expected = []
+    for order in "<>|=":
+        try:
+            expected.append(dtype.newbyteorder(order).__reduce__()[2])
+        except ValueError:
+            continue
+    if not any(type(state) is tuple and state == e for e in expected):
+        raise DataError(f"dtype {dtype}: a state numpy does not write ({short(state)})")
+
+
 def _shape(shape: Any) -> tuple[int, ...]:
     shape = shape if isinstance(shape, tuple) else (shape,)
     if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
@@ -82,9 +135,9 @@ def _shape(shape: Any) -> tuple[int, ...]:
 
 
 def _dtype(spec: Any, *flags: Any) -> np.dtype:
-    if len(flags) > 2 or not all(isinstance(f, bool) for f in flags):  # pickles write dtype(spec, align, copy)
+    if len(flags) > 2 or not all(isinstance(f, int) and f in (0, 1) for f in flags):  # dtype(spec, align, copy)
         raise DataError(f"dtype flags {short(flags)} are not (align, copy) booleans")
-    dtype = np.dtype(spec, *flags)
+    dtype = np.dtype(spec, *map(bool, flags))
     if dtype.hasobject:
         raise UnsafeFileError("refusing an array of Python objects: only arrays of numbers are loaded")
     return dtype
@@ -120,5 +173,5 @@ def load_arrays_pickle(path: str | Path) -> Any:
     except DataError as exc:
         raise DataError(f"{path}: not a readable array pickle ({exc})") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, KeyError, IndexError,
-            OverflowError, RecursionError) as exc:
-        raise DataError(f"{path}: not a readable array pickle ({str(exc)[:200]})") from None
+            OverflowError, RecursionError, struct.error) as exc:
+        raise DataError(f"{path}: not a readable array pickle ({' '.join(str(exc).split())[:200]})") from None
