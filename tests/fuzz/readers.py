@@ -634,6 +634,10 @@ def huge_claims() -> dict[str, tuple[str, Files]]:
         "pickle array of 10^12 bytes": ("safe_pickle", {"mnist.pkl.gz": reconstruct}),
         "pickle bytes(10^12)": ("safe_pickle", {"mnist.pkl.gz": bytes_call}),
         "png of 10^5 x 10^5 pixels": ("detect_image", {"input.png": forged_png(10**5, 10**5)}),
+        "png whose chunk length asks for 700 MB": ("detect_image", {"input.png": (  # read by Pillow from the file
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x08\x00\x00\x00\x02\x10\x00\x00\x00\x00\x10o\x1erm\x00"
+            b"\x00*IDATx\x9ccdhg\x00\x00\x00\x00\x00\x00\x00\x000\x8f\xe1\x1e\x83\x00\x0b\x83\x14\x83\x1a\x03+\xc3\n\x06"
+            b"\x05\x86\x13\x0c\xe7\x19\xaa\x00n>\x06\xca\xdbzj,\x00\x00\x00\x00IEND\xaeB`\x82")}),
         "png of 2^31 x 2^31 pixels in a folder": ("image_folder", {
             "images/a/1.png": forged_png(2**31 - 1, 2**31 - 1), "images/b/1.png": png_bytes(4, 4)}),
         "coco images claimed 10^5 x 10^5": ("coco_json", {"ann.json": dump_json(coco, []), "a.png": png_bytes(8, 8),

@@ -80,8 +80,9 @@ class ArrayOnlyUnpickler(pickle._Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in _ALLOWED:
-            raise UnsafeFileError(f"refusing to load {module}.{name}: the file asks to run code that is not "
-                                  "numpy array reconstruction")
+            what = " ".join(f"{module}.{name}".split())[:120]  # names from the file, on one line
+            raise UnsafeFileError(f"refusing to load {what}: the file asks to run code that is not numpy array "
+                                  "reconstruction")
         checked = {"_reconstruct": self._reconstruct, "ndarray": _ArrayType, "dtype": _dtype, "scalar": _scalar,
                    "encode": _encode, "bytes": self._bytes}
         return checked.get(name) or super().find_class(module, name)

@@ -9,6 +9,7 @@ Pillow, converted to grey or RGB and resized to a fixed size.
 from __future__ import annotations
 
 import csv
+import io
 import struct
 import warnings
 from pathlib import Path
@@ -35,7 +36,9 @@ def decode_image(path: Path, channels: int, size: int | None = None) -> np.ndarr
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            # from memory: Pillow reads a chunk length from the file and asks the file for that many bytes, which a
+            # file object allocates up front (a damaged PNG made it ask for gigabytes); a BytesIO has only its own
+            with Image.open(io.BytesIO(path.read_bytes())) as img:
                 width, height = img.size
                 check_claim(width * height * 4, path, f"a {width}x{height} image")
                 img = img.convert("L" if channels == 1 else "RGB")
