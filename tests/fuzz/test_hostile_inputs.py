@@ -163,6 +163,11 @@ def test_csv_header_with_a_line_break_is_quoted_on_one_line(tmp_path):
     assert "no label column 'label'; columns are x0, 'a\\nb'" in line
 
 
+def test_csv_cell_of_100000_characters_is_quoted_cut(tmp_path):
+    line = _read("csv", {"table.csv": b"x0,x1,label\n1,2,a\n" + b"3," + b"z" * 100000 + b",b\n"}, tmp_path)
+    assert "non-numeric cell 'zzz" in line and len(line) < 300
+
+
 def test_tweets_csv_without_its_columns(tmp_path):
     assert "needs the columns text and sentiment" in _read("corpora_tweets", {"tweets.csv": b"txt,mood\nhi,x\n"},
                                                            tmp_path)

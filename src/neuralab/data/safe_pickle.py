@@ -51,7 +51,7 @@ def _load_build(self: ArrayOnlyUnpickler) -> None:
     state = self.stack.pop()
     obj = self.stack[-1]
     if type(obj) is np.ndarray:
-        _check_array_state(obj, state)
+        _check_array_state(state)
     elif isinstance(obj, np.dtype):
         _check_dtype_state(obj, state)
     else:
@@ -95,7 +95,7 @@ class ArrayOnlyUnpickler(pickle._Unpickler):
         if subtype is not _ArrayType:
             raise DataError(f"_reconstruct of {short(subtype)}, not of numpy.ndarray")
         shape, dtype = _shape(shape), _dtype(dtype)
-        self._claim(math.prod(shape) * dtype.itemsize, f"an array of shape {shape}")
+        self._claim(math.prod(shape) * dtype.itemsize, f"an array of shape {short(shape)}")
         return np.ndarray.__new__(np.ndarray, shape, dtype)
 
     def _bytes(self, *args: Any) -> bytes:
@@ -104,7 +104,7 @@ class ArrayOnlyUnpickler(pickle._Unpickler):
         return bytes(*args)
 
 
-def _check_array_state(array: np.ndarray, state: Any) -> None:
+def _check_array_state(state: Any) -> None:
     """`state` must be numpy's (1, shape, dtype, is_fortran, data) with exactly the bytes the shape needs."""
     if not (isinstance(state, tuple) and len(state) == 5 and state[0] == 1 and isinstance(state[2], np.dtype)
             and isinstance(state[3], bool) and isinstance(state[4], bytes | str)):

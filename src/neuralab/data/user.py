@@ -144,14 +144,14 @@ def read_csv_features(path: str | Path, label: str | None, class_names: list[str
             try:
                 float(cell)
             except ValueError:
-                raise DataError(f"{path}: line {body[r][0]}, column {header[feature_cols[j]]!r}: non-numeric "
-                                f"cell {cell!r}") from None
+                raise DataError(f"{path}: line {body[r][0]}, column {header[feature_cols[j]][:60]!r}: non-numeric "
+                                f"cell {cell[:60]!r}") from None
         raise
     bad = np.argwhere(~np.isfinite(values) & ~gaps)
     if len(bad):
         r, j = bad[0]
-        raise DataError(f"{path}: line {body[r][0]}, column {header[feature_cols[j]]!r}: value "
-                        f"{cells[r, j].strip()!r} is not finite")
+        raise DataError(f"{path}: line {body[r][0]}, column {header[feature_cols[j]][:60]!r}: value "
+                        f"{cells[r, j].strip()[:60]!r} is not finite")
     names = [header[c] for c in feature_cols]
     if label is None:
         return CsvTable(torch.from_numpy(values), None, names, class_names or [], dropped)
@@ -192,7 +192,7 @@ def _handle_missing(path: Path, header: list[str], body: list[tuple[int, list[st
         for c in checked:
             if _is_missing(row[c]):
                 why = "a label cannot be filled; set --data.missing drop to drop such rows" if c == label_col else hint
-                raise DataError(f"{path}: line {n}, column {header[c]!r}: missing value {row[c].strip()!r}; {why}")
+                raise DataError(f"{path}: line {n}, column {header[c][:60]!r}: missing value {row[c].strip()!r}; {why}")
     return body, 0
 
 
@@ -206,8 +206,8 @@ def fill_missing(x_train: torch.Tensor, others: list[torch.Tensor | None], names
     means = torch.nanmean(x_train, 0)  # (F,)
     empty = [names[j] for j in means.isnan().nonzero().flatten().tolist()]
     if empty:
-        raise DataError(f"{source}: column {empty[0]!r} has no value in any training row; there is no mean to fill "
-                        "it with")
+        raise DataError(f"{source}: column {empty[0][:60]!r} has no value in any training row; there is no mean to "
+                        "fill it with")
     xs = [x_train, *others]
     count = sum(int(x.isnan().sum()) for x in xs if x is not None)
     return [None if x is None else torch.where(x.isnan(), means, x) for x in xs], means.tolist(), count
