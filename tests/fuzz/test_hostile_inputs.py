@@ -227,9 +227,10 @@ def test_run_config_sample_is_read():
 
 
 @PENDING
-def test_safetensors_error_quoting_a_long_dtype_is_cut(tmp_path):
+@pytest.mark.parametrize("dtype", ["x" * 5000, "a\n\x08"])
+def test_safetensors_error_quoting_the_header_is_one_short_line(tmp_path, dtype):
     files = dict(checkpoint_sample())
-    header = json.dumps({"w": {"dtype": "x" * 5000, "shape": [1], "data_offsets": [0, 4]}}).encode()
+    header = json.dumps({"w": {"dtype": dtype, "shape": [1], "data_offsets": [0, 4]}}).encode()
     files["step-000000003.safetensors"] = struct.pack("<Q", len(header)) + header + bytes(4)
     assert "not a readable safetensors file" in _read("safetensors", files, tmp_path)
 
