@@ -7,7 +7,8 @@ space is limited (`--memory` MiB above what the worker holds after its imports, 
 after `--timeout` seconds. An input ends as: ok (a result), a one-line `UserError`, a crash (any other exception, an
 error that is not one short line, or the worker dying) or a hang. The table gives the counts per reader, the longest
 time and the largest peak resident memory of one input; each distinct crash is listed with the folder that
-reproduces it, saved under `--out`. The exit code is 1 when anything crashed or hung.
+reproduces it, saved under `--out`, as is the input that took the most memory (READER/max-rss). The exit code
+is 1 when anything crashed or hung.
 """
 
 from __future__ import annotations
@@ -156,7 +157,10 @@ class Pool:
         t = self.tallies.setdefault(name, Tally())
         t.inputs += 1
         t.max_seconds = max(t.max_seconds, seconds)
-        t.max_rss_mib = max(t.max_rss_mib, peak_kib / 1024)
+        if peak_kib / 1024 > t.max_rss_mib:  # keep the input that took the most memory
+            t.max_rss_mib = peak_kib / 1024
+            shutil.rmtree(self.out / name / "max-rss", ignore_errors=True)
+            write_files(self.out / name / "max-rss", files)
         if status == "ok":
             t.ok += 1
         elif status == "error":
