@@ -25,7 +25,7 @@ from neuralab.atomic import write_json_atomic
 from neuralab.config import RunConfig, from_dict, override, to_dict, validate
 from neuralab.contracts import DataSource, Method, RunContext
 from neuralab.distributed import Processes
-from neuralab.errors import UserError
+from neuralab.errors import UserError, one_line
 from neuralab.nn.shapes import ShapeError, has_windows, trace_shapes
 from neuralab.recipes.recipe import Recipe
 from neuralab.registry import DATA, METHODS, MODELS, RECIPES
@@ -238,18 +238,22 @@ def read_config(run_dir: Path) -> dict[str, Any]:
     if not path.is_file():
         raise UserError(f"{run_dir}: not a run directory (no config.json)")
     try:
-        return run_format.read(json.loads(path.read_text()), path)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{path}: unreadable run configuration ({exc})") from None
+        saved = run_format.read(json.loads(path.read_text()), path)
+    except (OSError, ValueError, RecursionError) as exc:
+        raise UserError(f"{path}: unreadable run configuration ({one_line(exc)})") from None
+    return saved
 
 
 def load_config(run_dir: Path) -> tuple[Recipe, dict[str, Any], dict[str, Any]]:
     path = run_dir / "config.json"
     saved = read_config(run_dir)
     try:
+        if not (isinstance(saved.get("recipe"), str) and len(saved["recipe"]) <= 200
+                and isinstance(saved.get("sections"), dict) and isinstance(saved.get("data_meta", {}), dict)):
+            raise ValueError("expected an object with a recipe name, its sections and its data description")
         recipe = RECIPES.get(saved["recipe"])
         defaults = recipe.sections()
         sections = {k: from_dict(type(defaults[k]), saved["sections"][k]) for k in SECTIONS}
-    except (ValueError, KeyError) as exc:
-        raise UserError(f"{path}: unreadable run configuration ({exc})") from None
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise UserError(f"{path}: unreadable run configuration ({one_line(exc)})") from None
     return recipe, sections, saved.get("data_meta", {})

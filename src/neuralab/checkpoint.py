@@ -26,7 +26,7 @@ from safetensors.torch import save as save_tensors
 
 from neuralab import run_format
 from neuralab.atomic import write_bytes_atomic, write_json_atomic
-from neuralab.errors import UserError
+from neuralab.errors import UserError, one_line
 
 KEEP = 2  # complete checkpoints kept on disk (the newest and the one before)
 
@@ -55,6 +55,8 @@ def flatten_state(obj: Any, tensors: dict[str, torch.Tensor], prefix: str = "") 
 
 
 def unflatten_state(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    """The nested state `flatten_state` wrote, its tensor references replaced by `tensors`; KeyError, TypeError or
+    ValueError where the JSON does not have that shape."""
     if isinstance(obj, dict):
         if "__tensor__" in obj:
             return tensors[obj["__tensor__"]]
@@ -144,10 +146,10 @@ def save_best(directory: str | os.PathLike, step: int, state: dict[str, Any], me
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
-    except OSError as exc:
-        raise UserError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: not valid JSON ({exc}); the file is damaged") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot be read ({one_line(exc)})") from None
+    except (ValueError, RecursionError) as exc:
+        raise UserError(f"{path}: not valid JSON ({one_line(exc)}); the file is damaged") from None
 
 
 def _pointer(directory: Path, which: str) -> dict[str, Any] | None:
@@ -207,7 +209,7 @@ def _name(directory: Path, which: int | str) -> str:
     if (directory / f"{stem}.json").exists():
         return stem
     kept = best(directory)
-    if kept is not None and int(kept["step"]) == step:
+    if kept is not None and kept["step"] == step:
         return kept["name"]
     available = ", ".join(map(str, steps(directory))) or "none"
     best_note = f" (best: {kept['step']})" if kept else ""
@@ -239,15 +241,16 @@ def _load_pair(directory: Path, name: str) -> tuple[int, dict[str, Any]]:
     try:
         tensors = load_tensors(blob)
     except SafetensorError as exc:  # e.g. a torch.save pickle put in its place: never unpickled
-        raise UserError(f"{weights}: not a readable safetensors file ({exc}); refusing to load it") from None
+        raise UserError(f"{weights}: not a readable safetensors file ({one_line(exc)}); refusing to load it") \
+            from None
     # safetensors hands back tensors at 8-byte offsets; torch allocates 64-byte aligned memory. Kernels
     # that peel unaligned heads (MKL's AVX2 paths among them) sum in another order on unaligned data, so a
     # resumed run would drift in the last bits from the uninterrupted one: copy into fresh, aligned storage.
     tensors = {k: v.clone() for k, v in tensors.items()}
     try:
         return step, unflatten_state(state, tensors)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"{path}: malformed checkpoint state ({type(exc).__name__}: {exc})") from None
+    except (KeyError, TypeError, ValueError, RecursionError) as exc:
+        raise UserError(f"{path}: malformed checkpoint state ({type(exc).__name__}: {one_line(exc)})") from None
 
 
 def resume_point(directory: str | os.PathLike) -> tuple[int, dict[str, Any], str | None]:

@@ -5,6 +5,11 @@ its traceback.
 """
 
 
+def one_line(what: object, limit: int = 200) -> str:
+    """`what` (an exception, or text quoted from a file) for an error line: one line, at most `limit` characters."""
+    return " ".join(str(what).split())[:limit]
+
+
 class UserError(Exception):
     """A mistake the user can fix; its message is the whole explanation."""
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from neuralab.errors import UserError
+from neuralab.errors import UserError, one_line
 
 FORMAT_VERSION = 2
 FIRST_VERSION = 1  # files without a `format_version` field
@@ -39,14 +39,20 @@ def read(content: Any, path: Path) -> dict[str, Any]:
                         f"{type(content).__name__})")
     version = content.get("format_version", FIRST_VERSION)
     if isinstance(version, bool) or not isinstance(version, int) or version < FIRST_VERSION:
-        raise UserError(f"{path}: unknown run format {version!r}; not a file neuralab wrote")
+        raise UserError(f"{path}: unknown run format {_shown(version)}; not a file neuralab wrote")
     if version > FORMAT_VERSION:
-        writer = content.get("neuralab_version", "a newer neuralab")
-        raise UserError(f"{path}: written in run format {version} (by neuralab {writer}); this neuralab "
+        writer = one_line(content.get("neuralab_version", "a newer neuralab"), 60)
+        raise UserError(f"{path}: written in run format {_shown(version)} (by neuralab {writer}); this neuralab "
                         f"{neuralab_version()} reads formats up to {FORMAT_VERSION}: upgrade neuralab to load it")
     for older in range(version, FORMAT_VERSION):
         content = MIGRATIONS[older](content)
     return content
+
+
+def _shown(version: Any) -> str:
+    """A format_version read from a file, safe to quote: a short number, else a word (a 5,000-digit integer
+    cannot even be turned into text)."""
+    return str(version) if isinstance(version, int) and abs(version) < 10**6 else "(not a version number)"
 
 
 def _from_1(content: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, given, settings
 
 from tests.fuzz.readers import READERS, Files, Reader, outcome, write_files
 
@@ -37,16 +37,10 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _readers() -> list:
-    return [pytest.param(r, id=r.name, marks=[pytest.mark.xfail(reason=r.pending, strict=False)] if r.pending else [])
-            for r in READERS]
-
-
-@pytest.mark.parametrize("reader", _readers())
+@pytest.mark.parametrize("reader", [pytest.param(r, id=r.name) for r in READERS])
 def test_reader_gives_a_result_or_one_line_error(reader: Reader) -> None:
     @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
-              suppress_health_check=list(HealthCheck),
-              phases=[Phase.generate] if reader.pending else [Phase.generate, Phase.shrink])  # a known failure: fast
+              suppress_health_check=list(HealthCheck))
     @given(reader.inputs())
     def check(files: Files) -> None:
         with tempfile.TemporaryDirectory() as tmp:

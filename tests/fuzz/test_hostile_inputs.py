@@ -27,6 +27,7 @@ from tests.fuzz.readers import (
     forged_png,
     outcome,
     png_bytes,
+    with_matching_digest,
     write_files,
 )
 
@@ -192,10 +193,6 @@ def test_config_sections_of_the_wrong_type():
         from_dict(RunConfig, {"freeze": 7})
 
 
-PENDING = pytest.mark.xfail(reason="PENDING checkpoint fix", strict=False)
-
-
-@PENDING
 @pytest.mark.parametrize("latest", [b"null", b'{"step": 3, "name": "../../../etc/passwd"}', b'{"step": NaN}',
                                     b"[" * 5000 + b"]" * 5000])
 def test_checkpoint_pointer_hostile(tmp_path, latest):
@@ -203,7 +200,6 @@ def test_checkpoint_pointer_hostile(tmp_path, latest):
     assert _read("checkpoint_json", {**files, "latest.json": latest}, tmp_path) != "ok"
 
 
-@PENDING
 @pytest.mark.parametrize("state", [{"__tensor__": "nope"}, {"__pairs__": [[1]]}, {"__tensor__": {"a": 1}}])
 def test_checkpoint_state_not_matching_its_tensors(tmp_path, state):
     files = dict(checkpoint_sample())
@@ -211,11 +207,11 @@ def test_checkpoint_state_not_matching_its_tensors(tmp_path, state):
     assert _read("checkpoint_json", {**files, "step-000000003.json": meta}, tmp_path) != "ok"
 
 
-@PENDING
 @pytest.mark.parametrize("doc", [None, [1], {"recipe": {"a": 1}, "sections": {}}, {"recipe": "x" * 10000},
                                  {"recipe": "mlp-mnist", "sections": 0}])
 def test_run_config_of_the_wrong_shape(tmp_path, doc):
-    assert "unreadable run configuration" in _read("config", {"config.json": json.dumps(doc).encode()}, tmp_path)
+    line = _read("config", {"config.json": json.dumps(doc).encode()}, tmp_path)
+    assert "unreadable run configuration" in line or "not a neuralab run file" in line
 
 
 def test_run_config_sample_is_read():
@@ -226,13 +222,12 @@ def test_run_config_sample_is_read():
         assert _read("config", {"config.json": dump_json(config_sample("mlp-mnist"), [])}, Path(tmp)) == "ok"
 
 
-@PENDING
 @pytest.mark.parametrize("dtype", ["x" * 5000, "a\n\x08"])
 def test_safetensors_error_quoting_the_header_is_one_short_line(tmp_path, dtype):
     files = dict(checkpoint_sample())
     header = json.dumps({"w": {"dtype": dtype, "shape": [1], "data_offsets": [0, 4]}}).encode()
     files["step-000000003.safetensors"] = struct.pack("<Q", len(header)) + header + bytes(4)
-    assert "not a readable safetensors file" in _read("safetensors", files, tmp_path)
+    assert "not a readable safetensors file" in _read("safetensors", with_matching_digest(files), tmp_path)
 
 
 def test_unsafe_global_with_a_long_name_is_one_short_line(tmp_path):
@@ -244,7 +239,7 @@ def test_safetensors_header_length_past_the_file(tmp_path):
     files = dict(checkpoint_sample())
     raw = files["step-000000003.safetensors"]
     files["step-000000003.safetensors"] = struct.pack("<Q", 2**63 - 1) + raw[8:]
-    assert "not a readable safetensors file" in _read("safetensors", files, tmp_path)
+    assert "not a readable safetensors file" in _read("safetensors", with_matching_digest(files), tmp_path)
 
 
 def test_gzip_stream_inflating_past_its_limit(tmp_path):
