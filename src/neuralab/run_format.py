@@ -50,9 +50,11 @@ def read(content: Any, path: Path) -> dict[str, Any]:
 
 
 def _shown(version: Any) -> str:
-    """A format_version read from a file, safe to quote: a short number, else a word (a 5,000-digit integer
-    cannot even be turned into text)."""
-    return str(version) if isinstance(version, int) and abs(version) < 10**6 else "(not a version number)"
+    """A format_version read from a file, safe to quote: a short number or a cut string, else a word (a
+    5,000-digit integer cannot even be turned into text)."""
+    if isinstance(version, int) and abs(version) < 10**6:
+        return str(version)
+    return repr(one_line(version, 40)) if isinstance(version, str) else "(not a version number)"
 
 
 def _from_1(content: dict[str, Any]) -> dict[str, Any]:

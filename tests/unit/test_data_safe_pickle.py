@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 import os
 import pickle
 
@@ -93,6 +95,10 @@ def test_checkpoint_whose_tensors_file_is_a_pickle_is_refused(tmp_path, how):
         torch.save({"w": RunsShell(marker)}, weights)
     else:
         weights.write_bytes(pickle.dumps({"w": RunsShell(marker)}))
+    meta_path = directory / "step-000000003.json"  # a crafted checkpoint records the pickle's own digest
+    blob = weights.read_bytes()
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob)}))
     with pytest.raises(UserError) as info:
         checkpoint.load(directory)
     message = str(info.value)
