@@ -7,7 +7,8 @@ import dataclasses
 
 import torch
 
-from neuralab.models.detection.faster_rcnn import FasterRCNN, FasterRCNNConfig, batched_box_iou, match, sample
+from neuralab.detection.matching import batched_box_iou, match, sample
+from neuralab.models.detection.faster_rcnn import FasterRCNN, FasterRCNNConfig
 
 SMALL = FasterRCNNConfig(image_size=64, width=8, fc_dim=32, rpn_pre_nms_top_n=100, rpn_post_nms_top_n=30,
                          roi_batch_size=32, rpn_batch_size=64)

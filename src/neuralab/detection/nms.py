@@ -1,5 +1,5 @@
 """Greedy non-maximum suppression, the post-processing step of R-CNN detectors (Girshick et al. 2014; Ren et al.
-2015), with torchvision.ops.nms / batched_nms semantics."""
+2015), with torchvision.ops.nms / batched_nms semantics, and NMS image by image over a flat batch of boxes."""
 
 from __future__ import annotations
 
@@ -50,3 +50,26 @@ def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor,
     span = boxes.max() - boxes.min() + 1
     offsets = labels.to(boxes) * span
     return nms(boxes + offsets[:, None], scores, iou_threshold)
+
+
+def rank_in_group(keys: torch.Tensor, group: torch.Tensor, n_groups: int) -> torch.Tensor:
+    """Rank of each element within its group by decreasing `keys` (0: the largest; equal keys keep their order)."""
+    order = torch.sort(keys, descending=True, stable=True).indices
+    order = order[torch.sort(group[order], stable=True).indices]  # by group, then by decreasing key
+    counts = torch.bincount(group, minlength=n_groups)
+    starts = torch.cumsum(counts, 0) - counts
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(len(order), device=keys.device) - starts[group[order]]
+    return rank
+
+
+def nms_per_image(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, image: torch.Tensor,
+                  n_images: int, iou_threshold: float) -> torch.Tensor:
+    """Indices kept by NMS within each (image, label), image after image, each image's by decreasing score. One NMS
+    call per image: a single call over the batch would compare every box with every other image's too (quadratic
+    in the batch)."""
+    order = torch.sort(image, stable=True).indices
+    counts = torch.bincount(image, minlength=n_images).tolist()
+    kept = [part[batched_nms(boxes[part], scores[part], labels[part], iou_threshold)]
+            for part in torch.split(order, counts)]
+    return torch.cat(kept) if kept else order

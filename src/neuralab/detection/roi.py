@@ -8,13 +8,14 @@
 Both follow torchvision.ops.roi_pool / roi_align (the same rounding, boundary and empty-bin rules). Features are
 (B, C, H, W); regions are a (K, 5) tensor of rows (batch index, x1, y1, x2, y2) in image pixels, or a list of (Ki, 4)
 boxes, one per image; `spatial_scale` maps image pixels to feature cells (1 / stride). Both are vectorised over the
-regions and bins: each gathers the cells it needs for all of them at once, so gradients reach the features through
-ordinary indexing.
+regions and bins (RoIAlign gathers the cells it needs for all of them at once, RoI pooling reads each bin's maximum
+off max-filtered maps), so gradients reach the features through ordinary indexing and maxima.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 
 def rois_to_tensor(rois: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
@@ -48,34 +49,48 @@ def roi_pool(features: torch.Tensor, rois: torch.Tensor | list[torch.Tensor], ou
              spatial_scale: float = 1.0) -> torch.Tensor:
     """(B, C, H, W) features -> (K, C, PH, PW): the maximum over each bin of each region, 0 for a bin that falls
     outside the map. The region's corners are rounded to cells (half away from zero) and both end cells are
-    included; bin p covers cells [floor(p h / PH), ceil((p + 1) h / PH)) of a region h cells high."""
+    included; bin p covers cells [floor(p h / PH), ceil((p + 1) h / PH)) of a region h cells high.
+
+    A bin is a window of cells [row, row + m) x [col, col + n): its maximum is the cell (row, col) of the features
+    max-filtered over m x n windows anchored at their top-left cell. Those maps are built one window size after the
+    next (each one elementwise maximum from the last), and each bin reads its cell from the map of its size, so the
+    cost does not grow with the largest region as a gather of every bin's cells would."""
     rois = rois_to_tensor(rois).to(features.dtype)
     pooled_h, pooled_w = _pair(output_size)
     height, width = features.shape[-2:]
     batch = rois[:, 0].long()
     corners = _round_half_away(rois[:, 1:] * spatial_scale).long()  # (K, 4) cells x1, y1, x2, y2
-    rows, rows_valid = _pool_bins(corners[:, 1], corners[:, 3], pooled_h, height, features.dtype)
-    cols, cols_valid = _pool_bins(corners[:, 0], corners[:, 2], pooled_w, width, features.dtype)
-    valid = rows_valid[:, :, :, None, None] & cols_valid[:, None, None, :, :]  # (K, PH, LH, PW, LW)
-    cells = _gather(features, batch, rows, cols).masked_fill(~valid[..., None], float("-inf"))
-    # (K, C, PH, PW, LH * LW), rows outer and columns inner: ties go to the first cell in torchvision's scan order
-    cells = cells.permute(0, 5, 1, 3, 2, 4).flatten(-2)
-    empty = ~valid.any(dim=4).any(dim=2)  # (K, PH, PW)
-    return torch.where(empty[:, None], 0.0, cells.max(dim=-1).values)
+    rows, row_len = _pool_bins(corners[:, 1], corners[:, 3], pooled_h, height, features.dtype)  # (K, PH) each
+    cols, col_len = _pool_bins(corners[:, 0], corners[:, 2], pooled_w, width, features.dtype)
+    longest_h = int(row_len.max()) if row_len.numel() else 0
+    longest_w = int(col_len.max()) if col_len.numel() else 0
+    # -inf beyond the bottom and right edges, so a window that reaches past them takes the cells inside
+    padded = F.pad(features, (0, longest_w, 0, longest_h), value=float("-inf"))
+    out = features.new_zeros(len(rois), pooled_h, pooled_w, features.shape[1])  # empty bins stay 0
+    tall = padded  # maximum over rows [y, y + m) at (y, x), for the current m
+    for m in range(1, longest_h + 1):
+        if m > 1:
+            tall = torch.maximum(tall[:, :, :-1], padded[:, :, m - 1:])
+        window = tall  # maximum over the m x n window at (y, x), for the current n
+        for n in range(1, longest_w + 1):
+            if n > 1:
+                window = torch.maximum(window[..., :-1], tall[..., n - 1:])
+            k, p, q = ((row_len == m)[:, :, None] & (col_len == n)[:, None, :]).nonzero(as_tuple=True)
+            if len(k):
+                out[k, p, q] = window[batch[k], :, rows[k, p], cols[k, q]]
+    return out.permute(0, 3, 1, 2)
 
 
 def _pool_bins(start: torch.Tensor, end: torch.Tensor, pooled: int, size: int,
                dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cells of RoI pooling's bins along one axis: indices (K, P, L) into [0, size) and whether each is in its bin,
-    L being the longest bin."""
+    """RoI pooling's bins along one axis: each bin's first cell (K, P) in [0, size) and its length in cells (K, P),
+    0 for a bin outside the map."""
     extent = (end - start + 1).clamp(min=1)  # a malformed region counts as one cell
     bin_size = extent.to(dtype)[:, None] / pooled  # (K, 1)
     p = torch.arange(pooled, device=start.device, dtype=dtype)
     lo = (torch.floor(p * bin_size).long() + start[:, None]).clamp(0, size)  # (K, P)
     hi = (torch.ceil((p + 1) * bin_size).long() + start[:, None]).clamp(0, size)
-    longest = max(int((hi - lo).max()), 1) if lo.numel() else 1
-    index = lo[..., None] + torch.arange(longest, device=start.device)  # (K, P, L)
-    return index.clamp(max=size - 1), index < hi[..., None]
+    return lo.clamp(max=size - 1), (hi - lo).clamp(min=0)
 
 
 def roi_align(features: torch.Tensor, rois: torch.Tensor | list[torch.Tensor], output_size: int | tuple[int, int],

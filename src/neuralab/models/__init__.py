@@ -11,8 +11,10 @@ import neuralab.models.cnn.lenet5
 import neuralab.models.cnn.resnet
 import neuralab.models.cnn.vgg
 import neuralab.models.cnn.zfnet
+import neuralab.models.detection.fast_rcnn
 import neuralab.models.detection.faster_rcnn
 import neuralab.models.detection.mask_rcnn
+import neuralab.models.detection.rcnn
 import neuralab.models.embeddings.word2vec
 import neuralab.models.energy.boltzmann
 import neuralab.models.energy.dbn

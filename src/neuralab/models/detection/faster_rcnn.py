@@ -31,14 +31,25 @@ from torch import nn
 from neuralab.config import field
 from neuralab.detection.anchors import AnchorGenerator
 from neuralab.detection.boxes import BoxCoder
-from neuralab.detection.nms import batched_nms
+from neuralab.detection.matching import Target, batched_box_iou, match, pad_targets, sample
+from neuralab.detection.nms import nms_per_image, rank_in_group
 from neuralab.detection.roi import roi_align
 from neuralab.models import sizing
+from neuralab.models.detection.region_head import (
+    SMOOTH_L1_BETA,
+    Detections,
+    RegionSample,
+    conv_block,
+    example_images,
+    padded_detections,
+    per_image,
+    postprocess,
+    region_losses,
+    sample_regions,
+)
 from neuralab.registry import register_model
 
-Target = dict[str, torch.Tensor]
 STRIDE = 8  # the backbone halves the image three times
-SMOOTH_L1_BETA = 1 / 9  # torchvision's, for both box losses
 
 
 @dataclass(frozen=True)
@@ -88,125 +99,8 @@ class Proposals(NamedTuple):
     anchor: torch.Tensor
 
 
-class GroundTruth(NamedTuple):
-    """A batch's ground truth padded to the most boxes any image has (G >= 1)."""
-
-    boxes: torch.Tensor  # (B, G, 4), zeros in padding slots
-    labels: torch.Tensor  # (B, G) int64, 0 in padding slots
-    valid: torch.Tensor  # (B, G) bool: a real box
-
-
-class SampledRoIs(NamedTuple):
-    """The RoIs sampled for the heads' losses, as one flat batch: proposals and ground-truth boxes."""
-
-    boxes: torch.Tensor  # (K, 4)
-    image: torch.Tensor  # (K,) image of each
-    classes: torch.Tensor  # (K,) class of its matched ground-truth box, 0 (background) below the foreground IoU
-    gt: torch.Tensor  # (K,) slot of its matched ground-truth box in `GroundTruth` (meaningful where classes > 0)
-
-
-class Detections(NamedTuple):
-    """A batch's detections as one flat list, image after image, each image's by decreasing score."""
-
-    boxes: torch.Tensor  # (D, 4)
-    scores: torch.Tensor  # (D,)
-    labels: torch.Tensor  # (D,) int64, >= 1
-    image: torch.Tensor  # (D,) image of each
-
-
-def _block(cin: int, cout: int, pool: bool) -> nn.Sequential:
-    layers = [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
-    return nn.Sequential(*layers, nn.MaxPool2d(2)) if pool else nn.Sequential(*layers)
-
-
-def _rank_in_group(keys: torch.Tensor, group: torch.Tensor, n_groups: int) -> torch.Tensor:
-    """Rank of each element within its group by decreasing `keys` (0: the largest)."""
-    order = torch.sort(keys, descending=True, stable=True).indices
-    order = order[torch.sort(group[order], stable=True).indices]  # by group, then by decreasing key
-    counts = torch.bincount(group, minlength=n_groups)
-    starts = torch.cumsum(counts, 0) - counts
-    rank = torch.empty_like(order)
-    rank[order] = torch.arange(len(order), device=keys.device) - starts[group[order]]
-    return rank
-
-
-def nms_per_image(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, image: torch.Tensor,
-                  n_images: int, iou_threshold: float) -> torch.Tensor:
-    """Indices kept by NMS within each (image, label), image after image, each image's by decreasing score. One NMS
-    call per image: a single call over the batch would compare every box with every other image's too (quadratic
-    in the batch)."""
-    order = torch.sort(image, stable=True).indices
-    counts = torch.bincount(image, minlength=n_images).tolist()
-    kept = [part[batched_nms(boxes[part], scores[part], labels[part], iou_threshold)]
-            for part in torch.split(order, counts)]
-    return torch.cat(kept) if kept else order
-
-
-def _pad_targets(targets: list[Target], device: torch.device) -> GroundTruth:
-    """Ground truth as (B, G, 4) boxes, (B, G) labels and (B, G) validity, G >= 1 (zeros where an image has fewer)."""
-    longest = max([1, *(len(t["boxes"]) for t in targets)])
-    boxes = torch.zeros(len(targets), longest, 4, device=device)
-    labels = torch.zeros(len(targets), longest, dtype=torch.long, device=device)
-    valid = torch.zeros(len(targets), longest, dtype=torch.bool, device=device)
-    for i, t in enumerate(targets):
-        n = len(t["boxes"])
-        boxes[i, :n], labels[i, :n], valid[i, :n] = t["boxes"], t["labels"], True
-    return GroundTruth(boxes, labels, valid)
-
-
-def batched_box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor) -> torch.Tensor:
-    """(B, N, 4), (B, M, 4) -> (B, N, M) IoU within each image."""
-    top_left = torch.maximum(boxes1[:, :, None, :2], boxes2[:, None, :, :2])
-    bottom_right = torch.minimum(boxes1[:, :, None, 2:], boxes2[:, None, :, 2:])
-    inter = (bottom_right - top_left).clamp(min=0).prod(-1)
-    area1 = (boxes1[..., 2] - boxes1[..., 0]) * (boxes1[..., 3] - boxes1[..., 1])
-    area2 = (boxes2[..., 2] - boxes2[..., 0]) * (boxes2[..., 3] - boxes2[..., 1])
-    return inter / (area1[:, :, None] + area2[:, None, :] - inter).clamp(min=1e-9)
-
-
-def match(iou: torch.Tensor, valid: torch.Tensor, fg_iou: float, bg_iou: float,
-          low_quality: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """torchvision's Matcher for a batch: IoUs (B, G, N) of G ground-truth boxes (validity (B, G)) with N candidates
-    -> (B, N) the matched box of each candidate and its label: 1 foreground (IoU >= fg_iou), 0 background
-    (< bg_iou), -1 ignored (between). With `low_quality`, the candidates that overlap a box as much as any candidate
-    does also become foreground (each keeping its own best match)."""
-    iou = torch.where(valid[:, :, None], iou, -1.0)
-    best, matched = iou.max(dim=1)  # (B, N)
-    labels = torch.full_like(matched, -1)
-    labels[best < bg_iou] = 0
-    labels[best >= fg_iou] = 1
-    if low_quality:
-        best_per_gt = iou.max(dim=2, keepdim=True).values  # (B, G, 1)
-        top = ((iou == best_per_gt) & valid[:, :, None] & (best_per_gt > 0)).any(dim=1)
-        labels[top] = 1
-    return matched, labels
-
-
-def sample(labels: torch.Tensor, batch_size: int, positive_fraction: float,
-           generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """torchvision's BalancedPositiveNegativeSampler for a batch: from (B, N) labels (1, 0, -1), at most
-    `positive_fraction` of `batch_size` foreground candidates per image at random, then background ones to fill
-    `batch_size`: (B, N) masks of the sampled foreground and background."""
-    key = torch.rand(labels.shape, generator=generator, device=labels.device)
-    fg, bg = labels == 1, labels == 0
-    n_fg = fg.sum(1).clamp(max=int(batch_size * positive_fraction))  # (B,)
-    n_bg = bg.sum(1).clamp(max=batch_size - n_fg)
-    # A candidate's rank among its kind in a random order: the first n of them are taken
-    fg_rank = torch.where(fg, key, -1.0).argsort(dim=1, descending=True).argsort(dim=1)
-    bg_rank = torch.where(bg, key, -1.0).argsort(dim=1, descending=True).argsort(dim=1)
-    return fg & (fg_rank < n_fg[:, None]), bg & (bg_rank < n_bg[:, None])
-
-
-def example_scenes(cfg: FasterRCNNConfig) -> torch.Tensor:
-    """Two images with a bright square each, where an object would be."""
-    images = torch.zeros(2, cfg.in_channels, cfg.image_size, cfg.image_size)
-    images[0, :, 10:40, 20:44] = 1.0
-    images[1, :, 60:90, 50:80] = 1.0
-    return images
-
-
 @register_model("faster-rcnn", family="detection", config=FasterRCNNConfig, sizing=sizing.images,
-                example_input=example_scenes,
+                example_input=example_images,
                 paper="Ren, He, Girshick, Sun 2015, Faster R-CNN: Towards Real-Time Object Detection with Region "
                       "Proposal Networks (RoIAlign: He, Gkioxari, Dollar, Girshick 2017, Mask R-CNN)")
 class FasterRCNN(nn.Module):
@@ -225,8 +119,8 @@ class FasterRCNN(nn.Module):
         super().__init__()
         self.cfg = cfg
         w = cfg.width
-        self.backbone = nn.Sequential(_block(cfg.in_channels, w, True), _block(w, w, True),
-                                      _block(w, 2 * w, True), _block(2 * w, 2 * w, False))
+        self.backbone = nn.Sequential(conv_block(cfg.in_channels, w, True), conv_block(w, w, True),
+                                      conv_block(w, 2 * w, True), conv_block(2 * w, 2 * w, False))
         channels = 2 * w
         self.anchor_generator = AnchorGenerator((cfg.anchor_sizes,), (cfg.aspect_ratios,))
         n_anchors = self.anchor_generator.num_anchors_per_location()[0]
@@ -279,75 +173,42 @@ class FasterRCNN(nn.Module):
         boxes, image, anchor, scores = boxes[big], image[big], anchor[big], scores[big]
         keep = nms_per_image(boxes, scores, torch.zeros_like(image), image, b, cfg.rpn_nms_thresh)
         post_nms_top_n = cfg.rpn_post_nms_top_n if self.training else cfg.rpn_post_nms_top_n_test
-        keep = keep[_rank_in_group(scores[keep], image[keep], b) < post_nms_top_n]
+        keep = keep[rank_in_group(scores[keep], image[keep], b) < post_nms_top_n]
         return Proposals(boxes[keep], image[keep], anchor[keep])
 
     # --- training: the RPN's losses, RoI sampling, the box head's losses ---
 
-    def _rpn_losses(self, anchors: torch.Tensor, objectness: torch.Tensor, deltas: torch.Tensor, gt: GroundTruth,
-                    generator: torch.Generator | None) -> dict[str, torch.Tensor]:
+    def _rpn_losses(self, anchors: torch.Tensor, objectness: torch.Tensor, deltas: torch.Tensor,
+                    targets: list[Target], generator: torch.Generator | None) -> dict[str, torch.Tensor]:
         """Objectness BCE and box smooth L1 over `rpn_batch_size` anchors sampled per image."""
         cfg = self.cfg
-        b = len(objectness)
-        iou = batched_box_iou(gt.boxes, anchors[None].expand(b, -1, -1))  # (B, G, N)
-        matched, labels = match(iou, gt.valid, cfg.rpn_fg_iou, cfg.rpn_bg_iou, low_quality=True)
+        gt_boxes, _, gt_valid = pad_targets(targets, anchors.device)
+        iou = batched_box_iou(gt_boxes, anchors[None].expand(len(objectness), -1, -1))  # (B, G, N)
+        matched, labels = match(iou, gt_valid, cfg.rpn_fg_iou, cfg.rpn_bg_iou, low_quality=True)
         fg, bg = sample(labels, cfg.rpn_batch_size, cfg.rpn_positive_fraction, generator)
         sampled = fg | bg
         loss_objectness = F.binary_cross_entropy_with_logits(objectness[sampled], fg[sampled].float())
         fg_image, fg_anchor = fg.nonzero(as_tuple=True)
-        targets = self.rpn_coder.encode(gt.boxes[fg_image, matched[fg_image, fg_anchor]], anchors[fg_anchor])
-        loss_rpn_box = F.smooth_l1_loss(deltas[fg_image, fg_anchor], targets, beta=SMOOTH_L1_BETA,
+        box_targets = self.rpn_coder.encode(gt_boxes[fg_image, matched[fg_image, fg_anchor]], anchors[fg_anchor])
+        loss_rpn_box = F.smooth_l1_loss(deltas[fg_image, fg_anchor], box_targets, beta=SMOOTH_L1_BETA,
                                         reduction="sum") / sampled.sum()
         return {"loss_objectness": loss_objectness, "loss_rpn_box_reg": loss_rpn_box}
 
-    def _sample_rois(self, proposals: Proposals, gt: GroundTruth, generator: torch.Generator | None) -> SampledRoIs:
-        """The proposals (detached) and the ground-truth boxes, matched and sampled per image: `roi_batch_size` per
-        image, a `roi_positive_fraction` foreground at most."""
-        cfg = self.cfg
-        b, n_gt = gt.labels.shape
-        device = gt.boxes.device
-        counts = torch.bincount(proposals.image, minlength=b)
-        longest = int(counts.max()) + n_gt
-        slot = torch.arange(len(proposals.image), device=device) - (torch.cumsum(counts, 0) - counts)[proposals.image]
-        candidates = torch.zeros(b, longest, 4, device=device)
-        candidate_valid = torch.zeros(b, longest, dtype=torch.bool, device=device)
-        candidates[proposals.image, slot] = proposals.boxes
-        candidate_valid[proposals.image, slot] = True
-        candidates[:, -n_gt:] = gt.boxes
-        candidate_valid[:, -n_gt:] = gt.valid
-        iou = batched_box_iou(gt.boxes, candidates)  # (B, G, P)
-        matched, labels = match(iou, gt.valid, cfg.roi_fg_iou, cfg.roi_fg_iou, low_quality=False)
-        labels = torch.where(candidate_valid, labels, -1)
-        fg, bg = sample(labels, cfg.roi_batch_size, cfg.roi_positive_fraction, generator)
-        image, index = (fg | bg).nonzero(as_tuple=True)
-        gt_index = matched[image, index]
-        classes = torch.where(fg[image, index], gt.labels[image, gt_index], 0)
-        return SampledRoIs(candidates[image, index], image, classes, gt_index)
-
-    def _box_losses(self, features: torch.Tensor, rois: SampledRoIs, gt: GroundTruth) -> dict[str, torch.Tensor]:
-        """Cross-entropy over the sampled RoIs and smooth L1 on the deltas of the true class of the foreground ones
-        (summed, over the number of RoIs, as torchvision)."""
-        logits, box_deltas = self._box_head(features, rois.boxes, rois.image)
-        loss_classifier = F.cross_entropy(logits, rois.classes)
-        fg = (rois.classes > 0).nonzero(as_tuple=True)[0]
-        class_deltas = box_deltas.reshape(len(rois.boxes), -1, 4)[fg, rois.classes[fg]]
-        box_targets = self.box_coder.encode(gt.boxes[rois.image[fg], rois.gt[fg]], rois.boxes[fg])
-        loss_box_reg = F.smooth_l1_loss(class_deltas, box_targets, beta=SMOOTH_L1_BETA,
-                                        reduction="sum") / len(rois.boxes)
-        return {"loss_classifier": loss_classifier, "loss_box_reg": loss_box_reg}
-
     def _training_pass(self, images: torch.Tensor, targets: list[Target], generator: torch.Generator | None
-                       ) -> tuple[dict[str, torch.Tensor], torch.Tensor, SampledRoIs, GroundTruth]:
-        """The four losses, with what a subclass's extra heads train on: the features, the sampled RoIs and the
-        padded ground truth."""
+                       ) -> tuple[dict[str, torch.Tensor], torch.Tensor, RegionSample]:
+        """The four losses, with what a subclass's extra heads train on: the features and the sampled RoIs (the
+        proposals, detached, and the ground-truth boxes, matched and sampled per image: `roi_batch_size` per image,
+        a `roi_positive_fraction` foreground at most)."""
+        cfg = self.cfg
         size = tuple(images.shape[-2:])
         features = self._features(images)
         anchors, objectness, deltas = self._rpn(features, size)
-        gt = _pad_targets(targets, images.device)
-        losses = self._rpn_losses(anchors, objectness, deltas, gt, generator)
+        losses = self._rpn_losses(anchors, objectness, deltas, targets, generator)
         proposals = self._propose(anchors, objectness.detach(), deltas.detach(), size)
-        rois = self._sample_rois(proposals, gt, generator)
-        return {**losses, **self._box_losses(features, rois, gt)}, features, rois, gt
+        rois = sample_regions(proposals.boxes, proposals.image, targets, cfg.roi_batch_size,
+                              cfg.roi_positive_fraction, cfg.roi_fg_iou, generator)
+        logits, box_deltas = self._box_head(features, rois.boxes, rois.image)
+        return {**losses, **region_losses(logits, box_deltas, rois, self.box_coder)}, features, rois
 
     # --- the box head and the post-processing of its outputs ---
 
@@ -360,39 +221,15 @@ class FasterRCNN(nn.Module):
         hidden = self.box_fc(pooled)
         return self.cls_score(hidden), self.bbox_pred(hidden)
 
-    def _postprocess(self, logits: torch.Tensor, box_deltas: torch.Tensor, proposals: Proposals,
-                     image_size: tuple[int, int], n_images: int) -> Detections:
-        """The box head's outputs on the proposals -> detections: softmax scores, each class's box decoded and
-        clipped, low scores and empty boxes dropped, NMS per image and class, the `detections_per_img` best."""
-        cfg = self.cfg
-        n_classes = cfg.num_classes
-        scores = logits.softmax(-1)[:, 1:].reshape(-1)  # background dropped; (K (C - 1),)
-        boxes = self.box_coder.decode(box_deltas, proposals.boxes).reshape(-1, n_classes, 4)[:, 1:].reshape(-1, 4)
-        height, width = image_size
-        boxes = torch.stack((boxes[:, 0].clamp(0, width), boxes[:, 1].clamp(0, height),
-                             boxes[:, 2].clamp(0, width), boxes[:, 3].clamp(0, height)), dim=1)
-        labels = torch.arange(1, n_classes, device=logits.device).repeat(len(proposals.boxes))
-        image = proposals.image.repeat_interleave(n_classes - 1)
-        keep = (scores > cfg.score_thresh) & ((boxes[:, 2] - boxes[:, 0]) >= 1e-2) & (
-            (boxes[:, 3] - boxes[:, 1]) >= 1e-2)
-        boxes, scores, labels, image = boxes[keep], scores[keep], labels[keep], image[keep]
-        keep = nms_per_image(boxes, scores, labels, image, n_images, cfg.nms_thresh)
-        keep = keep[_rank_in_group(scores[keep], image[keep], n_images) < cfg.detections_per_img]
-        return Detections(boxes[keep], scores[keep], labels[keep], image[keep])
-
     def _detections(self, images: torch.Tensor) -> tuple[torch.Tensor, Detections]:
         """The backbone's features (for a subclass's extra heads) and the batch's detections."""
         size = tuple(images.shape[-2:])
         features = self._features(images)
         proposals = self._propose(*self._rpn(features, size), size)
         logits, box_deltas = self._box_head(features, proposals.boxes, proposals.image)
-        return features, self._postprocess(logits, box_deltas, proposals, size, len(images))
-
-    @staticmethod
-    def _per_image(found: Detections, n_images: int, **extra: torch.Tensor) -> list[Target]:
-        """Flat detections (and `extra` per-detection fields) as torchvision's list of dicts, one per image."""
-        fields = {"boxes": found.boxes, "labels": found.labels, "scores": found.scores, **extra}
-        return [{name: values[found.image == i] for name, values in fields.items()} for i in range(n_images)]
+        cfg = self.cfg
+        return features, postprocess(logits, box_deltas, proposals.boxes, proposals.image, len(images), size,
+                                     self.box_coder, cfg.score_thresh, cfg.nms_thresh, cfg.detections_per_img)
 
     def _head_outputs(self, features: torch.Tensor, proposals: Proposals) -> torch.Tensor:
         """The heads' raw outputs on each proposal, (K, 5 C): class logits, then box deltas."""
@@ -405,7 +242,7 @@ class FasterRCNN(nn.Module):
         if targets is not None and self.training:
             return self.losses(images, targets, generator)
         if not self.training:
-            return self._padded(self.detect(images))
+            return padded_detections(self.detect(images), self.cfg.detections_per_img, images.device)
         return self._raw_outputs(images)
 
     def losses(self, images: torch.Tensor, targets: list[Target],
@@ -417,14 +254,7 @@ class FasterRCNN(nn.Module):
     def detect(self, images: torch.Tensor) -> list[Target]:
         """Detections per image as torchvision's list of dicts: "boxes" (n, 4), "labels" (n,) int64 and "scores"
         (n,), best first."""
-        return self._per_image(self._detections(images)[1], len(images))
-
-    def _padded(self, detections: list[Target]) -> torch.Tensor:
-        out = torch.zeros(len(detections), self.cfg.detections_per_img, 6, device=self.cls_score.weight.device)
-        for i, d in enumerate(detections):
-            n = len(d["scores"])
-            out[i, :n] = torch.cat((d["boxes"], d["scores"][:, None], d["labels"][:, None].to(d["boxes"])), dim=1)
-        return out
+        return per_image(self._detections(images)[1], len(images))
 
     def _raw_outputs(self, images: torch.Tensor) -> torch.Tensor:
         size = tuple(images.shape[-2:])

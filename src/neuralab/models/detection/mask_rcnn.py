@@ -28,17 +28,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuralab.config import field
+from neuralab.detection.matching import Target
 from neuralab.detection.roi import roi_align
 from neuralab.models import sizing
-from neuralab.models.detection.faster_rcnn import (
-    STRIDE,
-    FasterRCNN,
-    FasterRCNNConfig,
-    Proposals,
-    SampledRoIs,
-    Target,
-    example_scenes,
-)
+from neuralab.models.detection.faster_rcnn import STRIDE, FasterRCNN, FasterRCNNConfig, Proposals
+from neuralab.models.detection.region_head import RegionSample, example_images, per_image
 from neuralab.registry import register_model
 
 
@@ -84,7 +78,7 @@ def paste_masks(masks: torch.Tensor, boxes: torch.Tensor, image_size: tuple[int,
 
 
 @register_model("mask-rcnn", family="detection", config=MaskRCNNConfig, sizing=sizing.images,
-                example_input=example_scenes,
+                example_input=example_images,
                 paper="He, Gkioxari, Dollar, Girshick 2017, Mask R-CNN (on Faster R-CNN: Ren, He, Girshick, Sun 2015)")
 class MaskRCNN(FasterRCNN):
     """Faster R-CNN's interface with masks: `forward(images, targets)` in training gives its four losses and
@@ -117,7 +111,7 @@ class MaskRCNN(FasterRCNN):
                            sampling_ratio=self.cfg.sampling_ratio)  # (K, channels, S, S)
         return self.mask_logits(self.mask_convs(pooled))
 
-    def _mask_loss(self, features: torch.Tensor, rois: SampledRoIs, targets: list[Target]) -> torch.Tensor:
+    def _mask_loss(self, features: torch.Tensor, rois: RegionSample, targets: list[Target]) -> torch.Tensor:
         """Binary cross-entropy of the ground-truth class's mask logits on the foreground RoIs, averaged over their
         pixels (0, still in the graph, when no RoI is foreground)."""
         fg = (rois.classes > 0).nonzero(as_tuple=True)[0]
@@ -134,7 +128,7 @@ class MaskRCNN(FasterRCNN):
     def losses(self, images: torch.Tensor, targets: list[Target],
                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Faster R-CNN's four losses and "loss_mask" (torchvision's keys)."""
-        losses, features, rois, _ = self._training_pass(images, targets, generator)
+        losses, features, rois = self._training_pass(images, targets, generator)
         return {**losses, "loss_mask": self._mask_loss(features, rois, targets)}
 
     def detect(self, images: torch.Tensor) -> list[Target]:
@@ -144,7 +138,7 @@ class MaskRCNN(FasterRCNN):
         logits = self._mask_head(features, found.boxes, found.image)
         probabilities = logits[torch.arange(len(logits), device=logits.device), found.labels].sigmoid()  # (D, M, M)
         masks = paste_masks(probabilities, found.boxes, tuple(images.shape[-2:]))
-        return self._per_image(found, len(images), masks=masks)
+        return per_image(found, len(images), masks=masks)
 
     def _head_outputs(self, features: torch.Tensor, proposals: Proposals) -> torch.Tensor:
         masks = self._mask_head(features, proposals.boxes, proposals.image)
