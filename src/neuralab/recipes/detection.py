@@ -50,7 +50,10 @@ register(Recipe(
     method_config=dict(schedule="onecycle", lr=2e-3, eval_batch_size=10),
     data_config=dict(batch_size=8, n_test=300),
     run=RunConfig(steps=600, eval_every=600, log_every=50, threads=2),
-    expect={"test/map_50": (">=", 0.85)},
+    # Measured (2026-12-01, OMP_NUM_THREADS=1, --run.threads 1, a machine loaded about 5x by other jobs, four runs at
+    # once): seed 0: 1785 s wall, test mAP@0.5 0.921, mAP 0.723, 3.4 test images/s; seed 1: 1869 s, mAP@0.5 0.924,
+    # mAP 0.724, 6.6 images/s. Wall and images/s under load: to be measured on a quiet machine.
+    expect={"test/map_50": (">=", 0.88)},
 ))
 
 register(Recipe(
@@ -61,5 +64,7 @@ register(Recipe(
     method_config=dict(schedule="onecycle", lr=2e-3),
     data_config=dict(batch_size=8, n_test=300),
     run=RunConfig(steps=1000, eval_every=1000, log_every=50, threads=2),
-    expect={"test/map_50": (">=", 0.80)},
+    # Measured (2026-12-01, same loaded machine and settings as rcnn-mnist-scenes): seed 0: 1570 s wall, test
+    # mAP@0.5 0.926, mAP 0.701, 7.6 test images/s; seed 1: 1583 s, mAP@0.5 0.926, mAP 0.705, 7.1 images/s.
+    expect={"test/map_50": (">=", 0.88)},
 ))
