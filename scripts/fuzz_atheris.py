@@ -4,15 +4,15 @@ hypothesis campaign (scripts/fuzz_campaign.py) over the same table (tests/fuzz/r
     pip install atheris        # a wheel for CPython 3.11 on x86-64 Linux; elsewhere it may need clang to build
     OMP_NUM_THREADS=1 PYTHONPATH=src python scripts/fuzz_atheris.py --runs 10000 [--readers idx,csv] [--out DIR]
 
-Each reader is fuzzed in its own process (libFuzzer runs one target per process). Its input folder starts from the
-simplest folder the reader's hypothesis strategy makes (the valid sample, unbroken); libFuzzer's first byte picks
-which file of that folder it replaces and the rest is that file's new content, mutated by libFuzzer from the valid
-files (the seed corpus) and steered by the branch coverage of neuralab's own code (`atheris.instrument_imports`,
-neuralab only). A safetensors file gets its checkpoint JSON's digest recomputed, as a crafted checkpoint would have
-it, so the safetensors parser itself is reached. The contract is the campaign's: a result or one short
-`UserError` line (`tests.fuzz.readers.outcome`); any other exception, a hang past `--timeout` seconds or a process
-past `--rss` MiB is a crash, which libFuzzer saves under `--out/READER/` and this script lists. Exit code 1 when
-any reader crashed.
+Each reader is fuzzed in its own process (libFuzzer runs one target per process). Its input folder is the first
+folder of the reader's hypothesis strategy that reads without an error; libFuzzer's first byte picks which file of
+that folder it replaces and the rest is that file's new content, mutated by libFuzzer from the files of 200
+generated folders (the seed corpus) and steered by the branch coverage of neuralab's own code
+(`atheris.instrument_imports`, neuralab only). A safetensors file gets its checkpoint JSON's digest recomputed,
+as a crafted checkpoint would have it, so the safetensors parser itself is reached. The contract is the
+campaign's: a result or one short `UserError` line (`tests.fuzz.readers.outcome`); any other exception, a hang
+past `--timeout` seconds or a process past `--rss` MiB is a crash, which libFuzzer saves under `--out/READER/` and
+this script lists. Exit code 1 when any reader crashed.
 """
 
 from __future__ import annotations
@@ -30,14 +30,33 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 
-def base_folder(reader_name: str) -> dict[str, bytes]:
-    """The simplest input the reader's strategy makes: its valid folder, no edits (hypothesis shrinks to it)."""
-    from hypothesis import HealthCheck, find, settings
+def sample_folders(reader_name: str, examples: int = 200) -> tuple[dict[str, bytes], list[dict[str, bytes]]]:
+    """Folders of the reader's hypothesis strategy (derandomised): the first one it reads without an error (the
+    folder libFuzzer's inputs go into) and up to 64 of all kinds (the seed corpus)."""
+    from hypothesis import HealthCheck, Phase, given, settings
 
-    from tests.fuzz.readers import BY_NAME
+    from tests.fuzz.readers import BY_NAME, outcome, write_files
 
-    return find(BY_NAME[reader_name].inputs(), lambda files: True,
-                settings=settings(database=None, suppress_health_check=list(HealthCheck)))
+    reader = BY_NAME[reader_name]
+    readable: list[dict[str, bytes]] = []
+    others: list[dict[str, bytes]] = []
+
+    @settings(max_examples=examples, derandomize=True, database=None, deadline=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(reader.inputs())
+    def collect(files: dict[str, bytes]) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            write_files(Path(tmp), files)
+            try:
+                ok = outcome(reader, Path(tmp)) == "ok"
+            except Exception:  # noqa: BLE001  (a crash here is for the fuzzer to find again)
+                ok = False
+        (readable if ok else others).append(files)
+
+    collect()
+    if not readable:
+        raise SystemExit(f"fuzz_atheris: {reader_name}: none of {examples} generated folders reads without error")
+    return readable[0], (readable + others)[:64]
 
 
 def fuzz_one(reader_name: str, libfuzzer_args: list[str]) -> None:
@@ -58,8 +77,10 @@ def fuzz_one(reader_name: str, libfuzzer_args: list[str]) -> None:
     from tests.fuzz.readers import BY_NAME, outcome, with_matching_digest, write_files
 
     reader = BY_NAME[reader_name]
-    base = base_folder(reader_name)
-    names = sorted(base)
+    base, samples = sample_folders(reader_name)
+    # the files libFuzzer writes: all of the folder's, but only the tensors for the safetensors reader (its JSON
+    # half is the checkpoint_json reader's, and must stay whole to carry the recomputed digest)
+    names = [n for n in sorted(base) if reader_name != "safetensors" or n.endswith(".safetensors")]
     work = Path(tempfile.mkdtemp(prefix=f"atheris-{reader_name}-"))
 
     def one_input(data: bytes) -> None:
@@ -79,9 +100,11 @@ def fuzz_one(reader_name: str, libfuzzer_args: list[str]) -> None:
 
     corpus = work / "seeds"
     corpus.mkdir()
-    for i, name in enumerate(names):  # one seed per file of the valid folder: that file, unchanged
-        (corpus / f"seed-{i}").write_bytes(bytes([i]) + base[name])
-    atheris.Setup([sys.argv[0], *libfuzzer_args, str(corpus)], one_input)
+    seeds = {bytes([i]) + folder[name] for folder in samples for i, name in enumerate(names) if name in folder}
+    for k, seed in enumerate(sorted(seeds)):  # a fuzzed file's content in the sampled folders, behind its index
+        (corpus / f"seed-{k}").write_bytes(seed)
+    longest = max(len(data) for data in base.values())  # room to grow well past the valid files
+    atheris.Setup([sys.argv[0], f"-max_len={max(4096, 4 * longest)}", *libfuzzer_args, str(corpus)], one_input)
     atheris.Fuzz()
 
 
