@@ -94,6 +94,18 @@ def final_tensors(run_dir: Path) -> dict:
     return load_file(str(run_dir / "checkpoints" / f"{name}.safetensors"))
 
 
+def record_digest(weights: Path) -> None:
+    """Write the SHA-256 and size of the file `weights` (a checkpoint's safetensors half, replaced by a test) into its
+    checkpoint JSON, as a crafted checkpoint would have them: the digest check passes and what reads the tensors
+    file is tested."""
+    import hashlib
+
+    meta_path = weights.with_suffix(".json")
+    blob = weights.read_bytes()
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob)}))
+
+
 @pytest.fixture
 def cli():
     return run_cli

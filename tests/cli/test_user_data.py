@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from tests import conftest
-from tests.conftest import cli_env
+from tests.conftest import cli_env, record_digest
 
 
 def run_cli(*args, cwd=None, **env_extra: str) -> subprocess.CompletedProcess:
@@ -225,6 +225,7 @@ def test_eval_refuses_a_pickled_checkpoint(image_run, tmp_path):
     marker = tmp_path / "pwned"
     weights = sorted((run / "checkpoints").glob("step-*.safetensors"))[-1]
     torch.save({"model": RunsShell(marker)}, weights)
+    record_digest(weights)
     line = one_line_error(run_cli("eval", run))
     assert f"{weights.name}: not a readable safetensors file" in line and "refusing to load it" in line
     assert not marker.exists()

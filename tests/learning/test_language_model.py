@@ -26,8 +26,8 @@ def text_file(tmp_path_factory):
     return path
 
 
-def _train(recipe, text_file, out, steps, model, data=None, method=None, **kw):
-    return neuralab.train(recipe, {"run": {**RUN, "steps": steps, "eval_every": steps}, "model": model,
+def _train(recipe, text_file, out, steps, model, data=None, method=None, eval_every=None, **kw):
+    return neuralab.train(recipe, {"run": {**RUN, "steps": steps, "eval_every": eval_every or steps}, "model": model,
                                    "data": {"path": str(text_file), **(data or {})}, "method": method or {}},
                           out=out, **kw)
 
@@ -85,8 +85,9 @@ def test_the_carried_hidden_state_changes_training_and_survives_a_resume(text_fi
     assert "method.hidden.0" in a and "method.hidden.0" not in b  # the LSTM's (h, c) is checkpointed
     assert not torch.equal(a["method.model.head.weight"], b["method.model.head.weight"])
 
-    half = _train("lstm-shakespeare", text_file, tmp_path / "half", 3, TINY_LSTM, data, plain)
-    _train("lstm-shakespeare", text_file, half.run_dir, 6, TINY_LSTM, data, plain, resume=True)
+    # the evaluation schedule of the whole run (a resume may not change it)
+    half = _train("lstm-shakespeare", text_file, tmp_path / "half", 3, TINY_LSTM, data, plain, eval_every=6)
+    _train("lstm-shakespeare", text_file, half.run_dir, 6, TINY_LSTM, data, plain, eval_every=6, resume=True)
     resumed = final_tensors(half.run_dir)
     assert resumed.keys() == a.keys()
     for key in a:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
-import json
 import os
 import pickle
 
@@ -15,6 +13,7 @@ import torch
 from neuralab import checkpoint
 from neuralab.data.safe_pickle import load_arrays_pickle
 from neuralab.errors import DataError, UnsafeFileError, UserError
+from tests.conftest import record_digest
 
 
 class RunsShell:
@@ -95,10 +94,7 @@ def test_checkpoint_whose_tensors_file_is_a_pickle_is_refused(tmp_path, how):
         torch.save({"w": RunsShell(marker)}, weights)
     else:
         weights.write_bytes(pickle.dumps({"w": RunsShell(marker)}))
-    meta_path = directory / "step-000000003.json"  # a crafted checkpoint records the pickle's own digest
-    blob = weights.read_bytes()
-    meta = json.loads(meta_path.read_text())
-    meta_path.write_text(json.dumps({**meta, "sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob)}))
+    record_digest(weights)
     with pytest.raises(UserError) as info:
         checkpoint.load(directory)
     message = str(info.value)
