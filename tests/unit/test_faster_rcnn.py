@@ -9,6 +9,7 @@ import torch
 
 from neuralab.detection.matching import batched_box_iou, match, sample
 from neuralab.models.detection.faster_rcnn import FasterRCNN, FasterRCNNConfig
+from tests.detection_support import overfit_one_batch
 
 SMALL = FasterRCNNConfig(image_size=64, width=8, fc_dim=32, rpn_pre_nms_top_n=100, rpn_post_nms_top_n=30,
                          roi_batch_size=32, rpn_batch_size=64)
@@ -103,15 +104,5 @@ def test_proposals_are_detached_so_the_box_head_does_not_train_the_rpn():
 
 
 def test_losses_fall_when_overfitting_one_batch():
-    model = _model(dataclasses.replace(SMALL, width=12)).train()
-    images, targets = _batch()
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    generator = torch.Generator().manual_seed(0)
-    totals = []
-    for _ in range(20):
-        loss = sum(model(images, targets, generator).values())
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        totals.append(float(loss.detach()))
+    totals = overfit_one_batch(_model(dataclasses.replace(SMALL, width=12)).train(), *_batch())
     assert sum(totals[-3:]) / 3 < 0.5 * sum(totals[:3]) / 3, totals

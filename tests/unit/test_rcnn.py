@@ -8,6 +8,7 @@ import torch
 
 from neuralab.models.detection.fast_rcnn import FastRCNN, FastRCNNConfig
 from neuralab.models.detection.rcnn import RCNN, RCNNConfig
+from tests.detection_support import overfit_one_batch
 
 MODELS = [(RCNN, RCNNConfig(image_size=64, width=8, fc_dim=32, max_proposals=40, roi_batch_size=32)),
           (FastRCNN, FastRCNNConfig(image_size=64, width=8, fc_dim=32, max_proposals=40, roi_batch_size=32))]
@@ -45,15 +46,5 @@ def test_detections_and_losses_follow_torchvision_s_interface(cls, cfg):
 @pytest.mark.parametrize(("cls", "cfg"), MODELS, ids=["rcnn", "fast-rcnn"])
 def test_losses_fall_when_overfitting_one_batch(cls, cfg):
     torch.manual_seed(0)
-    model = cls(cfg).train()
-    images, targets = _batch()
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    generator = torch.Generator().manual_seed(0)
-    totals = []
-    for _ in range(20):
-        loss = sum(model(images, targets, generator).values())
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        totals.append(float(loss.detach()))
+    totals = overfit_one_batch(cls(cfg).train(), *_batch())
     assert sum(totals[-3:]) / 3 < 0.5 * sum(totals[:3]) / 3, totals

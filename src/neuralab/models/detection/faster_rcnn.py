@@ -35,13 +35,13 @@ from neuralab.detection.matching import Target, batched_box_iou, match, pad_targ
 from neuralab.detection.nms import nms_per_image, rank_in_group
 from neuralab.detection.roi import roi_align
 from neuralab.models import sizing
+from neuralab.models.detection.detector import Detector
 from neuralab.models.detection.region_head import (
     SMOOTH_L1_BETA,
     Detections,
     RegionSample,
     conv_block,
     example_images,
-    padded_detections,
     per_image,
     postprocess,
     region_losses,
@@ -103,7 +103,7 @@ class Proposals(NamedTuple):
                 example_input=example_images,
                 paper="Ren, He, Girshick, Sun 2015, Faster R-CNN: Towards Real-Time Object Detection with Region "
                       "Proposal Networks (RoIAlign: He, Gkioxari, Dollar, Girshick 2017, Mask R-CNN)")
-class FasterRCNN(nn.Module):
+class FasterRCNN(Detector):
     """`forward(images, targets)` in training: the four losses (a dict, as torchvision); `forward(images)` in
     evaluation: the detections as a padded (B, detections_per_img, 6) tensor of rows (x1, y1, x2, y2, score, label),
     label 0 and score 0 on padding rows (`detect` gives them as torchvision's list of dicts); `forward(images)` in
@@ -237,14 +237,6 @@ class FasterRCNN(nn.Module):
 
     # --- public API ---
 
-    def forward(self, images: torch.Tensor, targets: list[Target] | None = None,
-                generator: torch.Generator | None = None) -> dict[str, torch.Tensor] | torch.Tensor:
-        if targets is not None and self.training:
-            return self.losses(images, targets, generator)
-        if not self.training:
-            return padded_detections(self.detect(images), self.cfg.detections_per_img, images.device)
-        return self._raw_outputs(images)
-
     def losses(self, images: torch.Tensor, targets: list[Target],
                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """The four training losses on a batch (torchvision's keys); anchors and proposals are sampled with
@@ -256,7 +248,7 @@ class FasterRCNN(nn.Module):
         (n,), best first."""
         return per_image(self._detections(images)[1], len(images))
 
-    def _raw_outputs(self, images: torch.Tensor) -> torch.Tensor:
+    def raw_outputs(self, images: torch.Tensor) -> torch.Tensor:
         size = tuple(images.shape[-2:])
         features = self._features(images)
         anchors, objectness, deltas = self._rpn(features, size)

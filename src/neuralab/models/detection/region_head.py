@@ -16,7 +16,7 @@ torchvision's RoIHeads):
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -29,6 +29,7 @@ from neuralab.detection.boxes import BoxCoder
 from neuralab.detection.matching import Target, batched_box_iou, match, pad_targets, sample
 from neuralab.detection.nms import nms_per_image, rank_in_group
 from neuralab.detection.proposals import ProposalSettings, RegionProposals, propose
+from neuralab.models.detection.detector import Detector
 
 SMOOTH_L1_BETA = 1 / 9  # torchvision's, for the box losses
 
@@ -137,16 +138,6 @@ def per_image(found: Detections, n_images: int, **extra: torch.Tensor) -> list[T
     return [{name: values[found.image == i] for name, values in fields.items()} for i in range(n_images)]
 
 
-def padded_detections(found: list[Target], detections_per_img: int, device: torch.device) -> torch.Tensor:
-    """Detections as one (B, detections_per_img, 6) tensor of rows (x1, y1, x2, y2, score, label), zero rows after
-    each image's own."""
-    out = torch.zeros(len(found), detections_per_img, 6, device=device)
-    for i, d in enumerate(found):
-        n = len(d["scores"])
-        out[i, :n] = torch.cat((d["boxes"], d["scores"][:, None], d["labels"][:, None].to(d["boxes"])), dim=1)
-    return out
-
-
 @dataclass(frozen=True)
 class RegionDetectorConfig:
     """What R-CNN and Fast R-CNN share: sizes, proposals, sampling and post-processing."""
@@ -189,7 +180,7 @@ def example_images(cfg: RegionDetectorConfig) -> torch.Tensor:
     return images
 
 
-class RegionDetector(nn.Module, ABC):
+class RegionDetector(Detector):
     """A detector that classifies and refines the regions `neuralab.detection.proposals` finds; a subclass scores
     regions with `score_regions(images, boxes, image)` -> (logits (K, C), deltas (K, 4 C)).
 
@@ -219,14 +210,6 @@ class RegionDetector(nn.Module, ABC):
     def proposals(self, images: torch.Tensor) -> RegionProposals:
         return propose(images, self.cfg.proposal_settings())
 
-    def forward(self, images: torch.Tensor, targets: list[Target] | None = None,
-                generator: torch.Generator | None = None) -> dict[str, torch.Tensor] | torch.Tensor:
-        if targets is not None and self.training:
-            return self.losses(images, targets, generator)
-        if not self.training:
-            return padded_detections(self.detect(images), self.cfg.detections_per_img, images.device)
-        return self._raw_outputs(images)
-
     def losses(self, images: torch.Tensor, targets: list[Target],
                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """The two training losses on a batch (torchvision's keys); regions are sampled with `generator`."""
@@ -247,7 +230,7 @@ class RegionDetector(nn.Module, ABC):
                             self.box_coder, cfg.score_thresh, cfg.nms_thresh, cfg.detections_per_img)
         return per_image(found, len(images))
 
-    def _raw_outputs(self, images: torch.Tensor) -> torch.Tensor:
+    def raw_outputs(self, images: torch.Tensor) -> torch.Tensor:
         proposals = self.proposals(images)
         rows = torch.cat(self.score_regions(images, proposals.boxes, proposals.image), dim=1)
         counts = torch.bincount(proposals.image, minlength=len(images))
