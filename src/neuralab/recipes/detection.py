@@ -19,8 +19,7 @@ register(Recipe(
     method_config=dict(schedule="onecycle", lr=2e-3),
     data_config=dict(batch_size=8, n_test=300),
     run=RunConfig(steps=1000, eval_every=1000, log_every=50, threads=2),
-    # Measured (seed 0, 2026-11-30, OMP_NUM_THREADS=2, a quiet machine): 473 s wall (about 0.47 s a step), test
-    # mAP@0.5 0.912, mAP@[.5:.95] 0.662, mAP@0.75 0.790, 44 test images/s; the margin over 0.90 is thin (one seed).
+    # Measured over seeds 0-2, wall time and test images/s on 2 cores: docs/detection.md (`make detection-docs`).
     expect={"test/map_50": (">=", 0.90)},
 ))
 
@@ -33,12 +32,7 @@ register(Recipe(
     method_config=dict(schedule="onecycle", lr=2e-3),
     data_config=dict(batch_size=8, n_test=300),
     run=RunConfig(steps=1000, eval_every=1000, log_every=50, threads=2),
-    # Measured (2026-12-01, --run.threads 1 on a 2-core machine shared by about nine busy processes, so the walls are
-    # several times a quiet run's): seed 0: 2435 s wall, test mAP@0.5 0.924, mAP@[.5:.95] 0.671, mAP@0.75 0.795,
-    # mask mAP@0.5 0.851, mask mAP@[.5:.95] 0.460, mask mAP@0.75 0.460; seed 1: 2230 s, mAP@0.5 0.919, mAP 0.669,
-    # mAP@0.75 0.790, mask mAP@0.5 0.844, mask mAP 0.453, mask mAP@0.75 0.454. A step costs 1.3 Faster R-CNN steps
-    # (0.81 s against 0.62 s, interleaved under the same load, 1 thread: the mask head on up to 32 foreground RoIs
-    # per image), so about 10 minutes on a quiet machine with 2 threads.
+    # Measured over seeds 0-2, wall time and test images/s on 2 cores: docs/detection.md (`make detection-docs`).
     expect={"test/map_50": (">=", 0.90), "test/mask_map_50": (">=", 0.80)},
 ))
 
@@ -50,9 +44,7 @@ register(Recipe(
     method_config=dict(schedule="onecycle", lr=2e-3, eval_batch_size=10),
     data_config=dict(batch_size=8, n_test=300),
     run=RunConfig(steps=600, eval_every=600, log_every=50, threads=2),
-    # Measured (2026-12-01, OMP_NUM_THREADS=1, --run.threads 1, a machine loaded about 5x by other jobs, four runs at
-    # once): seed 0: 1785 s wall, test mAP@0.5 0.921, mAP 0.723, 3.4 test images/s; seed 1: 1869 s, mAP@0.5 0.924,
-    # mAP 0.724, 6.6 images/s. Wall and images/s under load: to be measured on a quiet machine.
+    # Measured over seeds 0-2, wall time and test images/s on 2 cores: docs/detection.md (`make detection-docs`).
     expect={"test/map_50": (">=", 0.88)},
 ))
 
@@ -64,7 +56,6 @@ register(Recipe(
     method_config=dict(schedule="onecycle", lr=2e-3),
     data_config=dict(batch_size=8, n_test=300),
     run=RunConfig(steps=1000, eval_every=1000, log_every=50, threads=2),
-    # Measured (2026-12-01, same loaded machine and settings as rcnn-mnist-scenes): seed 0: 1570 s wall, test
-    # mAP@0.5 0.926, mAP 0.701, 7.6 test images/s; seed 1: 1583 s, mAP@0.5 0.926, mAP 0.705, 7.1 images/s.
+    # Measured over seeds 0-2, wall time and test images/s on 2 cores: docs/detection.md (`make detection-docs`).
     expect={"test/map_50": (">=", 0.88)},
 ))
