@@ -9,22 +9,11 @@ import torch
 
 from neuralab.detection.matching import batched_box_iou, match, sample
 from neuralab.models.detection.faster_rcnn import FasterRCNN, FasterRCNNConfig
-from tests.detection_support import overfit_one_batch
+from tests.detection_support import overfit_one_batch, small_batch
 
 SMALL = FasterRCNNConfig(image_size=64, width=8, fc_dim=32, rpn_pre_nms_top_n=100, rpn_post_nms_top_n=30,
                          roi_batch_size=32, rpn_batch_size=64)
 
-
-def _batch() -> tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:
-    """Two 64x64 images with bright rectangles and their boxes (labels 3 and 5, 7)."""
-    images = torch.zeros(2, 1, 64, 64)
-    images[0, :, 8:32, 10:30] = 1.0
-    images[1, :, 30:60, 4:24] = 1.0
-    images[1, :, 5:25, 35:60] = 0.6
-    targets = [{"boxes": torch.tensor([[10.0, 8.0, 30.0, 32.0]]), "labels": torch.tensor([3])},
-               {"boxes": torch.tensor([[4.0, 30.0, 24.0, 60.0], [35.0, 5.0, 60.0, 25.0]]),
-                "labels": torch.tensor([5, 7])}]
-    return images, targets
 
 
 def _model(cfg: FasterRCNNConfig = SMALL) -> FasterRCNN:
@@ -34,7 +23,7 @@ def _model(cfg: FasterRCNNConfig = SMALL) -> FasterRCNN:
 
 def test_detections_come_as_torchvision_dicts_and_as_a_padded_tensor():
     model = _model().eval()
-    images, _ = _batch()
+    images, _ = small_batch()
     with torch.no_grad():
         found = model.detect(images)
         padded = model(images)
@@ -52,7 +41,7 @@ def test_detections_come_as_torchvision_dicts_and_as_a_padded_tensor():
 
 
 def test_training_returns_torchvision_s_four_finite_losses():
-    images, targets = _batch()
+    images, targets = small_batch()
     losses = _model().train()(images, targets, torch.Generator().manual_seed(0))
     assert set(losses) == {"loss_objectness", "loss_rpn_box_reg", "loss_classifier", "loss_box_reg"}
     assert all(v.dim() == 0 and torch.isfinite(v) for v in losses.values())
@@ -96,7 +85,7 @@ def test_sampling_takes_at_most_the_foreground_share_and_fills_with_background()
 
 def test_proposals_are_detached_so_the_box_head_does_not_train_the_rpn():
     model = _model().train()
-    images, targets = _batch()
+    images, targets = small_batch()
     losses = model(images, targets, torch.Generator().manual_seed(0))
     (losses["loss_classifier"] + losses["loss_box_reg"]).backward()
     assert model.rpn_objectness.weight.grad is None and model.rpn_deltas.weight.grad is None
@@ -104,5 +93,5 @@ def test_proposals_are_detached_so_the_box_head_does_not_train_the_rpn():
 
 
 def test_losses_fall_when_overfitting_one_batch():
-    totals = overfit_one_batch(_model(dataclasses.replace(SMALL, width=12)).train(), *_batch())
+    totals = overfit_one_batch(_model(dataclasses.replace(SMALL, width=12)).train(), *small_batch())
     assert sum(totals[-3:]) / 3 < 0.5 * sum(totals[:3]) / 3, totals

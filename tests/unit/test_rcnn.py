@@ -8,28 +8,18 @@ import torch
 
 from neuralab.models.detection.fast_rcnn import FastRCNN, FastRCNNConfig
 from neuralab.models.detection.rcnn import RCNN, RCNNConfig
-from tests.detection_support import overfit_one_batch
+from tests.detection_support import overfit_one_batch, small_batch
 
 MODELS = [(RCNN, RCNNConfig(image_size=64, width=8, fc_dim=32, max_proposals=40, roi_batch_size=32)),
           (FastRCNN, FastRCNNConfig(image_size=64, width=8, fc_dim=32, max_proposals=40, roi_batch_size=32))]
 
-
-def _batch():
-    images = torch.zeros(2, 1, 64, 64)
-    images[0, :, 8:32, 10:30] = 1.0
-    images[1, :, 30:60, 4:24] = 1.0
-    images[1, :, 5:25, 35:60] = 0.6
-    targets = [{"boxes": torch.tensor([[10.0, 8.0, 30.0, 32.0]]), "labels": torch.tensor([3])},
-               {"boxes": torch.tensor([[4.0, 30.0, 24.0, 60.0], [35.0, 5.0, 60.0, 25.0]]),
-                "labels": torch.tensor([5, 7])}]
-    return images, targets
 
 
 @pytest.mark.parametrize(("cls", "cfg"), MODELS, ids=["rcnn", "fast-rcnn"])
 def test_detections_and_losses_follow_torchvision_s_interface(cls, cfg):
     torch.manual_seed(0)
     model = cls(cfg)
-    images, targets = _batch()
+    images, targets = small_batch()
     losses = model.train()(images, targets, torch.Generator().manual_seed(0))
     assert set(losses) == {"loss_classifier", "loss_box_reg"} and all(torch.isfinite(v) for v in losses.values())
     model.eval()
@@ -46,5 +36,5 @@ def test_detections_and_losses_follow_torchvision_s_interface(cls, cfg):
 @pytest.mark.parametrize(("cls", "cfg"), MODELS, ids=["rcnn", "fast-rcnn"])
 def test_losses_fall_when_overfitting_one_batch(cls, cfg):
     torch.manual_seed(0)
-    totals = overfit_one_batch(cls(cfg).train(), *_batch())
+    totals = overfit_one_batch(cls(cfg).train(), *small_batch())
     assert sum(totals[-3:]) / 3 < 0.5 * sum(totals[:3]) / 3, totals
