@@ -86,6 +86,24 @@ def test_gzipped_idx_of_255_dimensions_each_near_2_to_32(tmp_path):
     assert "needs more than" in line and "..." in line and len(line) < 400
 
 
+def test_idx_claiming_many_small_dimensions_is_one_short_line(tmp_path):
+    """Found by the hypothesis campaign (2026-12-01): 180 dimensions of 3 claim 3^180 items, a size of 86 digits
+    that made the truncation error line 1,179 characters long."""
+    raw = bytes([0, 0, 0x08, 180]) + (3).to_bytes(4, "big") * 180 + bytes(100)
+    line = _read("idx", {"data-idx3-ubyte": raw}, tmp_path)
+    assert "truncated IDX file" in line and "more than 2^" in line, line
+
+
+@pytest.mark.parametrize("program", [
+    # found by the hypothesis campaign: bytes(str, encoding) with an encoding that does not exist (LookupError)
+    b"\x80\x02c__builtin__\nbytes\n(X\x01\x00\x00\x00xX\x00\x00\x00\x00tR.",
+    # found by atheris: a dtype spec numpy parses as a comma string and fails on with a SyntaxError
+    b"\x80\x02cnumpy\ndtype\n(X\x01\x00\x00\x00,tR.",
+])
+def test_pickle_calls_that_raise_unusual_exceptions_are_one_line(tmp_path, program):
+    assert "not a readable array pickle" in _read("safe_pickle", {"mnist.pkl.gz": program}, tmp_path)
+
+
 @pytest.mark.parametrize("body, refused", [
     (b"cnumpy\nndarray\n(K\x03tR.", DataError),  # numpy.ndarray called as a constructor
     (b"cnumpy\ndtype\n(X\x01\x00\x00\x00OtR.", UnsafeFileError),  # object arrays hold anything the pickle makes

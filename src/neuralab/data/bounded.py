@@ -99,6 +99,12 @@ def read_json(path: str | Path, what: str = "JSON file") -> Any:
         raise DataError(f"{path}: not a readable {what} ({exc})") from None
 
 
+def count_text(n: int) -> str:
+    """An integer computed from a file's sizes, for an error line: its digits, or for one past 2^64 (a product of
+    many claimed dimensions can have thousands) only its order."""
+    return str(n) if n.bit_length() <= 64 else f"more than 2^{n.bit_length() - 1}"
+
+
 def short(value: Any) -> str:
     """`repr(value)` cut to a few dozen characters, for error lines that quote a file's content."""
     return _REPR.repr(value)

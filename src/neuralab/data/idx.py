@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from neuralab.data.bounded import check_claim, short
+from neuralab.data.bounded import check_claim, count_text, short
 from neuralab.errors import DataError
 
 _TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -36,7 +36,7 @@ def read_idx(path: str | Path) -> torch.Tensor:
     count = math.prod(shape)
     if len(raw) - header < count * dtype.itemsize:
         raise DataError(f"{path}: truncated IDX file: {len(raw) - header} data bytes, "
-                        f"shape {short(shape)} needs {count * dtype.itemsize}")
+                        f"shape {short(shape)} needs {count_text(count * dtype.itemsize)}")
     try:
         data = np.frombuffer(raw, dtype=dtype, count=count, offset=header).reshape(shape)
     except ValueError:  # an empty array whose other dimensions multiply past what numpy can index

@@ -173,6 +173,8 @@ def load_arrays_pickle(path: str | Path) -> Any:
         raise UnsafeFileError(f"{path}: {exc}") from None
     except DataError as exc:
         raise DataError(f"{path}: not a readable array pickle ({exc})") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, KeyError, IndexError,
-            OverflowError, RecursionError, struct.error) as exc:
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, LookupError, OverflowError,
+            RecursionError, struct.error, SyntaxError) as exc:
+        # LookupError: KeyError, IndexError, and bytes() asked for an unknown encoding; SyntaxError: numpy parsing a
+        # malformed dtype string
         raise DataError(f"{path}: not a readable array pickle ({' '.join(str(exc).split())[:200]})") from None
