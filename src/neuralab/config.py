@@ -48,6 +48,15 @@ AMP_CHOICES = ("off", "on", "auto")
 _SWITCH = {"true": "on", "1": "on", "yes": "on", "false": "off", "0": "off", "no": "off"}
 
 
+
+def absolute_path(value: str) -> str:
+    """A path field's value made absolute (`~` expanded), as config.json keeps it so that a resumed or loaded run
+    finds the file from any folder; `~user` of a user that does not exist is one line."""
+    try:
+        return str(Path(value).expanduser().absolute())
+    except RuntimeError:  # pathlib: "Could not determine home directory"
+        raise UserError(f"{value}: no such user's home directory to expand") from None
+
 @dataclass(frozen=True)
 class RunConfig:
     """Settings of the engine shared by every recipe."""
@@ -82,7 +91,7 @@ class RunConfig:
     def __post_init__(self) -> None:
         # Kept absolute in the run's config.json, so the record names the source from any folder.
         if self.init_from:
-            object.__setattr__(self, "init_from", str(Path(self.init_from).expanduser().absolute()))
+            object.__setattr__(self, "init_from", absolute_path(self.init_from))
         # `--amp`, `amp=True` and configs saved when amp was a yes/no switch mean "on"; false means "off".
         if isinstance(self.amp, bool) or str(self.amp).lower() in _SWITCH:
             object.__setattr__(self, "amp", _SWITCH[str(self.amp).lower()])

@@ -232,6 +232,14 @@ def test_run_config_of_the_wrong_shape(tmp_path, doc):
     assert "unreadable run configuration" in line or "not a neuralab run file" in line
 
 
+def test_run_config_with_zero_attention_heads_is_one_line(tmp_path):
+    """Found by atheris (2026-12-01): a transformer config with heads 0 divided by zero in its own check."""
+    doc = config_sample("transformer-tweets")
+    doc["sections"]["model"]["heads"] = 0
+    line = _read("config", {"config.json": dump_json(doc, [])}, tmp_path)
+    assert line == "ok" or "heads" in line
+
+
 def test_run_config_sample_is_read():
     """The fuzzed config.json starts from a file `load_config` reads."""
     import tempfile

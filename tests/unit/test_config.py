@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from neuralab.config import field, override
+from neuralab.config import absolute_path, field, override
 from neuralab.errors import UserError
 
 
@@ -94,3 +94,16 @@ def test_a_flag_without_a_value_switches_a_yes_no_field_on_and_is_refused_for_an
         with pytest.raises(UserError, match=rf"^--run\.{name} needs a value$"):
             override(RunConfig(), _parse_overrides([f"--run.{name}", "--run.full"])["run"], "run")
     assert override(RunConfig(), {"device": "true"}, "run").device == "true"  # typed out, "true" is a value
+
+
+def test_a_home_directory_that_does_not_exist_is_one_line():
+    with pytest.raises(UserError, match="no such user's home directory"):
+        absolute_path("~no-such-user-neuralab/data.csv")
+
+
+def test_zero_attention_heads_is_refused_by_its_bound_not_a_division():
+    from neuralab.build import resolve
+    from neuralab.registry import RECIPES
+
+    with pytest.raises(UserError, match=r"--model.heads: must be >= 1, got 0"):
+        resolve(RECIPES.get("transformer-tweets"), {"model": {"heads": 0}})

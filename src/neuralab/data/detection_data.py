@@ -18,12 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
 
-from neuralab.config import field
+from neuralab.config import absolute_path, field
 from neuralab.data.tensors import DataMeta
 from neuralab.errors import DataError
 
@@ -90,7 +89,7 @@ class DetectionDataConfig:
         for name in ("path", "images", "test_path", "test_images"):
             value = getattr(self, name)
             if value:
-                object.__setattr__(self, name, str(Path(value).expanduser().absolute()))
+                object.__setattr__(self, name, absolute_path(value))
 
 
 class DetectionData:

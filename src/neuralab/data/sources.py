@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from neuralab.config import field
+from neuralab.config import absolute_path, field
 from neuralab.data import mnist, synthetic
 from neuralab.data.tensors import DataMeta, SupervisedData, split_validation
 from neuralab.data.user import MISSING_CHOICES, fill_missing, read_csv_features, read_image_folder
@@ -49,7 +49,7 @@ class SupervisedDataConfig:
     def __post_init__(self) -> None:
         # Kept absolute in the run's config.json, so `eval` and `predict` find the data from any folder.
         if self.path:
-            object.__setattr__(self, "path", str(Path(self.path).expanduser().absolute()))
+            object.__setattr__(self, "path", absolute_path(self.path))
 
 
 @dataclass(frozen=True)

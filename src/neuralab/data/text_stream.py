@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from neuralab.config import field
+from neuralab.config import absolute_path, field
 from neuralab.data import corpora
 from neuralab.data.tensors import DataMeta
 from neuralab.data.vocab import SPECIALS, UNK, Vocabulary
@@ -54,7 +54,7 @@ class TextStreamConfig:
 
     def __post_init__(self) -> None:
         if self.path:  # absolute in config.json, so `eval` finds the file from any folder
-            object.__setattr__(self, "path", str(Path(self.path).expanduser().absolute()))
+            object.__setattr__(self, "path", absolute_path(self.path))
 
 
 class TextBatch(NamedTuple):

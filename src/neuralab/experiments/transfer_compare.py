@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from neuralab import checkpoint
-from neuralab.config import field
+from neuralab.config import absolute_path, field
 from neuralab.contracts import Method, RunContext
 from neuralab.data.tensors import SupervisedData
 from neuralab.errors import UserError
@@ -56,7 +56,7 @@ class TransferCompareConfig:
 
     def __post_init__(self) -> None:
         if self.source:  # absolute in config.json, so a resumed or loaded run finds it from any folder
-            object.__setattr__(self, "source", str(Path(self.source).expanduser().absolute()))
+            object.__setattr__(self, "source", absolute_path(self.source))
 
 
 def source_run(cfg: TransferCompareConfig, ctx: RunContext) -> Path:

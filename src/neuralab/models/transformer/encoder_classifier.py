@@ -46,7 +46,7 @@ class EncoderConfig:
                            ge=0, le=0.9)
 
     def __post_init__(self) -> None:
-        if self.d_model % self.heads:
+        if self.heads >= 1 and self.d_model % self.heads:  # heads < 1 is refused by its bound, in one line
             raise UserError(f"--model.d_model {self.d_model} is not divisible by --model.heads {self.heads}")
 
 
