@@ -78,6 +78,7 @@ docs: setup
 	$(RESULTS) --report mlp-digits --method.diagnostics true --block report:mlp-digits-diagnostics --write docs/supervised.md
 	$(RESULTS) --report random-vs-grid --method.budget 9 --block report:random-vs-grid-budget-9 --write docs/supervised.md
 	$(RESULTS) --seeds 3 --block cnn --recipes $(CNN) --write docs/cnn.md
+	$(RESULTS) --seeds 3 --block lenet5 --recipes lenet5-mnist,lenet5-relu-mnist,lenet5-paper-mnist --write docs/cnn.md
 	$(RESULTS) --seeds 3 --block mnist1d --recipes $(MNIST1D) --write docs/cnn.md
 	$(RESULTS) --seeds 3 --block transfer --recipes transfer-fashion-1k --write docs/cnn.md
 	$(RESULTS) --report transfer-fashion-1k --write docs/cnn.md

@@ -98,12 +98,10 @@ def record_digest(weights: Path) -> None:
     """Write the SHA-256 and size of the file `weights` (a checkpoint's safetensors half, replaced by a test) into its
     checkpoint JSON, as a crafted checkpoint would have them: the digest check passes and what reads the tensors
     file is tested."""
-    import hashlib
+    from neuralab.checkpoint import digest
 
     meta_path = weights.with_suffix(".json")
-    blob = weights.read_bytes()
-    meta = json.loads(meta_path.read_text())
-    meta_path.write_text(json.dumps({**meta, "sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob)}))
+    meta_path.write_text(json.dumps({**json.loads(meta_path.read_text()), **digest(weights.read_bytes())}))
 
 
 @pytest.fixture

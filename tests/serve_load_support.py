@@ -116,16 +116,28 @@ class Tally:
     def requests(self) -> int:
         return sum(map(len, self.seconds.values()))
 
-    def table(self) -> str:
-        """Requests, errors, p50/p99 latency and requests/s by endpoint, then in all."""
-        lines = [f"{'endpoint':<14} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7}"]
+    def rows(self) -> list[tuple[str, int, int, float, float, float]]:
+        """(endpoint, requests, errors, p50 ms, p99 ms, requests/s) for each endpoint, then for all."""
+        rows = []
         groups = sorted(self.seconds.items()) + [("all", [s for v in self.seconds.values() for s in v])]
         for name, seconds in groups:
             errors = len(self.errors) if name == "all" else sum(e.startswith(name + " ") for e in self.errors)
             p50, p99 = (statistics.quantiles(seconds, n=100)[i] * 1e3 for i in (49, 98)) if len(seconds) > 1 \
                 else (float("nan"),) * 2
-            lines.append(f"{name:<14} {len(seconds):>9} {errors:>7} {p50:>8.1f} {p99:>8.1f} "
-                         f"{len(seconds) / self.wall:>7.1f}")
+            rows.append((name, len(seconds), errors, p50, p99, len(seconds) / self.wall))
+        return rows
+
+    def table(self) -> str:
+        """The rows as aligned text."""
+        lines = [f"{'endpoint':<14} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7}"]
+        lines += [f"{n:<14} {r:>9} {e:>7} {p50:>8.1f} {p99:>8.1f} {rps:>7.1f}"
+                  for n, r, e, p50, p99, rps in self.rows()]
+        return "\n".join(lines)
+
+    def markdown(self) -> str:
+        """The rows as a markdown table."""
+        lines = ["| endpoint | requests | errors | p50 ms | p99 ms | req/s |", "|---|---|---|---|---|---|"]
+        lines += [f"| {n} | {r} | {e} | {p50:.0f} | {p99:.0f} | {rps:.1f} |" for n, r, e, p50, p99, rps in self.rows()]
         return "\n".join(lines)
 
 

@@ -70,6 +70,11 @@ def unflatten_state(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return obj
 
 
+def digest(blob: bytes) -> dict[str, Any]:
+    """The fields a checkpoint JSON records of its tensors file's bytes: their SHA-256 and their size."""
+    return {"sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob)}
+
+
 def _write_pair(directory: Path, stem: str, step: int, state: dict[str, Any]) -> None:
     """STEM.safetensors, then STEM.json with the digest of those bytes: a JSON file only exists beside complete
     tensors, and records what they must hash to."""
@@ -78,7 +83,7 @@ def _write_pair(directory: Path, stem: str, step: int, state: dict[str, Any]) ->
     blob = save_tensors(tensors)
     write_bytes_atomic(directory / f"{stem}.safetensors", blob)
     write_json_atomic(directory / f"{stem}.json", run_format.stamp(
-        {"step": step, "state": meta, "sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob)}))
+        {"step": step, "state": meta, **digest(blob)}))
 
 
 def _link_pair(source: Path, target: Path) -> bool:
@@ -226,16 +231,16 @@ def _load_pair(directory: Path, name: str) -> tuple[int, dict[str, Any]]:
     """Checkpoint NAME (its JSON and its safetensors, checked against the recorded digest) -> (step, state)."""
     path = directory / f"{name}.json"
     meta = run_format.read(_read_json(path), path)
-    step, state, digest, size = (meta.get(k) for k in ("step", "state", "sha256", "size"))
+    step, state, recorded, size = (meta.get(k) for k in ("step", "state", "sha256", "size"))
     if isinstance(step, bool) or not isinstance(step, int) or not isinstance(state, dict) \
-            or not isinstance(digest, str | None) or not isinstance(size, int | None):
+            or not isinstance(recorded, str | None) or not isinstance(size, int | None):
         raise UserError(f"{path}: malformed checkpoint (expected a step, a state object and the tensors' digest)")
     weights = directory / f"{name}.safetensors"
     try:
         blob = weights.read_bytes()
     except OSError as exc:
         raise UserError(f"{weights}: cannot be read ({exc.strerror or exc})") from None
-    if digest is not None and (len(blob) != size or hashlib.sha256(blob).hexdigest() != digest):
+    if recorded is not None and (len(blob) != size or hashlib.sha256(blob).hexdigest() != recorded):
         raise UserError(f"{weights}: damaged ({len(blob)} bytes whose SHA-256 does not match the {size} recorded in "
                         f"{path.name}: truncated or overwritten); refusing to load it")
     try:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import csv
 import gzip
-import hashlib
 import io
 import json
 import pickle
@@ -520,9 +519,9 @@ def safetensors_files(draw: st.DrawFn) -> Files:
 def with_matching_digest(files: Files) -> Files:
     """`files` with the checkpoint JSON's SHA-256 and size recomputed for its (hostile) safetensors file, as a
     crafted checkpoint would have them: the digest check passes and the safetensors reader itself is tested."""
-    blob = files["step-000000003.safetensors"]
-    meta = json.loads(files["step-000000003.json"])
-    meta.update(sha256=hashlib.sha256(blob).hexdigest(), size=len(blob))
+    from neuralab.checkpoint import digest
+
+    meta = {**json.loads(files["step-000000003.json"]), **digest(files["step-000000003.safetensors"])}
     return {**files, "step-000000003.json": json.dumps(meta).encode()}
 
 

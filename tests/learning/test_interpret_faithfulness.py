@@ -26,6 +26,16 @@ Measured here (mean over 8 test images; chance 0.082): saliency 0.71, occlusion 
 Grad-CAM stays below 0.6: its map is 7x7 and bilinear upsampling of the 2x2 cells over the patch alone puts
 23% of the mass outside; bars at the patch's edge also light the neighbouring cells. It is a strict xfail
 for the 60% test, and every method must beat twice the chance level in the other test.
+
+Why, measured on the 7x7 map before upsampling (seed 0): the cells over the bar hold 0.04-0.11 each, every
+background cell 0.00-0.02, and the 45 background cells together hold about half the mass. Grad-CAM weights a
+channel by its mean gradient over all positions, so any channel the bar excites also lights the background
+wherever noise excites it; only the linear layer's weights, not the features, ignore positions outside the patch.
+Variants tried (2026-12-01, seeds 0-3, min-max of Grad-CAM's in-patch mass): a 14x14 last map (max-pool 2)
+0.25-0.30; biases in the convolutions 0.31-0.60; global average pooling instead of the linear layer 0.14-0.58
+(and 0.47-0.92 accuracy in 300 steps); average pooling 0.04-0.29 (mostly untrained); noise 0.1 0.43-0.51 and
+0.05 0.52-0.57; a 12x12 patch on 3x3 cells 0.45-0.58 (noise 0.2) and 0.57 at least (noise 0.1, chance 0.18); the
+first ReLU's 28x28 maps 0.19. Saliency, at this configuration, ranges 0.49-0.80 over those seeds.
 """
 
 from __future__ import annotations

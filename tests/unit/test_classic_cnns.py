@@ -42,14 +42,13 @@ def test_parameter_counts_match_the_published_figures_within_1_percent(name, cha
     assert _params(name, **changes) == pytest.approx(published, rel=0.01)
 
 
-def test_lenet5_differs_from_the_papers_60000_parameters_exactly_by_its_documented_changes():
+def test_lenet5_at_the_papers_configuration_has_its_60000_trainable_parameters():
     # LeCun et al. 1998: C1 156 + S2 12 + C3 1,516 + S4 32 + C5 48,120 + F6 10,164 = 60,000 trainable parameters
-    # (the RBF output units are fixed). Ours connects C3 to all six S2 maps (16 x (6 x 25 + 1) = 2,416 instead
-    # of the sparse table's 1,516), has no trainable subsampling coefficients (S2, S4: 12 + 32) and ends in a
-    # trained linear layer (84 x 10 + 10 = 850): 61,706, 2.8% above the paper's figure.
-    ours = _params("lenet5")
-    assert ours == 61_706
-    assert ours - (2_416 - 1_516) + (12 + 32) - 850 == 60_000
+    # (the RBF output units are fixed). The default, modern net connects C3 to all six S2 maps (16 x (6 x 25 + 1)
+    # = 2,416 instead of the table's 1,516), pools without trainable coefficients (S2, S4: 12 + 32) and ends in a
+    # trained linear layer (84 x 10 + 10 = 850): 61,706.
+    assert _params("lenet5", image_size=32, c3="table", pool="trainable", output="rbf") == 60_000
+    assert _params("lenet5") == 61_706 == 60_000 + (2_416 - 1_516) - (12 + 32) + 850
 
 
 def test_alexnet_single_tower_is_within_2_5_percent_of_torchvision():

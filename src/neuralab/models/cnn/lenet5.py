@@ -2,9 +2,10 @@
 1998) as in the course notes: tanh units and average pooling, about 60K parameters.
 
 C1 conv 6@5x5 on the 28x28 image padded to 32x32 -> S2 2x2 average pool -> C3 conv 16@5x5 -> S4 pool
--> C5 conv 120@5x5 (a full connection on the 5x5 maps) -> F6 84 -> 10 outputs. The paper's sparse
-C3 connection table and RBF output layer are replaced by full connections and a linear layer, as in
-every modern re-implementation.
+-> C5 conv 120@5x5 (a full connection on the 5x5 maps) -> F6 84 -> 10 outputs. By default the paper's
+sparse C3 connection table, trainable subsampling and RBF output layer are replaced by full connections,
+plain pooling and a linear layer, as in every modern re-implementation (61,706 parameters); `c3="table"`,
+`pool="trainable"` and `output="rbf"` restore them (60,000 trainable parameters, the paper's count).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from torch import nn
 
 from neuralab.config import field
 from neuralab.models import sizing
+from neuralab.models.cnn.lenet5_paper_layers import EuclideanRBF, SparseC3, TrainableSubsampling
 from neuralab.nn.activations import ACTIVATIONS, make
 from neuralab.nn.init import INITS, apply_init
 from neuralab.registry import register_model
@@ -27,7 +29,12 @@ class LeNet5Config:
     num_classes: int = field(10, "Number of classes; set from the data.", ge=2)
     image_size: int = field(28, "Input side in pixels: 28 (padded to 32 by C1) or 32.", choices=(28, 32))
     activation: str = field("tanh", "Activation after every layer but the last.", choices=tuple(ACTIVATIONS))
-    pool: str = field("avg", "Subsampling layers S2 and S4: avg (the paper) or max.", choices=("avg", "max"))
+    pool: str = field("avg", "Subsampling layers S2 and S4: avg, max, or trainable (the paper's: 2x2 sums times a "
+                      "trained coefficient plus a bias, per map).", choices=("avg", "max", "trainable"))
+    c3: str = field("full", "C3's connections to S2: full (modern) or table (the paper's Table I: 1,516 parameters "
+                    "instead of 2,416).", choices=("full", "table"))
+    output: str = field("linear", "Output layer: linear (trained) or rbf (the paper's Euclidean RBF units with "
+                        "fixed +-1 codes; logits are minus the squared distances).", choices=("linear", "rbf"))
     init: str = field("default", "Weight initialisation scheme (biases start at 0 unless default).", choices=INITS)
 
 
@@ -39,15 +46,19 @@ class LeNet5(nn.Module):
     def __init__(self, cfg: LeNet5Config) -> None:
         super().__init__()
         self.cfg = cfg
-        pool = nn.AvgPool2d if cfg.pool == "avg" else nn.MaxPool2d
+        def pool(channels: int) -> nn.Module:
+            return {"avg": lambda: nn.AvgPool2d(2), "max": lambda: nn.MaxPool2d(2),
+                    "trainable": lambda: TrainableSubsampling(channels)}[cfg.pool]()
+
         pad = 2 if cfg.image_size == 28 else 0
+        c3 = SparseC3() if cfg.c3 == "table" else nn.Conv2d(6, 16, 5)
         self.features = nn.Sequential(
-            nn.Conv2d(cfg.in_channels, 6, 5, padding=pad), make(cfg.activation), pool(2),  # (B, 6, 14, 14)
-            nn.Conv2d(6, 16, 5), make(cfg.activation), pool(2),  # (B, 16, 5, 5)
+            nn.Conv2d(cfg.in_channels, 6, 5, padding=pad), make(cfg.activation), pool(6),  # (B, 6, 14, 14)
+            c3, make(cfg.activation), pool(16),  # (B, 16, 5, 5)
             nn.Conv2d(16, 120, 5), make(cfg.activation),  # (B, 120, 1, 1)
         )
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(120, 84), make(cfg.activation),
-                                        nn.Linear(84, cfg.num_classes))
+        output = EuclideanRBF(84, cfg.num_classes) if cfg.output == "rbf" else nn.Linear(84, cfg.num_classes)
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(120, 84), make(cfg.activation), output)
         apply_init(self, cfg.init, cfg.activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
