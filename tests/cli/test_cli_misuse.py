@@ -99,7 +99,10 @@ def test_the_battery_covers_every_subcommand_and_every_bounded_option():
 
 
 @pytest.mark.parametrize(("case", "argv"), CASES, ids=[case for case, _ in CASES])
-def test_a_mistake_is_one_line_and_exit_2(case, argv, capsys):
+def test_a_mistake_is_one_line_and_exit_2(case, argv, capsys, tmp_path, monkeypatch):
+    # In an empty folder: `serve` without RUNS_DIR serves ./runs, which a developer's checkout has after `make demo`
+    # (the battery then started a real server and waited on it forever).
+    monkeypatch.chdir(tmp_path)
     code = main(argv)
     out, err = capsys.readouterr()
     assert code == 2, f"{case}: exit {code}\n{err}"
