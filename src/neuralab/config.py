@@ -48,7 +48,6 @@ AMP_CHOICES = ("off", "on", "auto")
 _SWITCH = {"true": "on", "1": "on", "yes": "on", "false": "off", "0": "off", "no": "off"}
 
 
-
 def absolute_path(value: str) -> str:
     """A path field's value made absolute (`~` expanded), as config.json keeps it so that a resumed or loaded run
     finds the file from any folder; `~user` of a user that does not exist is one line."""
@@ -56,6 +55,7 @@ def absolute_path(value: str) -> str:
         return str(Path(value).expanduser().absolute())
     except RuntimeError:  # pathlib: "Could not determine home directory"
         raise UserError(f"{value}: no such user's home directory to expand") from None
+
 
 @dataclass(frozen=True)
 class RunConfig:

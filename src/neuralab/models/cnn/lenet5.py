@@ -47,8 +47,9 @@ class LeNet5(nn.Module):
         super().__init__()
         self.cfg = cfg
         def pool(channels: int) -> nn.Module:
-            return {"avg": lambda: nn.AvgPool2d(2), "max": lambda: nn.MaxPool2d(2),
-                    "trainable": lambda: TrainableSubsampling(channels)}[cfg.pool]()
+            if cfg.pool == "trainable":
+                return TrainableSubsampling(channels)
+            return nn.AvgPool2d(2) if cfg.pool == "avg" else nn.MaxPool2d(2)
 
         pad = 2 if cfg.image_size == 28 else 0
         c3 = SparseC3() if cfg.c3 == "table" else nn.Conv2d(6, 16, 5)

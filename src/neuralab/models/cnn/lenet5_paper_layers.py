@@ -29,14 +29,15 @@ class SparseC3(nn.Module):
         super().__init__()
         self.sizes = sorted({len(inputs) for inputs in C3_TABLE})  # [3, 4, 6]
         self.convs = nn.ModuleList()
+        grouped = []  # the C3 maps in the order the grouped convolutions produce them
         for size in self.sizes:
             maps = [j for j, inputs in enumerate(C3_TABLE) if len(inputs) == size]
+            grouped += maps
             gather = torch.tensor([i for j in maps for i in C3_TABLE[j]])
             self.register_buffer(f"gather_{size}", gather, persistent=False)
-            self.register_buffer(f"maps_{size}", torch.tensor(maps), persistent=False)
             self.convs.append(nn.Conv2d(size * len(maps), len(maps), kernel_size, groups=len(maps)))
-        order = torch.cat([getattr(self, f"maps_{s}") for s in self.sizes]).argsort()
-        self.register_buffer("order", order, persistent=False)  # puts the groups' outputs back in map order
+        # puts the groups' outputs back in map order
+        self.register_buffer("order", torch.tensor(grouped).argsort(), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 6, H, W) -> (B, 16, H - 4, W - 4)
         parts = [conv(x.index_select(1, getattr(self, f"gather_{size}")))
