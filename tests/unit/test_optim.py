@@ -148,7 +148,7 @@ def test_adamw_decay_is_decoupled_and_adam_decay_is_l2_in_the_gradient():
 def _lr_curve(name: str, total: int, lr: float = 0.1) -> list[float]:
     """The learning rate used at each of `total` steps."""
     opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=lr)
-    schedule = make_schedule(name, opt, total, lr)
+    schedule = make_schedule(name, opt, total)
     rates = []
     for _ in range(total):
         rates.append(opt.param_groups[0]["lr"])
@@ -205,7 +205,7 @@ def test_unknown_optimizer_and_schedule_names_are_user_errors():
         make_optimizer("adamax", [nn.Parameter(torch.zeros(1))], 0.1)
     opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1)
     with pytest.raises(UserError, match="unknown schedule 'linear'"):
-        make_schedule("linear", opt, 10, 0.1)
+        make_schedule("linear", opt, 10)
 
 
 def test_config_rejects_unknown_optimizer_and_schedule_values():

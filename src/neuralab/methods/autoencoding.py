@@ -162,7 +162,7 @@ class Autoencoding(Method):
         # One optimiser: during a pre-training stage only that layer's parameters get gradients, and Adam skips
         # the others.
         self.optimizer = make_optimizer(cfg.optimizer, self.params, cfg.lr, weight_decay=cfg.weight_decay)
-        self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps, cfg.lr)
+        self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps)
         self.steps = 0
         with torch.no_grad():
             width = plain.encode(data.x_train[:1]).flatten(1).shape[1]

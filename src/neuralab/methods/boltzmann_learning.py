@@ -91,7 +91,7 @@ class BoltzmannLearning(Method):
         groups = [{"params": [model.weight], "weight_decay": cfg.weight_decay},
                   {"params": [model.bias], "weight_decay": 0.0}]
         self.optimizer = make_optimizer(cfg.optimizer, groups, cfg.lr, momentum=cfg.momentum)
-        self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps, cfg.lr)
+        self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps)
         self.states = binary_states(model.visible, device=ctx.device)  # (2^V, V) every visible state
         self.p_data = self._histogram(x_train)  # the training set's empirical distribution (2^V,)
         self.x_test = data.split("test")[0].flatten(1)

@@ -117,7 +117,7 @@ class ContrastiveDivergence(Method):
         groups = [{"params": [model.weight], "weight_decay": cfg.weight_decay},
                   {"params": [model.visible_bias, model.hidden_bias], "weight_decay": 0.0}]
         self.optimizer = make_optimizer(cfg.optimizer, groups, cfg.lr, momentum=cfg.momentum)
-        self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps, cfg.lr)
+        self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps)
         self.mean, self.whitening, self.dewhitening = self._fit_whitening(data.x_train.flatten(1))
         if cfg.init_visible_bias:  # a resumed run's checkpoint replaces them
             with torch.no_grad():

@@ -98,8 +98,8 @@ class CycleGAN(ImageTranslation):
         betas = (cfg.beta1, cfg.beta2)
         self.g_optimizer = torch.optim.Adam(self.g_params, lr=cfg.lr, betas=betas)
         self.d_optimizer = torch.optim.Adam(self.d_params, lr=cfg.lr, betas=betas)
-        self.g_schedule = make_schedule(cfg.schedule, self.g_optimizer, ctx.total_steps, cfg.lr)
-        self.d_schedule = make_schedule(cfg.schedule, self.d_optimizer, ctx.total_steps, cfg.lr)
+        self.g_schedule = make_schedule(cfg.schedule, self.g_optimizer, ctx.total_steps)
+        self.d_schedule = make_schedule(cfg.schedule, self.d_optimizer, ctx.total_steps)
         self.pools = {"a": ImagePool(cfg.pool_size), "b": ImagePool(cfg.pool_size)}
 
     def step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, Any]:

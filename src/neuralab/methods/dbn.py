@@ -93,7 +93,7 @@ class GreedyPretraining(Method):
         self.chains: torch.Tensor | None = None  # the associative memory's persistent chains (B, F + K)
         classifier = [*model.layers.parameters(), *model.head.parameters()]
         self.optimizer = make_optimizer(cfg.optimizer, classifier, cfg.lr, cfg.momentum, cfg.weight_decay)
-        self.schedule = make_schedule(cfg.schedule, self.optimizer, max(ctx.total_steps - self.ends[-1], 1), cfg.lr)
+        self.schedule = make_schedule(cfg.schedule, self.optimizer, max(ctx.total_steps - self.ends[-1], 1))
         x_test, self.y_test = data.split("test")
         self.x_test = x_test.flatten(1)
         self.x_test_bin = binarized_test_set(self.x_test) if cfg.binarize else self.x_test

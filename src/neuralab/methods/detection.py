@@ -63,7 +63,7 @@ class Detection(Method):
         self.cfg, self.model, self.data, self.ctx = cfg, model, data, ctx
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = make_optimizer(cfg.optimizer, self.params, cfg.lr, cfg.momentum, cfg.weight_decay)
-        self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps, cfg.lr)
+        self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps)
         self.generator = torch.Generator(device=ctx.device).manual_seed(ctx.seed)
         # Box and mask AP of the latest evaluation, which the report tabulates (no mask AP: the model does not segment)
         self.last_ap: tuple[DetectionAP, DetectionAP | None] | None = None

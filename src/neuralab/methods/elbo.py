@@ -151,7 +151,7 @@ class ELBO(Method):
                                 f"these span [{low:.3g}, {high:.3g}]; use --data.normalize scale")
         self.conditional = self.plain.cfg.num_classes > 0
         self.optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, weight_decay=cfg.weight_decay)
-        self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps, cfg.lr)
+        self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps)
         self.steps = 0
         self._test: tuple[torch.Tensor, torch.Tensor] | None = None  # the (binarised) test split, made once
 

@@ -30,6 +30,7 @@ from neuralab.contracts import Generated, Method, RunContext
 from neuralab.data.text_stream import TextBatch, streams, windows
 from neuralab.data.vocab import SPECIALS
 from neuralab.errors import UserError
+from neuralab.methods.muon import MuonAdamW
 from neuralab.methods.optim import OPTIMIZERS, SCHEDULES, descend, make_optimizer, make_schedule
 from neuralab.models.rnn.state import detach_state
 from neuralab.registry import register_method
@@ -39,8 +40,11 @@ EVAL_CHUNK = 256  # tokens per forward pass when a recurrent model reads the val
 
 @dataclass(frozen=True)
 class LanguageModelConfig:
-    optimizer: str = field("adam", "Optimiser from torch.optim.", choices=OPTIMIZERS)
+    optimizer: str = field("adam", "Optimiser from torch.optim; muon: Muon on the hidden nn.Linear weights, AdamW "
+                                   "at lr on the rest (embeddings, output layer, biases, norms).",
+                           choices=OPTIMIZERS + ("muon",))
     lr: float = field(2e-3, "Learning rate (peak rate for onecycle).", gt=0)
+    muon_lr: float = field(0.02, "Muon's learning rate on the hidden weights (--method.optimizer muon only).", gt=0)
     weight_decay: float = field(0.0, "Weight decay (decoupled for adamw).", ge=0)
     schedule: str = field("none", "Learning-rate schedule over the whole run.", choices=SCHEDULES)
     clip_grad_norm: float = field(1.0, "Rescale the gradients so their joint L2 norm is at most this; 0 disables.",
@@ -71,8 +75,14 @@ class LanguageModel(Method):
             raise UserError(f"--data.seq_len {seq_len} is longer than the model's context (--model.block_size "
                             f"{block}); make it at most {block}")
         self.params = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = make_optimizer(cfg.optimizer, self.params, cfg.lr, weight_decay=cfg.weight_decay)
-        self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps, cfg.lr)
+        if cfg.optimizer == "muon":
+            try:
+                self.optimizer = MuonAdamW(_plain(model), self.params, cfg.lr, cfg.muon_lr, cfg.weight_decay)
+            except ValueError as e:
+                raise UserError(str(e)) from None
+        else:
+            self.optimizer = make_optimizer(cfg.optimizer, self.params, cfg.lr, weight_decay=cfg.weight_decay)
+        self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps)
         self.state: Any = None  # the hidden state carried from the last training chunk
         self._tokens, self._clock = 0, time.perf_counter()  # for tokens/s between evaluations
 

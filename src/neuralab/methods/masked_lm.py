@@ -89,7 +89,7 @@ class MaskedLM(Method):
         self.mask_id, self.vocab_size = plain.mask_id, len(data.meta.vocab)
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = make_optimizer(cfg.optimizer, self.params, cfg.lr, weight_decay=cfg.weight_decay)
-        self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps, cfg.lr)
+        self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps)
         self.generator = torch.Generator(device=ctx.device).manual_seed(ctx.seed)
 
     def _scores(self, x: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, int]:

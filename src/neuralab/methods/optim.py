@@ -50,13 +50,13 @@ def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float, m
     return _ADAPTIVE[name](params, lr=lr, weight_decay=weight_decay)
 
 
-def make_schedule(name: str, optimizer: torch.optim.Optimizer, total_steps: int, lr: float):
+def make_schedule(name: str, optimizer: torch.optim.Optimizer, total_steps: int):
     """A schedule stepped once per training step over `total_steps`, or None for a constant rate.
 
     step: the rate divided by 10 at 50% and again at 75% of training; exponential: multiplied by a constant
     factor each step so that it ends at 1% of `lr`; cosine: half a cosine from `lr` down to 0; onecycle:
     warm up from lr/25 to `lr` over the first 30% of training, then anneal along a cosine to lr/25/1e4
-    (Smith and Topin 2019).
+    (Smith and Topin 2019). `lr` is each parameter group's own rate as the optimiser was built with it.
     """
     total_steps = max(total_steps, 1)
     if name == "none":
@@ -68,7 +68,10 @@ def make_schedule(name: str, optimizer: torch.optim.Optimizer, total_steps: int,
     if name == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total_steps)
     if name == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps)
+        # Momentum cycles inversely to the rate where the optimiser has one kind of it (MuonAdamW has two: neither).
+        cycle = "momentum" in optimizer.defaults or "betas" in optimizer.defaults
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[group["lr"] for group in optimizer.param_groups],
+                                                   total_steps=total_steps, cycle_momentum=cycle)
     raise UserError(f"unknown schedule {name!r}; choose from {', '.join(SCHEDULES)}")
 
 

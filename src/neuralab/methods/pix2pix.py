@@ -53,14 +53,14 @@ class Pix2Pix(ImageTranslation):
         self.generator_name = "Pix2Pix (U-Net + PatchGAN)" if cfg.gan_weight else "U-Net, L1 alone"
         self.g_params = [p for p in model.parameters() if p.requires_grad]
         self.g_optimizer = torch.optim.Adam(self.g_params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
-        self.g_schedule = make_schedule(cfg.schedule, self.g_optimizer, ctx.total_steps, cfg.lr)
+        self.g_schedule = make_schedule(cfg.schedule, self.g_optimizer, ctx.total_steps)
         self.discriminator = None
         if cfg.gan_weight:
             pair_channels = data.meta.input_shape[0] + data.meta.target_shape[0]  # D reads (input, image)
             self.discriminator = ctx.prepare(PatchGAN(pair_channels, cfg.d_width, cfg.d_layers, cfg.d_norm))
             self.d_params = list(self.discriminator.parameters())
             self.d_optimizer = torch.optim.Adam(self.d_params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
-            self.d_schedule = make_schedule(cfg.schedule, self.d_optimizer, ctx.total_steps, cfg.lr)
+            self.d_schedule = make_schedule(cfg.schedule, self.d_optimizer, ctx.total_steps)
 
     def _d(self, x: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         return self.discriminator(torch.cat([x, image], dim=1))  # (B, 1, H', W') logits, one per patch

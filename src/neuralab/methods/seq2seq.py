@@ -80,7 +80,7 @@ class Seq2Seq(Method):
         self.cfg, self.model, self.data, self.ctx = cfg, model, data, ctx
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = make_optimizer("adamw", self.params, cfg.lr, weight_decay=cfg.weight_decay)
-        self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps, cfg.lr)
+        self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps)
         self.src_vocab: Vocabulary = data.meta.vocabulary()
         self.tgt_vocab: Vocabulary = data.meta.target_vocabulary()
         self._tables: dict[tuple[int, int], list[dict[str, Any]]] = {}  # (beam, pairs) -> table of these weights

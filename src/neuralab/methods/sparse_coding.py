@@ -65,7 +65,7 @@ class SparseCodingFit(Method):
                 model.dewhitening.copy_(dewhitening)
         self.params = [model.dictionary]
         self.optimizer = make_optimizer(cfg.optimizer, self.params, cfg.lr)
-        self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps, cfg.lr)
+        self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps)
         self.steps = 0
 
     def step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, Any]:

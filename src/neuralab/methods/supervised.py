@@ -162,7 +162,7 @@ class Supervised(Method):
         self.cfg, self.model, self.data, self.ctx = cfg, model, data, ctx
         self.params = [p for p in model.parameters() if p.requires_grad]  # frozen ones (--run.freeze) stay put
         self.optimizer = make_optimizer(cfg.optimizer, self.params, cfg.lr, cfg.momentum, cfg.weight_decay)
-        self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps, cfg.lr)
+        self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps)
         self.augmenter = (Augmenter(cfg.augment, tuple(data.meta.input_shape), ctx.seed, ctx.device)
                           if cfg.augment else None)
         # Hooks only when asked for: without diagnostics the forward pass carries no extra work.
