@@ -22,7 +22,7 @@ bench: setup
 	$(PY) benchmarks/lenet5_loop.py
 	$(PY) benchmarks/training_loop.py --recipe resnet18-fashion
 	$(PY) benchmarks/mnist_examples_peer.py
-	$(PY) benchmarks/nanogpt_peer.py
+	$(PY) benchmarks/nanogpt_peer.py --write docs/benchmarks.md
 	$(PY) benchmarks/lstm_lm_loop.py
 	$(PY) benchmarks/vae_examples_peer.py --write docs/benchmarks.md
 	$(PY) benchmarks/dcgan_throughput.py --write docs/benchmarks.md

@@ -62,11 +62,16 @@ class MultiHeadAttention(nn.Module):
                 causal: bool = False, key_padding: torch.Tensor | None = None,
                 need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(outputs (B, Tq, D), weights (B, H, Tq, Tk) or None) for query (B, Tq, D), key/value (B, Tk, D)."""
-        key = query if key is None else key
-        value = key if value is None else value
-        w = self.in_proj.weight.chunk(3)
-        b = self.in_proj.bias.chunk(3) if self.in_proj.bias is not None else (None, None, None)
-        q, k, v = (self._heads(x, wi, bi) for x, wi, bi in zip((query, key, value), w, b, strict=True))
+        if key is None and value is None:  # self-attention: Q, K and V in one (B, T, 3D) product
+            b_, t, d = query.shape
+            qkv = F.linear(query, self.in_proj.weight, self.in_proj.bias).view(b_, t, 3, self.heads, d // self.heads)
+            q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, T, D/H)
+        else:
+            key = query if key is None else key
+            value = key if value is None else value
+            w = self.in_proj.weight.chunk(3)
+            b = self.in_proj.bias.chunk(3) if self.in_proj.bias is not None else (None, None, None)
+            q, k, v = (self._heads(x, wi, bi) for x, wi, bi in zip((query, key, value), w, b, strict=True))
         p = self.dropout if self.training else 0.0
         mask = attention_mask(q.shape[2], k.shape[2], causal=causal, key_padding=key_padding, device=q.device)
         if need_weights:
