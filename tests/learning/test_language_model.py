@@ -46,7 +46,8 @@ def test_loss_at_initialisation_is_about_ln_vocabulary(recipe, model, text_file,
     ("gpt-shakespeare", TINY_GPT, {"batch_size": 8, "seq_len": 32}),
 ])
 def test_a_repetitive_text_is_learnt_and_sampled_back(recipe, model, data, text_file, tmp_path):
-    run = _train(recipe, text_file, tmp_path / "run", 150, model, data, {"lr": 1e-2, "schedule": "none"})
+    # The recipe's own cosine schedule: at a constant rate Muon keeps this 1-layer GPT bouncing near 0.05 nats.
+    run = _train(recipe, text_file, tmp_path / "run", 150, model, data, {"lr": 1e-2})
     assert run.metrics["val/loss"] < 0.1  # nats per character: the text is (almost) certain
     method = neuralab.load(run.run_dir, with_data=False).run.method
     out = method.sample("hello", 39, temperature=0.5, seed=3)
