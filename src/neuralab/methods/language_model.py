@@ -76,10 +76,7 @@ class LanguageModel(Method):
                             f"{block}); make it at most {block}")
         self.params = [p for p in model.parameters() if p.requires_grad]
         if cfg.optimizer == "muon":
-            try:
-                self.optimizer = MuonAdamW(_plain(model), self.params, cfg.lr, cfg.muon_lr, cfg.weight_decay)
-            except ValueError as e:
-                raise UserError(str(e)) from None
+            self.optimizer = MuonAdamW(_plain(model), self.params, cfg.lr, cfg.muon_lr, cfg.weight_decay)
         else:
             self.optimizer = make_optimizer(cfg.optimizer, self.params, cfg.lr, weight_decay=cfg.weight_decay)
         self.schedule = make_schedule(cfg.schedule, self.optimizer, ctx.total_steps)

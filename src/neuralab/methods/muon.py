@@ -16,6 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from neuralab.errors import UserError
+
 
 def hidden_matrices(model: nn.Module, params: list[nn.Parameter]) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
     """(Muon's, AdamW's) share of `params`: the weights of every `nn.Linear` in `model` but the last one (the output
@@ -34,7 +36,7 @@ class MuonAdamW(torch.optim.Optimizer):
                  weight_decay: float = 0.0) -> None:
         hidden, other = hidden_matrices(model, params)
         if not hidden:
-            raise ValueError("muon: the model has no hidden nn.Linear weights to orthogonalise; use adamw")
+            raise UserError("--method.optimizer muon: the model has no hidden nn.Linear weights to orthogonalise; use adamw")
         self.muon = torch.optim.Muon(hidden, lr=muon_lr, weight_decay=weight_decay)
         self.adamw = torch.optim.AdamW(other, lr=lr, weight_decay=weight_decay)
         # The same group dicts as the two optimisers': a rate set here is the rate they step with.

@@ -53,25 +53,26 @@ class MultiHeadAttention(nn.Module):
         self.in_proj = nn.Linear(d_model, 3 * d_model, bias=bias)  # W^Q, W^K, W^V stacked, as nn.MultiheadAttention
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)  # W^O
 
-    def _heads(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    def _heads(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+               parts: int = 1) -> tuple[torch.Tensor, ...]:
+        """x (B, T, D) projected by `weight` (parts * D', D) in one product: `parts` tensors (B, H, T, D'/H)."""
         b, t, _ = x.shape
         # The head width spelt out, not -1: a batch of zero examples (neuralab info's shape trace) has no size to infer.
-        return F.linear(x, weight, bias).view(b, t, self.heads, weight.shape[0] // self.heads).transpose(1, 2)
+        width = weight.shape[0] // parts // self.heads
+        return F.linear(x, weight, bias).view(b, t, parts, self.heads, width).permute(2, 0, 3, 1, 4).unbind(0)
 
     def forward(self, query: torch.Tensor, key: torch.Tensor | None = None, value: torch.Tensor | None = None, *,
                 causal: bool = False, key_padding: torch.Tensor | None = None,
                 need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(outputs (B, Tq, D), weights (B, H, Tq, Tk) or None) for query (B, Tq, D), key/value (B, Tk, D)."""
         if key is None and value is None:  # self-attention: Q, K and V in one (B, T, 3D) product
-            b_, t, d = query.shape
-            qkv = F.linear(query, self.in_proj.weight, self.in_proj.bias).view(b_, t, 3, self.heads, d // self.heads)
-            q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, T, D/H)
+            q, k, v = self._heads(query, self.in_proj.weight, self.in_proj.bias, parts=3)
         else:
             key = query if key is None else key
             value = key if value is None else value
             w = self.in_proj.weight.chunk(3)
             b = self.in_proj.bias.chunk(3) if self.in_proj.bias is not None else (None, None, None)
-            q, k, v = (self._heads(x, wi, bi) for x, wi, bi in zip((query, key, value), w, b, strict=True))
+            q, k, v = (self._heads(x, wi, bi)[0] for x, wi, bi in zip((query, key, value), w, b, strict=True))
         p = self.dropout if self.training else 0.0
         mask = attention_mask(q.shape[2], k.shape[2], causal=causal, key_padding=key_padding, device=q.device)
         if need_weights:
