@@ -189,7 +189,8 @@ def main() -> None:
         f"{peer_estimate:.4f}, on the fixed {len(data.val):,}-character slice {target:.4f}")
     times = [ours(seed, target, args, say) for seed in range(args.seeds)]
     ratios = np.array([t / peer_seconds for t in times if t is not None])
-    say(f"time to the peer's final loss, ours / peer: {ratios.mean():.2f} +- {ratios.std(ddof=1) if len(ratios) > 1 else 0:.2f} over "
+    spread = ratios.std(ddof=1) if len(ratios) > 1 else 0.0
+    say(f"time to the peer's final loss, ours / peer: {ratios.mean():.2f} +- {spread:.2f} over "
         f"{len(ratios)} of {args.seeds} seeds that reached it (target <= 0.5)" if len(ratios) else
         "time to the peer's final loss: no seed of ours reached it")
     if args.write:

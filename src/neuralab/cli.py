@@ -597,8 +597,6 @@ def cmd_results(args: argparse.Namespace, extra: list[str]) -> int:
     parts += [f"--write {args.write}"] if args.write else []
     if args.report and (args.family or args.recipes):
         raise UserError("--report RECIPE writes one recipe's report; leave out --family and --recipes")
-    if args.reuse and not args.report:
-        raise UserError("--reuse applies to --report RECIPE (a table always trains every seed afresh)")
     columns = [c for c in (args.columns or "").split(",") if c]
     if columns and args.report:
         raise UserError("--columns adds metrics to a results table; leave it out with --report RECIPE")
@@ -611,7 +609,8 @@ def cmd_results(args: argparse.Namespace, extra: list[str]) -> int:
     else:
         names = results.select_recipes(args.family, [n for n in (args.recipes or "").split(",") if n])
         log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
-        text = results.format_table([results.train_seeds(n, args.seeds, out, overrides, log) for n in names],
+        text = results.format_table([results.train_seeds(n, args.seeds, out, overrides, log, args.reuse)
+                                     for n in names],
                                     " ".join(parts), args.seeds, columns)
     if args.write:
         results.write_block(Path(args.write), block, text)
@@ -933,8 +932,9 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--report", metavar="RECIPE",
                    help="instead: the recipe's own report for seed 0, in block <!-- results:report:RECIPE:start -->")
     s.add_argument("--reuse", action="store_true",
-                   help="with --report: take the report a finished seed-0 run of the very same configuration "
-                        "under --out wrote (e.g. the table just before trained it) instead of training again")
+                   help="read each seed's finished run of the very same configuration under --out (OUT/RECIPE/seed-K) "
+                        "instead of training it again: its metrics for a table (its own time/seconds as wall "
+                        "time), its report for --report")
     s.add_argument("--block", help="marker name to write between (<!-- results:BLOCK:start -->)")
     s.add_argument("--write", metavar="FILE.md", help="replace the block between the markers of this file "
                                                       "(default: print the table)")

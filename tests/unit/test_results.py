@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import pytest
 
@@ -117,6 +118,31 @@ def test_results_report_reuse_takes_a_finished_run_of_the_same_configuration_and
     assert summary.stat().st_mtime_ns != stamp
     config = json.loads((runs / "perceptron-and" / "seed-0" / "config.json").read_text())
     assert config["sections"]["method"]["lr"] == 0.5
-    bad = run_cli("results", "--recipes", "perceptron-and", "--reuse", "--out", runs)
-    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
-        "neuralab: error: --reuse applies to --report RECIPE (a table always trains every seed afresh)"]
+
+
+def test_results_table_reuse_reads_seeds_trained_beforehand_and_trains_the_rest(tmp_path):
+    runs, doc = tmp_path / "runs", tmp_path / "doc.md"
+    doc.write_text("<!-- results:t:start -->\n<!-- results:t:end -->\n")
+    # seed 1 trained on its own beforehand (as seeds too slow to train one after another are, side by side)
+    assert run_cli("train", "perceptron-and", "--run.seed", "1", "--out", runs / "perceptron-and" / "seed-1",
+                   "--quiet").returncode == 0
+    summary = runs / "perceptron-and" / "seed-1" / "summary.json"
+    stamp = summary.stat().st_mtime_ns
+    r = run_cli("results", "--recipes", "perceptron-and", "--seeds", "2", "--reuse", "--block", "t", "--write", doc,
+                "--out", runs)
+    assert r.returncode == 0, r.stderr
+    assert summary.stat().st_mtime_ns == stamp  # seed 1 read, not trained again
+    assert "perceptron-and seed 1: reached read from its finished run" in r.stderr
+    assert (runs / "perceptron-and" / "seed-0" / "summary.json").exists()  # seed 0 had no run: trained
+    text = doc.read_text()
+    assert "--reuse" in text and "Read from runs finished before this command" in text and "`perceptron-and` 1." in text
+    assert "| 2/2 |" in text
+    # a finished run of another configuration is not reused: trained again with the table's
+    shutil.rmtree(runs / "perceptron-and" / "seed-1")
+    assert run_cli("train", "perceptron-and", "--run.seed", "1", "--method.lr", "0.5", "--out",
+                   runs / "perceptron-and" / "seed-1", "--quiet").returncode == 0
+    r = run_cli("results", "--recipes", "perceptron-and", "--seeds", "2", "--reuse", "--out", runs)
+    assert r.returncode == 0, r.stderr
+    assert "`perceptron-and` 0." in r.stdout  # seed 0: the last table's run, read; seed 1: trained again
+    config = json.loads((runs / "perceptron-and" / "seed-1" / "config.json").read_text())
+    assert config["sections"]["method"]["lr"] != 0.5

@@ -36,7 +36,8 @@ class MuonAdamW(torch.optim.Optimizer):
                  weight_decay: float = 0.0) -> None:
         hidden, other = hidden_matrices(model, params)
         if not hidden:
-            raise UserError("--method.optimizer muon: the model has no hidden nn.Linear weights to orthogonalise; use adamw")
+            raise UserError("--method.optimizer muon: the model has no hidden nn.Linear weights to orthogonalise; "
+                            "use adamw")
         self.muon = torch.optim.Muon(hidden, lr=muon_lr, weight_decay=weight_decay)
         self.adamw = torch.optim.AdamW(other, lr=lr, weight_decay=weight_decay)
         # The same group dicts as the two optimisers': a rate set here is the rate they step with.
