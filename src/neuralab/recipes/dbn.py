@@ -9,7 +9,7 @@ MNIST = dict(batch_size=100, normalize="scale", val_fraction=1 / 6)  # 50,000 to
 FINE_TUNE = dict(optimizer="adam", lr=1e-3, schedule="cosine")
 PRETRAIN_EPOCHS, FINE_TUNE_EPOCHS = 2, 20
 # The longer run (--run.full true) is Hinton et al.'s protocol: the settings chosen on the validation split, then
-# ten epochs of CD per RBM and fifty of fine-tuning on all 60,000 training images (about 40 minutes on a shared
+# ten epochs of CD per RBM and fifty of fine-tuning on all 60,000 training images (about 20 minutes on one
 # core). With the 10,000 held out it measured 1.27% test error (seed 0); on all 60,000 see docs/energy.md.
 FULL_PRETRAIN, FULL_FINE_TUNE = 10, 50
 
