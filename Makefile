@@ -97,7 +97,8 @@ sequences-docs: setup
 	$(RESULTS) --seeds 3 --block regimes --recipes gru-mnist1d,lstm-bracket-depth,gru-sine-waves --write docs/sequences.md
 	$(RESULTS) --seeds 3 --block forecasting --recipes forecast-sines,forecast-sunspots --write docs/sequences.md
 	for r in forecast-sines forecast-sunspots; do $(RESULTS) --report $$r --write docs/sequences.md || exit 1; done
-	$(RESULTS) --seeds 3 --block lm --recipes lstm-shakespeare,gru-shakespeare,gpt-shakespeare --write docs/sequences.md
+	$(RESULTS) --seeds 3 --block lm --recipes lstm-shakespeare,gru-shakespeare,gpt-shakespeare --columns time/tokens_per_s \
+	  --write docs/sequences.md
 	$(RESULTS) --seeds 3 --block embeddings --recipes skipgram-ptb,cbow-ptb --write docs/sequences.md
 	$(RESULTS) --report skipgram-ptb --write docs/sequences.md
 	$(RESULTS) --seeds 3 --block seq2seq --recipes $(SEQ2SEQ) --write docs/sequences.md

@@ -51,8 +51,8 @@ register(Recipe(
     data_config=dict(batch_size=12, seq_len=64, layout="windows"),
     # float32: bf16 autocast made this small net's step 1.5x slower here (167 against 111 ms, 1 thread, AMX CPU).
     run=RunConfig(steps=1000, eval_every=250, log_every=50),
-    # Measured (docs/sequences.md's lm table, seeds 0-2, 2 threads): 1.745 +- 0.006 nats/char on the whole held-out
-    # 10% after 1000 steps, 99 s a run (AdamW at 1e-3 had 1.869 after 2000 steps). On the held-out text's first 32k
+    # Measured (docs/sequences.md's lm table, seeds 0-2, 2 threads): 1.748 +- 0.005 nats/char on the whole held-out
+    # 10% after 1000 steps, 114 s a run (AdamW at 1e-3 had 1.869 after 2000 steps). On the held-out text's first 32k
     # characters (benchmarks/nanogpt_peer.py) 1.84-1.85, where nanoGPT's loop has 1.961 after 2000 iterations.
     # The 1.55 is the LSTM/GRU target (item 5); this small GPT is nanoGPT's CPU setting for the speed test.
     expect={"val/loss": ("<=", 1.90)}, mode="min",
