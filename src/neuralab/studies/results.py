@@ -195,7 +195,8 @@ def train_seeds(name: str, seeds: int, out: Path, overrides: dict[str, dict[str,
     runs, threads = [], 0
     for seed in range(seeds):
         if found.get(seed) is not None:
-            summary, threads = found[seed]
+            summary, run_threads = found[seed]
+            threads = run_threads or threads
             metrics = summary["metrics"]
             runs.append(SeedRun(seed, summary["expect"], float(metrics["time/seconds"]), dict(metrics), reused=True))
         else:
