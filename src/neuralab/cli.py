@@ -593,6 +593,7 @@ def cmd_results(args: argparse.Namespace, extra: list[str]) -> int:
     parts += [f"--recipes {args.recipes}"] if args.recipes else []
     parts += [] if args.report else [f"--seeds {args.seeds}"]
     parts += [f"--columns {args.columns}"] if args.columns else []
+    parts += [f"--nll {args.nll}"] if args.nll else []
     parts += extra + ([f"--block {args.block}"] if args.block else [])
     parts += [f"--write {args.write}"] if args.write else []
     if args.report and (args.family or args.recipes):
@@ -600,6 +601,8 @@ def cmd_results(args: argparse.Namespace, extra: list[str]) -> int:
     columns = [c for c in (args.columns or "").split(",") if c]
     if columns and args.report:
         raise UserError("--columns adds metrics to a results table; leave it out with --report RECIPE")
+    if args.nll and args.report:
+        raise UserError("--nll adds likelihood metrics to a results table; leave it out with --report RECIPE")
     block = args.block or (f"report:{args.report}" if args.report else args.family)
     if args.write:  # a file without the markers is refused before any training
         results.write_block(Path(args.write), block, "", dry_run=True)
@@ -608,8 +611,15 @@ def cmd_results(args: argparse.Namespace, extra: list[str]) -> int:
         text = results.recipe_report(args.report, out, overrides, " ".join(parts), reuse=args.reuse)
     else:
         names = results.select_recipes(args.family, [n for n in (args.recipes or "").split(",") if n])
+        if args.nll:  # refused before any training, in one line naming the recipe
+            from neuralab.registry import METHODS, RECIPES
+
+            for n in names:
+                if not METHODS.get(RECIPES.get(n).method).build.scores_likelihood():
+                    raise UserError(f"--nll: {n} has no likelihood to estimate (its method, {RECIPES.get(n).method}, "
+                                    "cannot)")
         log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
-        text = results.format_table([results.train_seeds(n, args.seeds, out, overrides, log, args.reuse)
+        text = results.format_table([results.train_seeds(n, args.seeds, out, overrides, log, args.reuse, args.nll)
                                      for n in names],
                                     " ".join(parts), args.seeds, columns)
     if args.write:
@@ -929,6 +939,10 @@ def make_parser() -> argparse.ArgumentParser:
                    default=3, help="number of seeds (0..N-1) per recipe")
     s.add_argument("--columns", metavar="METRIC,...", help="more columns: each final metric's mean +- std over the "
                                                           "seeds (e.g. test/map,time/test_images_per_s)")
+    s.add_argument("--nll", type=integer(1, 1_000_000, "use at least one importance sample per example"),
+                   default=0, metavar="SAMPLES", help="likelihood models: also estimate each seed's test negative "
+                                                      "log-likelihood with SAMPLES importance samples, as neuralab "
+                                                      "eval --nll does (add test/nll to --columns)")
     s.add_argument("--report", metavar="RECIPE",
                    help="instead: the recipe's own report for seed 0, in block <!-- results:report:RECIPE:start -->")
     s.add_argument("--reuse", action="store_true",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 
 import pytest
 
@@ -137,12 +136,24 @@ def test_results_table_reuse_reads_seeds_trained_beforehand_and_trains_the_rest(
     text = doc.read_text()
     assert "--reuse" in text and "Read from runs finished before this command" in text and "`perceptron-and` 1." in text
     assert "| 2/2 |" in text
-    # a finished run of another configuration is not reused: trained again with the table's
-    shutil.rmtree(runs / "perceptron-and" / "seed-1")
-    assert run_cli("train", "perceptron-and", "--run.seed", "1", "--method.lr", "0.5", "--out",
-                   runs / "perceptron-and" / "seed-1", "--quiet").returncode == 0
-    r = run_cli("results", "--recipes", "perceptron-and", "--seeds", "2", "--reuse", "--out", runs)
+    # a finished run of another configuration is not reused: finished_run compares the whole resolved config
+    # (tested by the --report test above)
+
+
+def test_results_nll_adds_each_seeds_test_likelihood_as_eval_nll_computes_it(tmp_path):
+    from neuralab.api import load
+
+    runs = tmp_path / "runs"
+    # 8 hidden units: log Z exact by enumeration, so the estimate is deterministic
+    r = run_cli("results", "--recipes", "rbm-mnist", "--seeds", "1", "--nll", "5", "--columns", "test/nll,test/log_z",
+                "--model.hidden", "8", "--run.steps", "3", "--out", runs, "--quiet")
     assert r.returncode == 0, r.stderr
-    assert "`perceptron-and` 0." in r.stdout  # seed 0: the last table's run, read; seed 1: trained again
-    config = json.loads((runs / "perceptron-and" / "seed-1" / "config.json").read_text())
-    assert config["sections"]["method"]["lr"] != 0.5
+    assert "--nll 5" in r.stdout.splitlines()[0]
+    row = next(line for line in r.stdout.splitlines() if line.startswith("| `rbm-mnist` |"))
+    nll = load(runs / "rbm-mnist" / "seed-0").run.method.log_likelihood(5)["test/nll"]
+    assert row.split("|")[-3].strip() == f"{nll:.4g} ± 0", "the test/nll column: one seed's estimate"
+    assert 0 < nll < 784 * math.log(2) + 1, "an 8-unit RBM's nats per binarised digit"
+
+    bad = run_cli("results", "--recipes", "perceptron-and", "--nll", "5", "--out", runs)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
+        "neuralab: error: --nll: perceptron-and has no likelihood to estimate (its method, perceptron, cannot)"]

@@ -172,13 +172,15 @@ def _with_seed(overrides: dict[str, dict[str, Any]] | None, seed: int) -> dict[s
 
 
 def train_seeds(name: str, seeds: int, out: Path, overrides: dict[str, dict[str, Any]] | None = None,
-                log: Callable[[str], None] | None = None, reuse: bool = False) -> RecipeResult:
+                log: Callable[[str], None] | None = None, reuse: bool = False, nll_samples: int = 0) -> RecipeResult:
     """Train recipe `name` with seeds 0..seeds-1 into out/name/seed-K and collect checks and wall times.
 
     Wall time is one `fit` call, from start to the written summary and plots, after a warm-up run. With `reuse`, a
     seed whose folder holds a finished run of exactly this configuration (`finished_run`) is read, not trained: its
     checks and metrics from its summary, its time the run's own `time/seconds` (so seeds too long to train one after
     another can be trained side by side by `neuralab train --run.seed K --out OUT/RECIPE/seed-K`, then tabulated).
+    With `nll_samples`, each seed's final checkpoint also gets the test likelihood estimate of `neuralab eval --nll`
+    (test/nll, ...: metrics for `--columns`), after and outside its timed training.
     """
     from neuralab.engine import fit
     from neuralab.registry import RECIPES
@@ -204,11 +206,20 @@ def train_seeds(name: str, seeds: int, out: Path, overrides: dict[str, dict[str,
             run = fit(recipe, _with_seed(overrides, seed), out=_fresh(out / name / f"seed-{seed}"), progress=False)
             threads = run.sections["run"].threads or threads
             runs.append(SeedRun(seed, run.checks, time.perf_counter() - t0, dict(run.metrics)))
+        if nll_samples:
+            runs[-1].metrics.update(likelihood(out / name / f"seed-{seed}", nll_samples))
         if log:
             verdict = "reached" if runs[-1].reached else "NOT reached"
             how = "read from its finished run" if runs[-1].reused else f"in {runs[-1].seconds:.1f} s"
             log(f"{name} seed {seed}: {verdict} {how}")
     return RecipeResult(name, recipe.curriculum, dict(recipe.expect), runs, threads)
+
+
+def likelihood(run_dir: Path, samples: int) -> dict[str, float]:
+    """The test likelihood metrics of a run's newest checkpoint (`Method.log_likelihood`, as `neuralab eval --nll`)."""
+    from neuralab.api import load
+
+    return {k: float(v) for k, v in load(run_dir).run.method.log_likelihood(samples).items()}
 
 
 def finished_run(name: str, out: Path, overrides: dict[str, dict[str, Any]] | None,
