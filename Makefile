@@ -196,8 +196,13 @@ energy-docs: setup
 	cp runs/results/receptive-fields-photos/seed-0/plots/rf_gabor_tuning.png docs/img/energy/rf-gabor-tuning.png
 	cp runs/results/receptive-fields-mnist/seed-0/plots/rf_responses.png docs/img/energy/rf-responses-mnist.png
 	$(RESULTS) --seeds 3 --block rbm --recipes rbm-mnist,rbm-mnist-cdk,rbm-patches --write docs/energy.md
-	for r in rbm-mnist rbm-mnist-cdk; do $(PY) -m neuralab eval runs/results/$$r/seed-0 --nll --samples 100 \
-	  --write docs/energy.md --block $$r-nll || exit 1; done
+	# the MNIST RBMs' likelihoods and the CPU DBN table: seeds 0-2 of each, two trainings at a time (one thread each),
+	# then tabulated from the finished runs (the likelihood by AIS after each run, outside its time)
+	rm -rf runs/energy-1t && for s in 0 1 2; do for r in rbm-mnist rbm-mnist-cdk dbn-mnist dbn-mnist-random-init; do \
+	  echo $$r $$s; done; done | xargs -P 2 -L 1 sh -c '$(PY) -m neuralab train $$0 --run.threads 1 --run.seed $$1 \
+	  --out runs/energy-1t/$$0/seed-$$1 --quiet'
+	$(RESULTS) --seeds 3 --block rbm-nll --recipes rbm-mnist,rbm-mnist-cdk --run.threads 1 --reuse --out runs/energy-1t \
+	  --nll 100 --columns test/nll,test/log_z --write docs/energy.md
 	cp runs/results/rbm-mnist/seed-0/plots/filters.png docs/img/energy/rbm-mnist-filters.png
 	cp runs/results/rbm-mnist/seed-0/plots/gibbs_chains.png docs/img/energy/rbm-mnist-chains.png
 	$(RESULTS) --report rbm-patches --reuse --write docs/energy.md
@@ -216,9 +221,10 @@ energy-docs: setup
 	for r in digits letters; do cp runs/results/hopfield-$$r/seed-0/plots/recall.png docs/img/energy/hopfield-$$r.png || exit 1; done
 	cp runs/results/hopfield-digits/seed-0/plots/energy.png docs/img/energy/hopfield-energy.png
 	cp runs/results/hopfield-annealing/seed-0/plots/spurious.png docs/img/energy/hopfield-spurious.png
-	$(RESULTS) --seeds 3 --block dbn --recipes dbn-mnist,dbn-mnist-random-init --write docs/energy.md
-	for f in filters generated; do cp runs/results/dbn-mnist/seed-0/plots/$$f.png docs/img/energy/dbn-$$f.png || exit 1; done
-	$(RESULTS) --report dbn-mnist --reuse --write docs/energy.md
+	$(RESULTS) --seeds 3 --block dbn --recipes dbn-mnist,dbn-mnist-random-init --run.threads 1 --reuse \
+	  --out runs/energy-1t --write docs/energy.md
+	for f in filters generated; do cp runs/energy-1t/dbn-mnist/seed-0/plots/$$f.png docs/img/energy/dbn-$$f.png || exit 1; done
+	$(RESULTS) --report dbn-mnist --run.threads 1 --reuse --out runs/energy-1t --write docs/energy.md
 	# the full setting: three seeds of about 20 minutes each, two at a time (one thread each), then tabulated
 	rm -rf runs/dbn-full && printf '0\n1\n2\n' | xargs -P 2 -I{} $(PY) -m neuralab train dbn-mnist --run.full true \
 	  --run.threads 1 --run.seed {} --out runs/dbn-full/dbn-mnist/seed-{} --quiet

@@ -1,7 +1,9 @@
-"""Shared test helpers: run the CLI in a subprocess against this checkout's sources."""
+"""Shared test helpers: run the CLI in a subprocess against this checkout's sources, or in this process."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -54,6 +56,32 @@ def run_cli(*args: object, env: dict[str, str] | None = None, cwd: str | Path | 
     """Run `python -m neuralab ARGS` to completion, capturing stdout and stderr as text."""
     return subprocess.run([sys.executable, "-m", "neuralab", *map(str, args)], capture_output=True, text=True,
                           env=env or cli_env(), cwd=cwd, timeout=timeout)
+
+
+def run_main(*args: object) -> subprocess.CompletedProcess:
+    """`neuralab ARGS` as `run_cli` runs it, but through `neuralab.cli.main` in this process: the same exit code,
+    stdout and stderr without the five or more seconds a fresh interpreter spends importing torch, scikit-learn and
+    matplotlib. For commands that run to completion; signals, locks between processes, environment variables and
+    the installed entry point need `run_cli` or `popen_cli`. Torch's process-wide settings that a run changes
+    (threads, deterministic algorithms) are put back afterwards, so later tests in this worker see this file's."""
+    import torch
+
+    from neuralab.cli import main
+
+    threads = torch.get_num_threads()
+    deterministic = (torch.are_deterministic_algorithms_enabled(),
+                     torch.is_deterministic_algorithms_warn_only_enabled())
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as exc:  # argparse's usage errors exit 2 after printing to stderr
+                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
+    return subprocess.CompletedProcess(list(map(str, args)), code, out.getvalue(), err.getvalue())
 
 
 def popen_cli(*args: object, env: dict[str, str] | None = None, read_stdout: bool = False,

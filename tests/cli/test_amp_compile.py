@@ -18,7 +18,7 @@ from neuralab.config import RunConfig, override
 from neuralab.contracts import RunContext
 from neuralab.errors import UserError
 from neuralab.models.mlp.mlp import MLP, MLPConfig
-from tests.conftest import cli_env, run_cli
+from tests.conftest import cli_env, run_cli, run_main
 
 
 def checkpoint_tensors(run_dir: Path) -> dict[str, torch.Tensor]:
@@ -41,7 +41,7 @@ def test_autocast_runs_linear_layers_in_bfloat16_only_under_amp(amp):
 
 
 def test_amp_trains_mlp_digits_on_cpu(tmp_path):
-    done = run_cli("train", "mlp-digits", "--quiet", "--amp", "--run.steps", "20", "--out", tmp_path / "run")
+    done = run_main("train", "mlp-digits", "--quiet", "--amp", "--run.steps", "20", "--out", tmp_path / "run")
     assert done.returncode == 0, done.stderr
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["metrics"]["train/loss"] < 2.0  # from ln 10 = 2.30 at the start

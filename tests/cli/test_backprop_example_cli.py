@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from tests.conftest import run_cli
+from tests.conftest import run_main
 
 
 def test_train_backprop_example_prints_the_weight_table(tmp_path):
-    done = run_cli("train", "backprop-example", "--out", tmp_path / "run", "--quiet")
+    done = run_main("train", "backprop-example", "--out", tmp_path / "run", "--quiet")
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "prediction before: 0.191000" in out

@@ -6,18 +6,18 @@ import json
 
 import pytest
 
-from tests.conftest import assert_png_drawn, run_cli
+from tests.conftest import assert_png_drawn, run_main
 
 
 def test_list_and_family_filter():
-    r = run_cli("list")
+    r = run_main("list")
     assert r.returncode == 0 and "lenet5-mnist" in r.stdout and "mlp-mnist" in r.stdout
-    r = run_cli("list", "--family", "cnn")
+    r = run_main("list", "--family", "cnn")
     assert r.returncode == 0 and "lenet5-mnist" in r.stdout and "mlp-mnist" not in r.stdout
 
 
 def test_info_shows_paper_fields_and_parameter_count():
-    r = run_cli("info", "lenet5-mnist")
+    r = run_main("info", "lenet5-mnist")
     assert r.returncode == 0
     assert "LeCun" in r.stdout and "parameters: 61,706" in r.stdout
     assert "--method.lr (float, default 0.006)" in r.stdout and "--data.path" in r.stdout
@@ -37,7 +37,7 @@ def test_info_shows_paper_fields_and_parameter_count():
     (["frobnicate"], ["invalid choice"]),
 ])
 def test_user_mistakes_give_one_line_and_exit_2(args, words):
-    r = run_cli(*args)
+    r = run_main(*args)
     if args[:3] == ["train", "mlp-digits", "--device"] and r.returncode == 0:
         pytest.skip("a CUDA device is present")
     assert r.returncode == 2, (r.stdout, r.stderr)
@@ -51,12 +51,12 @@ def test_places_that_cannot_hold_a_run_are_refused_before_anything_is_written(tm
     a_file = tmp_path / "notes.txt"
     a_file.write_text("mine")
     for out in (a_file, a_file / "sub"):
-        r = run_cli("train", "mlp-xor", "--quiet", "--out", out)
+        r = run_main("train", "mlp-xor", "--quiet", "--out", out)
         assert r.returncode == 2 and "is a file, not a folder" in r.stderr and "Traceback" not in r.stderr
     assert a_file.read_text() == "mine"
-    r = run_cli("train", "mlp-xor", "--quiet", "--out", tmp_path / "run", "--run.steps", "2")
+    r = run_main("train", "mlp-xor", "--quiet", "--out", tmp_path / "run", "--run.steps", "2")
     assert r.returncode == 0, r.stderr
-    bad = run_cli("predict", tmp_path / "run", a_file, "--top", "-1")
+    bad = run_main("predict", tmp_path / "run", a_file, "--top", "-1")
     assert bad.returncode == 2 and "--top: -1 is below 1" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
 
@@ -64,7 +64,7 @@ def test_an_image_model_on_a_csv_is_refused_before_the_run_directory_exists(tmp_
     table = tmp_path / "table.csv"
     table.write_text("a,b,label\n" + "".join(f"{i},{i % 3},{'xy'[i % 2]}\n" for i in range(20)))
     out = tmp_path / "run"
-    r = run_cli("train", "lenet5-digits", "--quiet", "--data.path", table, "--out", out)
+    r = run_main("train", "lenet5-digits", "--quiet", "--data.path", table, "--out", out)
     assert r.returncode == 2 and "takes images" in r.stderr and "mlp" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and not out.exists()
 
@@ -74,14 +74,14 @@ def test_plot_writes_curves_and_early_stopping_stops(tmp_path):
     # lr 0 cannot improve validation accuracy, so patience 2 ends the run after 3 evaluations
     args = ["train", "mlp-digits", "--quiet", "--method.optimizer", "sgd", "--method.lr", "1e-12",
             "--run.patience", "2", "--run.eval_every", "5", "--run.epochs", "20"]
-    refused = run_cli(*args, "--out", tmp_path / "no-val")
+    refused = run_main(*args, "--out", tmp_path / "no-val")
     assert refused.returncode == 2 and "--data.val_fraction" in refused.stderr and "Traceback" not in refused.stderr
-    r = run_cli(*args, "--out", out, "--data.val_fraction", "0.2")
+    r = run_main(*args, "--out", out, "--data.val_fraction", "0.2")
     assert r.returncode == 0, r.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["stopped_early"] and summary["step"] == 15
     (out / "plots" / "curves.png").unlink()
-    r = run_cli("plot", out)
+    r = run_main("plot", out)
     assert r.returncode == 0, r.stderr
     assert_png_drawn(out / "plots" / "curves.png")
     header = (out / "metrics.csv").read_text().splitlines()[0].split(",")
@@ -91,7 +91,7 @@ def test_plot_writes_curves_and_early_stopping_stops(tmp_path):
 def test_seed_changes_result_and_same_seed_repeats(tmp_path):
     def final(seed, name):
         out = tmp_path / name
-        assert run_cli("train", "mlp-digits", "--quiet", "--out", out, "--run.epochs", "1", "--seed", seed,
+        assert run_main("train", "mlp-digits", "--quiet", "--out", out, "--run.epochs", "1", "--seed", seed,
                        "--run.deterministic", "true").returncode == 0
         return json.loads((out / "summary.json").read_text())["metrics"]["train/loss"]
 
@@ -99,7 +99,7 @@ def test_seed_changes_result_and_same_seed_repeats(tmp_path):
 
 
 def test_progress_lines_show_loss_metric_and_eta_when_not_a_terminal(tmp_path):
-    r = run_cli("train", "mlp-digits", "--out", tmp_path / "run", "--run.epochs", "2")
+    r = run_main("train", "mlp-digits", "--out", tmp_path / "run", "--run.epochs", "2")
     assert r.returncode == 0, r.stderr
     last = [line for line in r.stderr.splitlines() if line.startswith("mlp-digits step")][-1]
     assert "step 46/46 (100%)" in last and "train/loss" in last and "test/acc" in last and "eta" in last

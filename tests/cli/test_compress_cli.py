@@ -7,7 +7,7 @@ import csv
 import pytest
 
 import neuralab
-from tests.conftest import run_cli
+from tests.conftest import run_main
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def lenet_run(tmp_path_factory):
 
 def test_compress_writes_the_table_of_every_variant(lenet_run, tmp_path):
     out = tmp_path / "compressed"
-    proc = run_cli("compress", lenet_run, "--sparsity", "0.9,0.5", "--finetune-steps", "6", "--rounds", "2",
+    proc = run_main("compress", lenet_run, "--sparsity", "0.9,0.5", "--finetune-steps", "6", "--rounds", "2",
                    "--repeats", "3", "--out", out, "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert "| pruned + fine-tuned (2 rounds) | 0.9 |" in proc.stdout
@@ -50,7 +50,7 @@ def test_compress_writes_the_table_of_every_variant(lenet_run, tmp_path):
     (["--sparsity", "half"], "--sparsity half: give comma-separated fractions"),
 ])
 def test_a_sparsity_outside_zero_one_is_one_line(lenet_run, tmp_path, args, message):
-    proc = run_cli("compress", lenet_run, *args, "--out", tmp_path / "c")
+    proc = run_main("compress", lenet_run, *args, "--out", tmp_path / "c")
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"neuralab: error: {message}")
@@ -58,7 +58,7 @@ def test_a_sparsity_outside_zero_one_is_one_line(lenet_run, tmp_path, args, mess
 
 
 def test_a_folder_that_is_not_a_run_is_one_line(tmp_path):
-    proc = run_cli("compress", tmp_path)
+    proc = run_main("compress", tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"neuralab: error: {tmp_path}: not a run directory (no config.json)"
 
@@ -66,7 +66,7 @@ def test_a_folder_that_is_not_a_run_is_one_line(tmp_path):
 def test_a_run_that_is_not_a_classifier_is_one_line(tmp_path):
     run_dir = tmp_path / "qlearning"
     neuralab.train("qlearning-cliffwalking", {"run": {"steps": 2}}, out=run_dir)
-    proc = run_cli("compress", run_dir, "--out", tmp_path / "c")
+    proc = run_main("compress", run_dir, "--out", tmp_path / "c")
     assert proc.returncode == 2
     assert proc.stderr.strip() == ("neuralab: error: qlearning-cliffwalking: not a classifier (compress scores "
                                    "variants by test accuracy on class labels)")

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from neuralab.cli import main
-from tests.conftest import assert_png_drawn, popen_cli, run_cli
+from tests.conftest import assert_png_drawn, popen_cli, run_cli, run_main
 
 TINY = ["--run.steps", "3", "--run.device", "cpu"]
 
@@ -21,7 +21,7 @@ def _rows(path):
 
 
 def test_cv_prints_and_writes_the_fold_table(tmp_path):
-    r = run_cli("cv", "mlp-digits", "--folds", "2", "--out", tmp_path, *TINY)
+    r = run_main("cv", "mlp-digits", "--folds", "2", "--out", tmp_path, *TINY)
     assert r.returncode == 0, r.stderr
     assert "fold 1/2: held-out/acc" in r.stdout and "| fold | train | held out | held-out/acc |" in r.stdout
     assert "held-out/acc over 2 folds: mean" in r.stdout and "test/" not in r.stdout
@@ -30,7 +30,7 @@ def test_cv_prints_and_writes_the_fold_table(tmp_path):
 
 def test_nested_cv_reports_the_chosen_values(tmp_path):
     # which value wins is tested in tests/unit/test_cross_validation.py; here: flags, table and files
-    r = run_cli("cv", "mlp-digits", "--nested", "--folds", "2", "--inner-folds", "2", "--param", "lr=1e-3,1e-2",
+    r = run_main("cv", "mlp-digits", "--nested", "--folds", "2", "--inner-folds", "2", "--param", "lr=1e-3,1e-2",
                 "--out", tmp_path, "--quiet", "--run.steps", "2", "--run.device", "cpu")
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("| outer fold | train | held out | method.lr | inner mean held-out/acc | "
@@ -42,14 +42,14 @@ def test_nested_cv_reports_the_chosen_values(tmp_path):
 
 
 def test_ensemble_reports_members_and_gain(tmp_path):
-    r = run_cli("ensemble", "mlp-digits", "--members", "2", "--combine", "vote", "--out", tmp_path, *TINY)
+    r = run_main("ensemble", "mlp-digits", "--members", "2", "--combine", "vote", "--out", tmp_path, *TINY)
     assert r.returncode == 0, r.stderr
     assert "| ensemble (vote of 2) |" in r.stdout and "ensemble gain (ensemble - mean member):" in r.stdout
     assert [row["seed"] for row in _rows(tmp_path / "ensemble.csv")][:2] == ["0", "1"]
 
 
 def test_search_chooses_on_validation_then_tests_once(tmp_path):
-    r = run_cli("search", "mlp-digits", "--param", "lr=log:1e-3:1e-1", "--sampler", "grid", "--grid-points", "2",
+    r = run_main("search", "mlp-digits", "--param", "lr=log:1e-3:1e-1", "--sampler", "grid", "--grid-points", "2",
                 "--out", tmp_path, *TINY)
     assert r.returncode == 0, r.stderr
     assert "trial 0 complete: val/acc" in r.stdout
@@ -99,7 +99,7 @@ def test_mistakes_give_one_line_and_exit_2(args, words, tmp_path, capsys):
 
 
 def test_a_bad_spec_exits_2_from_the_command_line(tmp_path):
-    r = run_cli("search", "mlp-digits", "--param", "lr=log:1e-1:1e-4", "--trials", "2", "--out", tmp_path)
+    r = run_main("search", "mlp-digits", "--param", "lr=log:1e-1:1e-4", "--trials", "2", "--out", tmp_path)
     assert r.returncode == 2 and r.stderr.startswith("neuralab: error: --param lr=log:1e-1:1e-4: the lower bound")
     assert len(r.stderr.strip().splitlines()) == 1
 

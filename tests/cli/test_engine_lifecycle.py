@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from neuralab.cli import main
-from tests.conftest import checkpoint_step, final_tensors, popen_cli, run_cli, wait_for_step
+from tests.conftest import checkpoint_step, final_tensors, popen_cli, run_cli, run_main, wait_for_step
 
 ARGS = ["train", "mlp-digits", "--quiet", "--run.epochs", "4", "--run.checkpoint_every", "3",
         "--model.dropout", "0.3"]  # dropout: the global RNG state must survive the restart too
@@ -35,10 +35,10 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path):
 
 
 def test_resume_refuses_missing_checkpoint_and_existing_run(tmp_path):
-    r = run_cli(*ARGS, "--out", tmp_path / "none", "--resume")
+    r = run_main(*ARGS, "--out", tmp_path / "none", "--resume")
     assert r.returncode == 2 and "no checkpoint" in r.stderr and "Traceback" not in r.stderr
-    assert run_cli(*ARGS, "--run.epochs", "1", "--out", tmp_path / "a").returncode == 0
-    r = run_cli(*ARGS, "--run.epochs", "1", "--out", tmp_path / "a")
+    assert run_main(*ARGS, "--run.epochs", "1", "--out", tmp_path / "a").returncode == 0
+    r = run_main(*ARGS, "--run.epochs", "1", "--out", tmp_path / "a")
     assert r.returncode == 2 and "already holds a run" in r.stderr
 
 
@@ -57,7 +57,7 @@ def test_sigint_writes_checkpoint_and_exits_with_message(tmp_path):
 
 def test_nan_loss_stops_with_step_and_keeps_last_good_checkpoint(tmp_path):
     out = tmp_path / "run"
-    r = run_cli("train", "mlp-digits", "--quiet", "--out", out, "--method.optimizer", "sgd",
+    r = run_main("train", "mlp-digits", "--quiet", "--out", out, "--method.optimizer", "sgd",
                 "--method.lr", "1e6", "--method.schedule", "none", "--run.checkpoint_every", "1")
     assert r.returncode == 2, r.stderr  # a user-caused stop, like every other mistake
     assert "at step" in r.stderr and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
@@ -68,7 +68,7 @@ def test_nan_loss_stops_with_step_and_keeps_last_good_checkpoint(tmp_path):
 
 
 def test_nan_loss_before_any_checkpoint_says_there_is_none(tmp_path):
-    r = run_cli("train", "mlp-digits", "--quiet", "--out", tmp_path / "run", "--method.lr", "1e30",
+    r = run_main("train", "mlp-digits", "--quiet", "--out", tmp_path / "run", "--method.lr", "1e30",
                 "--method.optimizer", "sgd")
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert "no checkpoint had been written yet" in r.stderr and "step 0" not in r.stderr

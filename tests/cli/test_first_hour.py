@@ -15,7 +15,7 @@ import torch
 
 import neuralab
 from neuralab.cli import main
-from tests.conftest import cli_env, run_cli
+from tests.conftest import cli_env, run_cli, run_main
 
 # lr 0.3 makes val/acc peak at step 3 (0.49, then 0.38 at steps 4 and 5): the best checkpoint is neither the
 # newest nor one of the two that pruning keeps.
@@ -27,7 +27,7 @@ TINY = ["--run.steps", "2", "--run.device", "cpu"]
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("first-hour") / "run"
-    result = run_cli(*TRAIN, "--out", out)
+    result = run_main(*TRAIN, "--out", out)
     assert result.returncode == 0, result.stderr
     return out
 

@@ -10,7 +10,7 @@ import shlex
 import pytest
 
 from neuralab.cli import main
-from tests.conftest import run_cli
+from tests.conftest import run_main
 from tests.report_support import HOSTILE, ReportPage, runs_folder
 
 
@@ -35,7 +35,7 @@ def test_the_command_on_the_report_trains_the_same_run_again(runs, tmp_path, cap
     words = shlex.split(ReportPage(command).text)
     assert words[:3] == ["neuralab", "train", "mlp-digits"] and "--method.lr" in words
     words[words.index("--out") + 1] = str(tmp_path / "again")
-    r = run_cli(*words[1:])
+    r = run_main(*words[1:])
     assert r.returncode == 0, r.stderr
 
     def rows(run):

@@ -21,7 +21,11 @@ from tests.conftest import cli_env, record_digest
 
 
 def run_cli(*args, cwd=None, **env_extra: str) -> subprocess.CompletedProcess:
-    """The shared CLI runner; PYTHONPATH_FIRST puts a folder ahead of the sources (a planted module)."""
+    """The shared CLI runner: in this process (`run_main`) unless the command needs its own working folder or
+    environment; PYTHONPATH_FIRST puts a folder ahead of the sources (a planted module, which only a fresh
+    interpreter can be made to import)."""
+    if cwd is None and not env_extra:
+        return conftest.run_main(*args)
     first = env_extra.pop("PYTHONPATH_FIRST", "")
     return conftest.run_cli(*args, env=cli_env(first, **env_extra), cwd=cwd, timeout=120)
 

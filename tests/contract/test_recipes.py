@@ -42,7 +42,7 @@ TEST_LIMIT = 250
 AGENT_LIMITS = {"data": {"num_envs": 2, "games_per_step": 4},
                 "method": {"eval_games": 2, "eval_simulations": 8, "simulations": 8,
                            # and evaluation images of detectors (0: all), whose every test image is a search
-                           "eval_limit": 32}}
+                           "eval_limit": 8}}
 PLAY_STEPS = 60  # `play --max-steps`: an untrained agent may wander until its environment's own limit (1,024 steps)
 EVAL_EPISODES = 3  # greedy evaluation episodes, where the recipe's environment stream has `eval_episodes`
 # Episode step limit, where the recipe's environment stream has `max_episode_steps`: an untrained agent in a

@@ -11,7 +11,7 @@ import torch
 
 import neuralab
 from neuralab.data.envs import grid_layout
-from tests.conftest import assert_png_drawn, checkpoint_step, final_tensors, popen_cli, run_cli, wait_for_step
+from tests.conftest import assert_png_drawn, checkpoint_step, final_tensors, popen_cli, run_cli, run_main, wait_for_step
 
 
 def cells_on_the_edge(run) -> int:
@@ -51,19 +51,19 @@ def test_sarsa_path_is_safer_than_qlearning(runs):
 
 def test_cli_run_writes_plots_report_and_evaluates(tmp_path):
     out = tmp_path / "run"
-    r = run_cli("train", "qlearning-cliffwalking", "--quiet", "--out", out, "--run.steps", 100)
+    r = run_main("train", "qlearning-cliffwalking", "--quiet", "--out", out, "--run.steps", 100)
     assert r.returncode == 0, r.stderr
     assert "Greedy path of the first evaluation episode: return" in r.stdout and "S C C C C C C C C C C G" in r.stdout
     for name in ("curves.png", "returns.png", "greedy_path.png"):
         assert_png_drawn(out / "plots" / name)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["step"] == 100 and "S C C" in summary["report"]
-    r = run_cli("eval", out)
+    r = run_main("eval", out)
     assert r.returncode == 0, r.stderr
     assert f"eval/return: {summary['metrics']['eval/return']:.4f}" in r.stdout
     assert json.loads((out / "eval.json").read_text())["step"] == 100
     (out / "plots" / "greedy_path.png").unlink()
-    r = run_cli("plot", out)
+    r = run_main("plot", out)
     assert r.returncode == 0 and (out / "plots" / "greedy_path.png").exists(), r.stderr
 
 

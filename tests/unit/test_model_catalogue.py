@@ -7,7 +7,7 @@ import torch
 
 import neuralab
 from neuralab.registry import MODELS
-from tests.conftest import run_cli
+from tests.conftest import run_main
 
 
 def test_list_models_filters_by_family():
@@ -35,11 +35,11 @@ def test_model_info_describes_what_create_model_builds(name):
 
 
 def test_cli_lists_models_with_their_parameters():
-    r = run_cli("list", "--models")
+    r = run_main("list", "--models")
     assert r.returncode == 0, r.stderr
     rows = {line.split()[0]: line for line in r.stdout.splitlines()}
     assert set(rows) == set(MODELS.names())
     assert "61,706 params" in rows["lenet5"] and "LeCun" in rows["lenet5"]
-    bad = run_cli("list", "--models", "--family", "nope")
+    bad = run_main("list", "--models", "--family", "nope")
     assert bad.returncode == 2 and "families: " in bad.stderr
     assert "cnn" in bad.stderr.split("families: ")[1].strip().split(", ")

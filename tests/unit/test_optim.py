@@ -12,7 +12,7 @@ from neuralab.build import resolve
 from neuralab.errors import UserError
 from neuralab.methods.optim import DEFAULT_LR, OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
 from neuralab.registry import RECIPES
-from tests.conftest import run_cli
+from tests.conftest import run_main
 
 
 def _problem(seed: int = 0):
@@ -217,7 +217,7 @@ def test_config_rejects_unknown_optimizer_and_schedule_values():
 
 
 def test_cli_refuses_a_bad_optimizer_with_one_line(tmp_path):
-    r = run_cli("train", "mlp-digits", "--quiet", "--out", tmp_path / "run", "--method.optimizer", "adamax")
+    r = run_main("train", "mlp-digits", "--quiet", "--out", tmp_path / "run", "--method.optimizer", "adamax")
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "--method.optimizer" in lines[0] and "adamw" in lines[0], r.stderr

@@ -182,6 +182,8 @@ def train_seeds(name: str, seeds: int, out: Path, overrides: dict[str, dict[str,
     With `nll_samples`, each seed's final checkpoint also gets the test likelihood estimate of `neuralab eval --nll`
     (test/nll, ...: metrics for `--columns`), after and outside its timed training.
     """
+    import torch
+
     from neuralab.engine import fit
     from neuralab.registry import RECIPES
 
@@ -204,7 +206,9 @@ def train_seeds(name: str, seeds: int, out: Path, overrides: dict[str, dict[str,
         else:
             t0 = time.perf_counter()
             run = fit(recipe, _with_seed(overrides, seed), out=_fresh(out / name / f"seed-{seed}"), progress=False)
-            threads = run.sections["run"].threads or threads
+            # at the process's count when the config leaves it (0), so a table mixing such recipes with one-thread
+            # ones says both
+            threads = run.sections["run"].threads or torch.get_num_threads()
             runs.append(SeedRun(seed, run.checks, time.perf_counter() - t0, dict(run.metrics)))
         if nll_samples:
             runs[-1].metrics.update(likelihood(out / name / f"seed-{seed}", nll_samples))
