@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tests.conftest import cli_env, run_cli
+from tests.conftest import cli_env, run_main
 
 # 999 training examples make 15 batches of 64, then one of 39 that the two ranks split 20 + 19: 20 steps cross
 # that uneven last batch, where each rank's gradient must be weighted by its share to match one process.
@@ -33,7 +33,7 @@ def model_weights(run_dir: Path) -> dict[str, torch.Tensor]:
 @pytest.fixture(scope="module")
 def one_process(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("single") / "run"
-    done = run_cli(*ARGS, "--out", out)
+    done = run_main(*ARGS, "--out", out)
     assert done.returncode == 0, done.stderr
     return out
 
@@ -64,7 +64,7 @@ def test_two_processes_equal_one_process_with_the_same_global_batch(tmp_path, on
             if key in s:
                 assert r[key] == pytest.approx(s[key], abs=1e-5), (r["step"], key)
     # A single process reads the distributed run's checkpoint.
-    evaluated = run_cli("eval", runs[0])
+    evaluated = run_main("eval", runs[0])
     assert evaluated.returncode == 0, evaluated.stderr
     assert "test/acc" in evaluated.stdout
 

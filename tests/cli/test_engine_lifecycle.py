@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from neuralab.cli import main
-from tests.conftest import checkpoint_step, final_tensors, popen_cli, run_cli, run_main, wait_for_step
+from tests.conftest import checkpoint_step, final_tensors, popen_cli, run_main, wait_for_step
 
 ARGS = ["train", "mlp-digits", "--quiet", "--run.epochs", "4", "--run.checkpoint_every", "3",
         "--model.dropout", "0.3"]  # dropout: the global RNG state must survive the restart too
@@ -17,14 +17,14 @@ ARGS = ["train", "mlp-digits", "--quiet", "--run.epochs", "4", "--run.checkpoint
 
 def test_sigkill_then_resume_is_bit_identical(tmp_path):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
-    assert run_cli(*ARGS, "--out", whole).returncode == 0
+    assert run_main(*ARGS, "--out", whole).returncode == 0
     proc = popen_cli(*ARGS, "--out", killed, "--run.log_every", "1")
     wait_for_step(killed, proc, at_least=20)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
     assert 20 <= checkpoint_step(killed) < 92  # killed mid-run, after a checkpoint the resume starts from
-    resumed = run_cli(*ARGS, "--out", killed, "--resume")
+    resumed = run_main(*ARGS, "--out", killed, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     a, b = final_tensors(whole), final_tensors(killed)
     assert a.keys() == b.keys()

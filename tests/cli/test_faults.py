@@ -23,7 +23,7 @@ import pytest
 import torch
 
 from neuralab import checkpoint
-from tests.conftest import cli_env, final_tensors, popen_cli, run_cli, wait_for_step
+from tests.conftest import cli_env, final_tensors, popen_cli, run_cli, run_main, wait_for_step
 
 BASE = ["train", "mlp-digits", "--quiet", "--method.schedule", "none", "--run.device", "cpu", "--run.threads", "1",
         "--run.checkpoint_every", "5",
@@ -45,7 +45,7 @@ ROOT = os.geteuid() == 0
 def ten_steps(tmp_path_factory) -> Path:
     """mlp-digits trained 10 steps: checkpoints at 5 and 10; the faults strike when it is resumed to 20."""
     out = tmp_path_factory.mktemp("base") / "run"
-    done = run_cli(*BASE, "--run.steps", "10", "--out", out)
+    done = run_main(*BASE, "--run.steps", "10", "--out", out)
     assert done.returncode == 0, done.stderr
     return out
 
@@ -54,7 +54,7 @@ def ten_steps(tmp_path_factory) -> Path:
 def twenty_steps(tmp_path_factory) -> Path:
     """mlp-digits trained 20 steps (checkpoints at 15 and 20 kept, and the best)."""
     out = tmp_path_factory.mktemp("whole") / "run"
-    done = run_cli(*BASE, "--run.steps", "20", "--out", out)
+    done = run_main(*BASE, "--run.steps", "20", "--out", out)
     assert done.returncode == 0, done.stderr
     return out
 
@@ -74,7 +74,7 @@ def assert_intact(run_dir: Path, step: int) -> None:
     assert checkpoint.latest_step(ckpts) == step
     loaded_step, state = checkpoint.load(ckpts)
     assert loaded_step == step and all(torch.isfinite(t).all() for t in state["method"]["model"].values())
-    evaluated = run_cli("eval", run_dir)
+    evaluated = run_main("eval", run_dir)
     assert evaluated.returncode == 0, evaluated.stderr
     assert f"at step {step}" in evaluated.stdout and "test/acc" in evaluated.stdout
 
@@ -184,7 +184,7 @@ def test_a_damaged_newest_checkpoint_resumes_from_the_newest_intact_one(how, twe
     best = json.loads((ckpts / "best.json").read_text())["step"]
     fallback = max(15, best)  # the best checkpoint is a whole one too: step 20 itself when it was the best
 
-    done = run_cli(*BASE, "--run.steps", "20", "--resume", "--out", run)
+    done = run_main(*BASE, "--run.steps", "20", "--resume", "--out", run)
     assert done.returncode == 0, done.stderr
     warnings = [line for line in done.stderr.splitlines() if "warning" in line]
     assert len(warnings) == 1 and f"resuming from step {fallback}, the newest intact one" in warnings[0], done.stderr
@@ -200,10 +200,10 @@ def test_no_intact_checkpoint_is_one_line_and_eval_names_the_damaged_file(twenty
     ckpts = run / "checkpoints"
     latest = ckpts / "step-000000020.safetensors"
     _damage(latest, "truncated")
-    one_line_error(run_cli("eval", run), str(latest), "damaged")
+    one_line_error(run_main("eval", run), str(latest), "damaged")
     for weights in ckpts.glob("*.safetensors"):
         _damage(weights, "overwritten")
-    one_line_error(run_cli(*BASE, "--run.steps", "20", "--resume", "--out", run), "no intact checkpoint")
+    one_line_error(run_main(*BASE, "--run.steps", "20", "--resume", "--out", run), "no intact checkpoint")
 
 
 def test_a_second_training_into_a_busy_run_directory_is_refused_by_the_lock(tmp_path):
@@ -212,7 +212,7 @@ def test_a_second_training_into_a_busy_run_directory_is_refused_by_the_lock(tmp_
     try:
         wait_for_step(out, first, at_least=10)
         for extra in (["--resume"], []):  # continuing it, or starting over in its directory
-            second = run_cli(*BASE, "--run.steps", "3000", "--out", out, *extra)
+            second = run_main(*BASE, "--run.steps", "3000", "--out", out, *extra)
             one_line_error(second, f"{out} is in use", f"pid {first.pid}")
         assert first.poll() is None, "the first training must go on"
     finally:
@@ -220,6 +220,6 @@ def test_a_second_training_into_a_busy_run_directory_is_refused_by_the_lock(tmp_
         first.wait()
     # A killed process holds no lock: the run resumes, and a few more steps end it.
     step = checkpoint.latest_step(out / "checkpoints")
-    resumed = run_cli(*BASE, "--run.steps", step + 3, "--resume", "--out", out)
+    resumed = run_main(*BASE, "--run.steps", step + 3, "--resume", "--out", out)
     assert resumed.returncode == 0, resumed.stderr
     assert_intact(out, step + 3)

@@ -12,7 +12,7 @@ import signal
 import torch
 
 import neuralab
-from tests.conftest import checkpoint_step, final_tensors, popen_cli, run_cli, wait_for_step
+from tests.conftest import checkpoint_step, final_tensors, popen_cli, run_main, wait_for_step
 
 STEPS = 60
 SMALL = ["--run.steps", STEPS, "--run.checkpoint_every", 5, "--data.num_envs", 4, "--data.steps_per_block", 15,
@@ -45,7 +45,7 @@ def test_dqn_resume_after_sigkill_is_bit_identical(tmp_path):
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
     assert checkpoint_step(killed) < STEPS  # killed mid-run
-    r = run_cli(*args, "--out", killed, "--resume")
+    r = run_main(*args, "--out", killed, "--resume")
     assert r.returncode == 0, r.stderr
     a, b = final_tensors(whole), final_tensors(killed)
     assert set(a) == set(b)

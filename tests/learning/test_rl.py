@@ -11,7 +11,7 @@ import torch
 
 import neuralab
 from neuralab.data.envs import grid_layout
-from tests.conftest import assert_png_drawn, checkpoint_step, final_tensors, popen_cli, run_cli, run_main, wait_for_step
+from tests.conftest import assert_png_drawn, checkpoint_step, final_tensors, popen_cli, run_main, wait_for_step
 
 
 def cells_on_the_edge(run) -> int:
@@ -70,7 +70,7 @@ def test_cli_run_writes_plots_report_and_evaluates(tmp_path):
 def test_resume_after_sigkill_is_bit_identical(tmp_path):
     args = ["train", "qlearning-cliffwalking", "--quiet", "--run.checkpoint_every", 1, "--run.steps", 100]
     whole, killed = tmp_path / "A", tmp_path / "B"
-    r = run_cli(*args, "--out", whole)
+    r = run_main(*args, "--out", whole)
     assert r.returncode == 0, r.stderr
     proc = popen_cli(*args, "--out", killed)
     wait_for_step(killed, proc, at_least=30)
@@ -78,7 +78,7 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path):
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
     assert checkpoint_step(killed) < 100  # killed mid-run
-    r = run_cli(*args, "--out", killed, "--resume")
+    r = run_main(*args, "--out", killed, "--resume")
     assert r.returncode == 0, r.stderr
     a, b = final_tensors(whole), final_tensors(killed)
     assert set(a) == set(b) >= {"method.model.q", "method.generator", "method.returns"}
