@@ -36,7 +36,7 @@ RUN = {"steps": STEPS, "checkpoint_every": HALF, "eval_every": HALF, "device": D
 TRAIN_LIMIT = 256  # training examples, where the recipe's data source has a `train_limit`
 # Test examples, where it has a `test_limit`: every evaluation, report and confusion plot reads the test split,
 # about ten passes per recipe here, which over 10,000 images costs a ResNet-18 minutes on 2 cores.
-TEST_LIMIT = 250
+TEST_LIMIT = 64
 # Agents' sizes of play, where the recipe's data or method has these fields: a 4-step run checks the plumbing, which
 # two environments and a few games check as well as sixteen (the learning tests and the slow tests check learning).
 AGENT_LIMITS = {"data": {"num_envs": 2, "games_per_step": 4},
