@@ -63,7 +63,8 @@ def run_main(*args: object) -> subprocess.CompletedProcess:
     stdout and stderr without the five or more seconds a fresh interpreter spends importing torch, scikit-learn and
     matplotlib. For commands that run to completion; signals, locks between processes, environment variables and
     the installed entry point need `run_cli` or `popen_cli`. Torch's process-wide settings that a run changes
-    (threads, deterministic algorithms) are put back afterwards, so later tests in this worker see this file's."""
+    (threads, deterministic algorithms) are put back afterwards, so the next test in this worker starts from the
+    settings the previous one had, whatever the command set."""
     import torch
 
     from neuralab.cli import main
