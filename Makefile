@@ -203,6 +203,10 @@ energy-docs: setup
 	  --out runs/energy-1t/$$0/seed-$$1 --quiet'
 	$(RESULTS) --seeds 3 --block rbm-nll --recipes rbm-mnist,rbm-mnist-cdk --run.threads 1 --reuse --out runs/energy-1t \
 	  --nll 100 --columns test/nll,test/log_z --write docs/energy.md
+	$(RESULTS) --seeds 3 --block rbm-cd1-1-epoch --recipes rbm-mnist --run.epochs 1 --run.threads 1 --out runs/rbm-cd1-1 \
+	  --nll 100 --columns test/nll,test/log_z --write docs/energy.md
+	$(RESULTS) --seeds 3 --block rbm-cd1-5-epochs --recipes rbm-mnist --run.epochs 5 --run.threads 1 --out runs/rbm-cd1-5 \
+	  --nll 100 --columns test/nll,test/log_z --write docs/energy.md
 	cp runs/results/rbm-mnist/seed-0/plots/filters.png docs/img/energy/rbm-mnist-filters.png
 	cp runs/results/rbm-mnist/seed-0/plots/gibbs_chains.png docs/img/energy/rbm-mnist-chains.png
 	$(RESULTS) --report rbm-patches --reuse --write docs/energy.md
