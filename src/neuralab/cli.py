@@ -376,14 +376,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _require(run_dir: str, able: str, refusal: str) -> None:
-    """Refuse, in one line naming its method and before anything is built, a saved run whose method class cannot do
-    `able` (`generates`, `draws`, `embeds`, ...)."""
-    from neuralab.build import load_config
+def _method_can(recipe: Any, able: str) -> bool:
+    """Whether the method class of `recipe` can do `able` (`generates`, `draws`, `scores_likelihood`, ...)."""
     from neuralab.registry import METHODS
 
+    return getattr(METHODS.get(recipe.method).build, able)()
+
+
+def _require(run_dir: str, able: str, refusal: str) -> None:
+    """Refuse, in one line naming its method and before anything is built, a saved run whose method class cannot do
+    `able` (`_method_can`)."""
+    from neuralab.build import load_config
+
     recipe, _, _ = load_config(Path(run_dir))
-    if not getattr(METHODS.get(recipe.method).build, able)():
+    if not _method_can(recipe, able):
         raise UserError(f"{run_dir}: this {recipe.name} run {refusal} (its method, {recipe.method}, cannot)")
 
 
@@ -612,12 +618,12 @@ def cmd_results(args: argparse.Namespace, extra: list[str]) -> int:
     else:
         names = results.select_recipes(args.family, [n for n in (args.recipes or "").split(",") if n])
         if args.nll:  # refused before any training, in one line naming the recipe
-            from neuralab.registry import METHODS, RECIPES
+            from neuralab.registry import RECIPES
 
-            for n in names:
-                if not METHODS.get(RECIPES.get(n).method).build.scores_likelihood():
-                    raise UserError(f"--nll: {n} has no likelihood to estimate (its method, {RECIPES.get(n).method}, "
-                                    "cannot)")
+            for recipe in map(RECIPES.get, names):
+                if not _method_can(recipe, "scores_likelihood"):
+                    raise UserError(f"--nll: {recipe.name} has no likelihood to estimate (its method, "
+                                    f"{recipe.method}, cannot)")
         log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
         text = results.format_table([results.train_seeds(n, args.seeds, out, overrides, log, args.reuse, args.nll)
                                      for n in names],

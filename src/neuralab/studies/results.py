@@ -179,11 +179,13 @@ def train_seeds(name: str, seeds: int, out: Path, overrides: dict[str, dict[str,
     seed whose folder holds a finished run of exactly this configuration (`finished_run`) is read, not trained: its
     checks and metrics from its summary, its time the run's own `time/seconds` (so seeds too long to train one after
     another can be trained side by side by `neuralab train --run.seed K --out OUT/RECIPE/seed-K`, then tabulated).
-    With `nll_samples`, each seed's final checkpoint also gets the test likelihood estimate of `neuralab eval --nll`
-    (test/nll, ...: metrics for `--columns`), after and outside its timed training.
+    With `nll_samples`, each seed's final model also gets the test likelihood estimate of `neuralab eval --nll`
+    (`Method.log_likelihood`: test/nll, ...: metrics for `--columns`), after and outside its timed training; a reused
+    seed's is read from its newest checkpoint.
     """
     import torch
 
+    from neuralab.api import load
     from neuralab.engine import fit
     from neuralab.registry import RECIPES
 
@@ -203,6 +205,7 @@ def train_seeds(name: str, seeds: int, out: Path, overrides: dict[str, dict[str,
             threads = run_threads or threads
             metrics = summary["metrics"]
             runs.append(SeedRun(seed, summary["expect"], float(metrics["time/seconds"]), dict(metrics), reused=True))
+            method = None  # read back from its checkpoint if its likelihood is asked for
         else:
             t0 = time.perf_counter()
             run = fit(recipe, _with_seed(overrides, seed), out=_fresh(out / name / f"seed-{seed}"), progress=False)
@@ -210,20 +213,15 @@ def train_seeds(name: str, seeds: int, out: Path, overrides: dict[str, dict[str,
             # ones says both
             threads = run.sections["run"].threads or torch.get_num_threads()
             runs.append(SeedRun(seed, run.checks, time.perf_counter() - t0, dict(run.metrics)))
+            method = run.method  # in its final state, that of its newest checkpoint
         if nll_samples:
-            runs[-1].metrics.update(likelihood(out / name / f"seed-{seed}", nll_samples))
+            method = method or load(out / name / f"seed-{seed}").run.method
+            runs[-1].metrics.update({k: float(v) for k, v in method.log_likelihood(nll_samples).items()})
         if log:
             verdict = "reached" if runs[-1].reached else "NOT reached"
             how = "read from its finished run" if runs[-1].reused else f"in {runs[-1].seconds:.1f} s"
             log(f"{name} seed {seed}: {verdict} {how}")
     return RecipeResult(name, recipe.curriculum, dict(recipe.expect), runs, threads)
-
-
-def likelihood(run_dir: Path, samples: int) -> dict[str, float]:
-    """The test likelihood metrics of a run's newest checkpoint (`Method.log_likelihood`, as `neuralab eval --nll`)."""
-    from neuralab.api import load
-
-    return {k: float(v) for k, v in load(run_dir).run.method.log_likelihood(samples).items()}
 
 
 def finished_run(name: str, out: Path, overrides: dict[str, dict[str, Any]] | None,
