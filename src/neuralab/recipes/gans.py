@@ -73,12 +73,15 @@ register(Recipe(
 
 register(Recipe(
     name="dcgan-mnist", family="gan", curriculum="G4",
-    summary="DCGAN (strided convolutions, batch norm, ReLU/LeakyReLU, tanh, Adam 2e-4 beta1 0.5) on MNIST: MMD^2 "
-            "to test digits, latent interpolation and stroke-thickness arithmetic in plots/.",
-    model="dcgan", method="adversarial", data="mnist",
+    summary="DCGAN (strided convolutions, batch norm, ReLU/LeakyReLU, tanh, Adam 2e-4 beta1 0.5) on MNIST, with a "
+            "stride-1 layer before the generator upsamples (as TensorFlow's DCGAN tutorial): MMD^2 to test digits, "
+            "latent interpolation and stroke-thickness arithmetic in plots/.",
+    model="dcgan", method="adversarial", data="mnist", model_config=dict(g_base_convs=1),
     method_config=dict(loss="non_saturating"), data_config=MNIST_DATA,
-    run=RunConfig(steps=1500, log_every=50, eval_every=500, threads=1),
-    expect={"test/mmd": ("<=", 0.015)}, mode="min",  # measured: 0.0095 (seed 0), 0.24 after 100 steps
+    # The stride-1 layer: FID 5.80 after 3000 steps against 8.09 without it (seed 0, LeNet features, 10,000 draws;
+    # 5.65 after 4500), digit classes drawn more evenly (KL to uniform 0.060 against 0.119).
+    run=RunConfig(steps=3000, log_every=50, eval_every=1000, threads=1),
+    expect={"test/mmd": ("<=", 0.015)}, mode="min",  # measured: 0.0077 (seed 0), 0.24 after 100 steps
 ))
 
 register(Recipe(

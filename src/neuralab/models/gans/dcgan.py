@@ -7,7 +7,9 @@ the discriminator's input layer, ReLU in the generator with tanh at its output, 
 discriminator, no fully connected hidden layers (the generator's first layer projects z and reshapes it, the
 discriminator's last flattens into one logit), weights drawn from N(0, 0.02). Sized for small images: two
 upsamplings, e.g. 7x7 -> 14x14 -> 28x28 for MNIST (the paper used four for 64x64 images); a side that 4 does not
-divide is generated at the next multiple of 4 and cropped. For WGAN-GP the critic must not normalise over the
+divide is generated at the next multiple of 4 and cropped. `g_base_convs` adds stride-1 5x5 transposed convolutions
+on 4 x width maps at the smallest resolution before the upsamplings, as the generator of TensorFlow's DCGAN tutorial
+(Keras) has one: on MNIST it draws better-formed digits in the same number of steps. For WGAN-GP the critic must not normalise over the
 batch (the gradient penalty is per example; Gulrajani et al. 2017 use layer normalisation): `d_norm layer`.
 """
 
@@ -34,6 +36,9 @@ class DCGANConfig:
     latent_dim: int = field(100, "Size of the latent code z ~ N(0, I) (the paper's 100).", ge=1)
     width: int = field(32, "Feature maps of the layer next to the image in both players, doubled in the layer "
                            "after it (the paper's 128 at 64x64; 32 keeps MNIST within minutes on a CPU).", ge=1)
+    g_base_convs: int = field(0, "Stride-1 5x5 transposed convolutions (4 x width maps, batch norm, ReLU) at the "
+                                 "generator's smallest resolution, before it upsamples (TensorFlow's DCGAN tutorial: "
+                                 "1; the paper: 0).", ge=0, le=4)
     d_norm: str = field("batch", "Normalisation inside the discriminator: batch (the paper), layer (per-example, "
                                  "for WGAN-GP's critic) or none.", choices=D_NORMS)
 
@@ -48,8 +53,14 @@ class _Generator(nn.Module):
     def __init__(self, cfg: DCGANConfig) -> None:
         super().__init__()
         self.size, self.base, w = cfg.image_size, math.ceil(cfg.image_size / 4), cfg.width
-        self.project = nn.Linear(cfg.latent_dim, 2 * w * self.base ** 2, bias=False)
+        top = 4 * w if cfg.g_base_convs else 2 * w  # channels of the projected code
+        self.project = nn.Linear(cfg.latent_dim, top * self.base ** 2, bias=False)
+        base: list[nn.Module] = []  # (B, 4w, S/4, S/4) -> (B, 2w, S/4, S/4) through g_base_convs stride-1 layers
+        for i in range(cfg.g_base_convs):
+            out = 2 * w if i == cfg.g_base_convs - 1 else top
+            base += [nn.BatchNorm2d(top), nn.ReLU(), nn.ConvTranspose2d(top, out, 5, padding=2, bias=False)]
         self.net = nn.Sequential(
+            *base,
             nn.BatchNorm2d(2 * w), nn.ReLU(),
             nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(),
             nn.ConvTranspose2d(w, cfg.in_channels, 4, stride=2, padding=1), nn.Tanh())
