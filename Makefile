@@ -64,6 +64,10 @@ AUTOENCODERS := autoencoder-mnist,conv-autoencoder-mnist,tied-autoencoder-mnist,
 RESULTS := $(PY) -m neuralab results --quiet
 DETECTION := rcnn-mnist-scenes,fast-rcnn-mnist-scenes,faster-rcnn-mnist-scenes,mask-rcnn-mnist-scenes
 DETECTION_COLUMNS := test/map_50,test/map,test/mask_map_50,time/test_images_per_s
+# docs/rl.md's policy-gradient recipes (R4), and those of them trained two at a time
+PG := reinforce-cartpole,a2c-cartpole,a3c-cartpole,ppo-cartpole,ppo-lunarlander
+PG_PAIRED := ppo-lunarlander reinforce-cartpole a2c-cartpole ppo-cartpole
+CURIOSITY := a2c-doorkey,icm-doorkey,icm-doorkey-noisy-tv,a2c-empty,shaping-potential-empty,shaping-progress-empty
 # docs/rl.md's tabular recipes (issue 12, R1-R2), planners first
 TABULAR := value-iteration-frozenlake,policy-iteration-frozenlake,td-prediction-frozenlake,qlearning-frozenlake,expected-sarsa-frozenlake,qlearning-taxi,qlearning-cliffwalking,sarsa-cliffwalking
 GANS_RING := gan-ring-minimax,gan-ring-nonsaturating,gan-ring-collapse,wgan-gp-ring
@@ -242,10 +246,18 @@ rl-docs: setup
 	for r in $$(echo $(TABULAR) | tr , ' '); do $(RESULTS) --report $$r --reuse --write docs/rl.md || exit 1; done
 	$(RESULTS) --seeds 12 --block cliff-alpha --recipes qlearning-cliffwalking,sarsa-cliffwalking --method.alpha 0.5 \
 	  --out runs/results-cliff-alpha --write docs/rl.md
-	$(RESULTS) --seeds 1 --block policy-gradient --recipes reinforce-cartpole,a2c-cartpole,a3c-cartpole,ppo-cartpole,ppo-lunarlander --write docs/rl.md
-	$(RESULTS) --report ppo-lunarlander --reuse --write docs/rl.md
-	cp runs/results/ppo-lunarlander/seed-0/plots/returns.png docs/img/rl/ppo-lunarlander-returns.png
-	$(RESULTS) --seeds 3 --block curiosity --recipes a2c-doorkey,icm-doorkey,icm-doorkey-noisy-tv,a2c-empty,shaping-potential-empty,shaping-progress-empty --write docs/rl.md
+	# the policy-gradient table: seeds 0-2 at one thread each, two trainings at a time, but a3c-cartpole (eight actor
+	# processes) alone; then tabulated from the finished runs
+	rm -rf runs/rl-1t && for s in 0 1 2; do for r in $(PG_PAIRED); do echo $$r $$s; done; done | xargs -P 2 -L 1 sh -c \
+	  '$(PY) -m neuralab train $$0 --run.threads 1 --run.seed $$1 --out runs/rl-1t/$$0/seed-$$1 --quiet'
+	for s in 0 1 2; do $(PY) -m neuralab train a3c-cartpole --run.threads 1 --run.seed $$s \
+	  --out runs/rl-1t/a3c-cartpole/seed-$$s --quiet || exit 1; done
+	$(RESULTS) --seeds 3 --block policy-gradient --recipes $(PG) --run.threads 1 --reuse --out runs/rl-1t --write docs/rl.md
+	$(RESULTS) --report ppo-lunarlander --run.threads 1 --reuse --out runs/rl-1t --write docs/rl.md
+	cp runs/rl-1t/ppo-lunarlander/seed-0/plots/returns.png docs/img/rl/ppo-lunarlander-returns.png
+	for s in 0 1 2; do for r in $$(echo $(CURIOSITY) | tr , ' '); do echo $$r $$s; done; done | xargs -P 2 -L 1 sh -c \
+	  '$(PY) -m neuralab train $$0 --run.threads 1 --run.seed $$1 --out runs/rl-1t/$$0/seed-$$1 --quiet'
+	$(RESULTS) --seeds 3 --block curiosity --recipes $(CURIOSITY) --run.threads 1 --reuse --out runs/rl-1t --write docs/rl.md
 	$(RESULTS) --seeds 3 --block alphazero --recipes alphazero-tictactoe,alphazero-connect4 --run.threads 1 --write docs/rl.md
 	for r in alphazero-tictactoe alphazero-connect4; do \
 	  $(RESULTS) --report $$r --reuse --run.threads 1 --write docs/rl.md || exit 1; done

@@ -121,7 +121,8 @@ def main() -> None:
     device, model, method, data = run.procs.device, run.model, run.method, run.data
     batch = data.batch_size
     say(f"dcgan-mnist on {device}: torch {torch.__version__}, {torch.get_num_threads()} threads, width "
-          f"{model.cfg.width}, latent {model.latent_dim}, training batch {batch}")
+          f"{model.cfg.width}, {model.cfg.g_base_convs} stride-1 generator layer(s), latent {model.latent_dim}, "
+          f"training batch {batch}")
     forward = [generator_rate(model.generator, model.latent_dim, args.batch, args.passes, device)
                for _ in range(args.repeats)]
     say(f"generator forward (batch {args.batch}, no_grad)      {_median(forward)}")
