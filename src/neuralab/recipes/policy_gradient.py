@@ -43,8 +43,8 @@ register(Recipe(
     model_config=CARTPOLE_NET,
     method_config=dict(lr=1e-3, gamma=0.99),
     data_config=dict(env="CartPole-v1", num_envs=8, steps_per_block=50, eval_episodes=100),
-    # 1,000 batches (about 3M environment steps, as the episodes lengthen): after 500 the last evaluations were 483, 474 and 473 (seeds 0-2,
-    # still rising), short of 475 on two of three
+    # 1,000 batches (about 3M environment steps, as the episodes lengthen): after 500 the last evaluations were
+    # 483, 474 and 473 (seeds 0-2, still rising), short of 475 on two of three
     run=RunConfig(epochs=20, log_every=10),
     expect={"eval/return": (">=", 475.0)},
 ))
