@@ -9,8 +9,9 @@ discriminator's last flattens into one logit), weights drawn from N(0, 0.02). Si
 upsamplings, e.g. 7x7 -> 14x14 -> 28x28 for MNIST (the paper used four for 64x64 images); a side that 4 does not
 divide is generated at the next multiple of 4 and cropped. `g_base_convs` adds stride-1 5x5 transposed convolutions
 on 4 x width maps at the smallest resolution before the upsamplings, as the generator of TensorFlow's DCGAN tutorial
-(Keras) has one: on MNIST it draws better-formed digits in the same number of steps. For WGAN-GP the critic must not normalise over the
-batch (the gradient penalty is per example; Gulrajani et al. 2017 use layer normalisation): `d_norm layer`.
+(Keras) has one: on MNIST it draws better-formed digits in the same number of steps. For WGAN-GP the critic must
+not normalise over the batch (the gradient penalty is per example; Gulrajani et al. 2017 use layer normalisation):
+`d_norm layer`.
 """
 
 from __future__ import annotations
