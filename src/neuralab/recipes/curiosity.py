@@ -26,7 +26,9 @@ MAZE_NET = dict(obs_dim=147, n_actions=7, hidden=(64, 64))
 A2C = dict(lr=1e-3, n_steps=5, gamma=0.99, gae_lambda=0.95, ent_coef=0.01, optimizer="rmsprop")
 ICM = dict(A2C, eta=2e-5, beta=0.2)  # the best of eta 1e-4 and 2e-5 tried, seed 0 (5e-4 drowns the goal)
 TV = dict(A2C, eta=5e-4, beta=0.2)  # a curiosity strong enough to steer the policy within the budget
-MAZE_RUN = RunConfig(epochs=12, log_every=20)
+# 20 blocks (160k environment steps): after 12, plain A2C's greedy return was 0.19, 0.87 and 0.77 (seeds 0-2), one
+# seed short of its expectation; after 20, 0.92, 0.97 and 0.97
+MAZE_RUN = RunConfig(epochs=20, log_every=20)
 TV_RUN = RunConfig(epochs=6, log_every=20)
 
 register(Recipe(
@@ -34,7 +36,7 @@ register(Recipe(
     summary="Baseline for curiosity: A2C alone on the sparse-reward DoorKey-5x5 maze (egocentric 7x7 view).",
     model="actor-critic", method="a2c", data="gym-vector",
     model_config=MAZE_NET, method_config=A2C, data_config=MAZE, run=MAZE_RUN,
-    expect={"eval/return": (">=", 0.6)},  # measured 0.82, 0.87 (seeds 0, 1)
+    expect={"eval/return": (">=", 0.6)},
 ))
 
 register(Recipe(
@@ -44,7 +46,8 @@ register(Recipe(
     model="actor-critic", method="a2c-icm", data="gym-vector",
     model_config=MAZE_NET, method_config=ICM, data_config=MAZE, run=MAZE_RUN, monitor="eval/return",
     # the module learns (chance for the inverse model: ln 7 = 1.95; forward loss ~100 at the start); the curious
-    # agent does NOT beat a2c-doorkey here (eval/return measured 0.10, 0.44 against 0.82, 0.87; seeds 0, 1)
+    # agent does NOT beat a2c-doorkey here: both end at 0.92, 0.97, 0.97 and first reach 0.6 at blocks 13, 8, 9
+    # against plain A2C's 11, 9, 10 (seeds 0-2)
     expect={"train/inverse_loss": ("<=", 1.3), "train/forward_loss": ("<=", 40.0)},
 ))
 
@@ -84,10 +87,13 @@ register(Recipe(
 register(Recipe(
     name="shaping-progress-empty", family="rl", curriculum="R6",
     summary="A shaping that is not a potential: +0.05 per step closer to the goal, nothing for a step away; "
-            "circling pays, and the policy changes (away from the goal).",
+            "circling pays, and the policy changes (its greedy policy does not reach the goal).",
     model="actor-critic", method="a2c-shaped", data="gym-vector",
     model_config=OPEN_NET, method_config=dict(A2C, shaping="progress", shaping_scale=0.05), data_config=OPEN,
     run=OPEN_RUN, monitor="eval/return",
-    # the bonus moves the policy (entropy measured 1.69, 1.66), and not to the goal: every episode times out
-    expect={"train/entropy": ("<=", 1.85), "train/length": (">=", 1000.0)},
+    # the bonus moves the policy (entropy 1.63 +- 0.01, seeds 0-2) where the potential's does not; the greedy policy
+    # never reached the goal (eval/return 0 at every evaluation), while sampled training episodes sometimes did
+    # (train/length 584 +- 59 at the end): an earlier expectation that every episode times out held on seeds 0 and 1
+    # at an earlier commit and failed on all three seeds here
+    expect={"train/entropy": ("<=", 1.85), "eval/return": ("<=", 0.0)},
 ))
