@@ -258,11 +258,14 @@ rl-docs: setup
 	for s in 0 1 2; do for r in $$(echo $(CURIOSITY) | tr , ' '); do echo $$r $$s; done; done | xargs -P 2 -L 1 sh -c \
 	  '$(PY) -m neuralab train $$0 --run.threads 1 --run.seed $$1 --out runs/rl-1t/$$0/seed-$$1 --quiet'
 	$(RESULTS) --seeds 3 --block curiosity --recipes $(CURIOSITY) --run.threads 1 --reuse --out runs/rl-1t --write docs/rl.md
-	$(RESULTS) --seeds 3 --block alphazero --recipes alphazero-tictactoe,alphazero-connect4 --run.threads 1 --write docs/rl.md
+	for s in 0 1 2; do for r in alphazero-connect4 alphazero-tictactoe; do echo $$r $$s; done; done | xargs -P 2 -L 1 \
+	  sh -c '$(PY) -m neuralab train $$0 --run.threads 1 --run.seed $$1 --out runs/rl-1t/$$0/seed-$$1 --quiet'
+	$(RESULTS) --seeds 3 --block alphazero --recipes alphazero-tictactoe,alphazero-connect4 --run.threads 1 --reuse \
+	  --out runs/rl-1t --write docs/rl.md
 	for r in alphazero-tictactoe alphazero-connect4; do \
-	  $(RESULTS) --report $$r --reuse --run.threads 1 --write docs/rl.md || exit 1; done
+	  $(RESULTS) --report $$r --reuse --run.threads 1 --out runs/rl-1t --write docs/rl.md || exit 1; done
 	for g in tictactoe connect4; do \
-	  cp runs/results/alphazero-$$g/seed-0/plots/matches.png docs/img/rl/alphazero-$$g.png || exit 1; done
+	  cp runs/rl-1t/alphazero-$$g/seed-0/plots/matches.png docs/img/rl/alphazero-$$g.png || exit 1; done
 	$(RESULTS) --seeds 3 --block continual --recipes $(CONTINUAL_PERMUTED) --write docs/rl.md
 	$(RESULTS) --seeds 3 --block continual-split --recipes $(CONTINUAL_SPLIT) --write docs/rl.md
 	for r in $$(echo $(CONTINUAL_PERMUTED),$(CONTINUAL_SPLIT) | tr , ' '); do \
