@@ -272,7 +272,7 @@ rl-docs: setup
 	  $(RESULTS) --report $$r --reuse --write docs/rl.md || exit 1; done
 	for r in $$(echo $(CONTINUAL_PERMUTED) | tr , ' '); do \
 	  cp runs/results/$$r/seed-0/plots/task_accuracy.png docs/img/rl/$$r.png || exit 1; done
-	$(RESULTS) --seeds 5 --block dqn --recipes dqn-cartpole --write docs/rl.md
+	$(RESULTS) --seeds 5 --block dqn --recipes dqn-cartpole --columns test/env_steps --write docs/rl.md
 	$(RESULTS) --seeds 3 --block dqn-variants --recipes double-dqn-cartpole,dueling-dqn-cartpole,per-dqn-cartpole --write docs/rl.md
 	$(RESULTS) --seeds 1 --block atari --recipes dqn-pong --write docs/rl.md
 	$(RESULTS) --seeds 1 --block atari-full-cost --recipes dqn-pong --run.full true --run.steps 2000 --method.learning_starts 0 --data.eval_episodes 1 --method.test_episodes 1 --data.max_episode_steps 1000 --write docs/rl.md
