@@ -62,6 +62,10 @@ CONTINUAL_SPLIT := forgetting-split-mnist,replay-split-mnist,ewc-split-mnist
 SEQ2SEQ := addition-seq2seq,reversal-seq2seq,translation-gru,translation-bahdanau,translation-transformer
 AUTOENCODERS := autoencoder-mnist,conv-autoencoder-mnist,tied-autoencoder-mnist,denoising-autoencoder-mnist,sparse-autoencoder-mnist,stacked-autoencoder-mnist,autoencoder-2d-mnist,anomaly-autoencoder-mnist
 RESULTS := $(PY) -m neuralab results --quiet
+# $(call train_seeds_in_pairs,OUT,RECIPES): seeds 0-2 of each recipe (space-separated) into OUT/RECIPE/seed-K, two
+# trainings at a time at one torch thread each, for tables made afterwards with `results --reuse --out OUT`
+train_seeds_in_pairs = for s in 0 1 2; do for r in $(2); do echo $$r $$s; done; done | xargs -P 2 -L 1 sh -c \
+  '$(PY) -m neuralab train $$0 --run.threads 1 --run.seed $$1 --out $(1)/$$0/seed-$$1 --quiet'
 DETECTION := rcnn-mnist-scenes,fast-rcnn-mnist-scenes,faster-rcnn-mnist-scenes,mask-rcnn-mnist-scenes
 DETECTION_COLUMNS := test/map_50,test/map,test/mask_map_50,time/test_images_per_s
 # docs/rl.md's policy-gradient recipes (R4), and those of them trained two at a time
@@ -202,9 +206,7 @@ energy-docs: setup
 	$(RESULTS) --seeds 3 --block rbm --recipes rbm-mnist,rbm-mnist-cdk,rbm-patches --write docs/energy.md
 	# the MNIST RBMs' likelihoods and the CPU DBN table: seeds 0-2 of each, two trainings at a time (one thread each),
 	# then tabulated from the finished runs (the likelihood by AIS after each run, outside its time)
-	rm -rf runs/energy-1t && for s in 0 1 2; do for r in rbm-mnist rbm-mnist-cdk dbn-mnist dbn-mnist-random-init; do \
-	  echo $$r $$s; done; done | xargs -P 2 -L 1 sh -c '$(PY) -m neuralab train $$0 --run.threads 1 --run.seed $$1 \
-	  --out runs/energy-1t/$$0/seed-$$1 --quiet'
+	rm -rf runs/energy-1t && $(call train_seeds_in_pairs,runs/energy-1t,rbm-mnist rbm-mnist-cdk dbn-mnist dbn-mnist-random-init)
 	$(RESULTS) --seeds 3 --block rbm-nll --recipes rbm-mnist,rbm-mnist-cdk --run.threads 1 --reuse --out runs/energy-1t \
 	  --nll 100 --columns test/nll,test/log_z --write docs/energy.md
 	$(RESULTS) --seeds 3 --block rbm-cd1-1-epoch --recipes rbm-mnist --run.epochs 1 --run.threads 1 --out runs/rbm-cd1-1 \
@@ -248,18 +250,15 @@ rl-docs: setup
 	  --out runs/results-cliff-alpha --write docs/rl.md
 	# the policy-gradient table: seeds 0-2 at one thread each, two trainings at a time, but a3c-cartpole (eight actor
 	# processes) alone; then tabulated from the finished runs
-	rm -rf runs/rl-1t && for s in 0 1 2; do for r in $(PG_PAIRED); do echo $$r $$s; done; done | xargs -P 2 -L 1 sh -c \
-	  '$(PY) -m neuralab train $$0 --run.threads 1 --run.seed $$1 --out runs/rl-1t/$$0/seed-$$1 --quiet'
+	rm -rf runs/rl-1t && $(call train_seeds_in_pairs,runs/rl-1t,$(PG_PAIRED))
 	for s in 0 1 2; do $(PY) -m neuralab train a3c-cartpole --run.threads 1 --run.seed $$s \
 	  --out runs/rl-1t/a3c-cartpole/seed-$$s --quiet || exit 1; done
 	$(RESULTS) --seeds 3 --block policy-gradient --recipes $(PG) --run.threads 1 --reuse --out runs/rl-1t --write docs/rl.md
 	$(RESULTS) --report ppo-lunarlander --run.threads 1 --reuse --out runs/rl-1t --write docs/rl.md
 	cp runs/rl-1t/ppo-lunarlander/seed-0/plots/returns.png docs/img/rl/ppo-lunarlander-returns.png
-	for s in 0 1 2; do for r in $$(echo $(CURIOSITY) | tr , ' '); do echo $$r $$s; done; done | xargs -P 2 -L 1 sh -c \
-	  '$(PY) -m neuralab train $$0 --run.threads 1 --run.seed $$1 --out runs/rl-1t/$$0/seed-$$1 --quiet'
+	$(call train_seeds_in_pairs,runs/rl-1t,$$(echo $(CURIOSITY) | tr , ' '))
 	$(RESULTS) --seeds 3 --block curiosity --recipes $(CURIOSITY) --run.threads 1 --reuse --out runs/rl-1t --write docs/rl.md
-	for s in 0 1 2; do for r in alphazero-connect4 alphazero-tictactoe; do echo $$r $$s; done; done | xargs -P 2 -L 1 \
-	  sh -c '$(PY) -m neuralab train $$0 --run.threads 1 --run.seed $$1 --out runs/rl-1t/$$0/seed-$$1 --quiet'
+	$(call train_seeds_in_pairs,runs/rl-1t,alphazero-connect4 alphazero-tictactoe)
 	$(RESULTS) --seeds 3 --block alphazero --recipes alphazero-tictactoe,alphazero-connect4 --run.threads 1 --reuse \
 	  --out runs/rl-1t --write docs/rl.md
 	for r in alphazero-tictactoe alphazero-connect4; do \
