@@ -43,3 +43,12 @@ def test_cli_lists_models_with_their_parameters():
     bad = run_main("list", "--models", "--family", "nope")
     assert bad.returncode == 2 and "families: " in bad.stderr
     assert "cnn" in bad.stderr.split("families: ")[1].strip().split(", ")
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_cli_info_prints_every_model(name):
+    """`neuralab info MODEL` on each model: its layer table traces a batch of zero examples, or of one where the
+    forward pass cannot take an empty batch (a latent code reshaped, packed sequences: tests/unit/test_shapes.py)."""
+    r = run_main("info", name)
+    assert r.returncode == 0, r.stderr
+    assert f"parameters: {sum(p.numel() for p in neuralab.create_model(name).parameters()):,}" in r.stdout

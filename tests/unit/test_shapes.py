@@ -72,3 +72,40 @@ def test_trace_reports_every_layer_without_computing():
     example = torch.zeros(1, 1, 1, 1).expand(1, 64, 4096, 4096)  # a view: the 4 GB are never allocated
     [row] = layer_table(huge, example)  # counted from shapes: computing it would take minutes and 4 GB more
     assert row.output == (64, 4096, 4096) and row.macs == 4096 ** 2 * 64 * 64 * 9
+
+
+class _PackedReader(nn.Module):
+    """Word vectors read by an LSTM over packed sequences (as the tweet classifiers read texts), then a linear head:
+    packing refuses an empty batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed, self.lstm, self.head = nn.Embedding(20, 4), nn.LSTM(4, 6, batch_first=True), nn.Linear(6, 3)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        lengths = torch.full((len(tokens),), tokens.shape[1])
+        packed = nn.utils.rnn.pack_padded_sequence(self.embed(tokens), lengths, batch_first=True)
+        _, (h, _) = self.lstm(packed)
+        return self.head(h[-1])
+
+
+class _LatentReshape(nn.Module):
+    """A generator's first layer: a code projected and reshaped with an inferred axis, which an empty batch leaves
+    undetermined."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.project, self.conv = nn.Linear(5, 8 * 3 * 3), nn.Conv2d(8, 2, 3)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.conv(self.project(z).view(len(z), -1, 3, 3))
+
+
+def test_a_model_that_cannot_take_an_empty_batch_is_traced_on_one_example():
+    rows = {r.name: r for r in trace_shapes(_PackedReader(), (7,), torch.long)}
+    assert list(rows) == ["embed", "lstm", "head"]  # the LSTM over packed sequences is listed with its sizes
+    assert (rows["embed"].output, rows["lstm"].input, rows["lstm"].output, rows["head"].output) == \
+        ((7, 4), (4,), (6,), (3,))
+    assert output_shape(_LatentReshape(), (5,)) == (2, 1, 1)
+    with pytest.raises(ShapeError, match="smaller than its 3x3 window"):  # a window that does not fit still says so
+        trace_shapes(nn.Sequential(nn.Linear(5, 8), nn.Unflatten(1, (2, 2, 2)), nn.Conv2d(2, 1, 3)), (5,))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import PackedSequence
 
 from neuralab.errors import UserError
 
@@ -103,9 +104,9 @@ def window_fits(name: str, module: nn.Module, shape: Sequence[int]) -> tuple[int
 def trace_shapes(model: nn.Module, input_shape: Sequence[int],
                  dtype: torch.dtype = torch.float32) -> list[LayerShape]:
     """Input and output shape of every leaf layer, in the order they run, for one example of `input_shape`
-    (without the batch axis; `dtype` for inputs that are indices). Runs on zero examples: no arithmetic, no
-    memory for activations. Raises `ShapeError` at the first convolution or pooling window that does not
-    fit its input."""
+    (without the batch axis; `dtype` for inputs that are indices). Runs on zero examples where the model takes
+    them (no arithmetic, no memory for activations), else on one. Raises `ShapeError` at the first convolution or
+    pooling window that does not fit its input."""
     return _trace(model, input_shape, dtype)[0]
 
 
@@ -119,6 +120,12 @@ def output_shape(module: nn.Module, input_shape: Sequence[int], prefix: str = ""
 def has_windows(model: nn.Module) -> bool:
     """True when `model` has a convolution or pooling layer whose fit depends on the input size."""
     return any(isinstance(m, WINDOWED) for m in model.modules())
+
+
+def _tensor(value: object) -> object:
+    """A packed sequence's steps (total steps, features): a recurrent layer over packed sequences is listed with
+    its feature sizes; anything else as it is."""
+    return value.data if isinstance(value, PackedSequence) else value
 
 
 def _trace(model: nn.Module, input_shape: Sequence[int], dtype: torch.dtype,
@@ -135,10 +142,10 @@ def _trace(model: nn.Module, input_shape: Sequence[int], dtype: torch.dtype,
 
     def after(name: str):
         def fn(module: nn.Module, args: tuple, output: object) -> None:
-            out = output[0] if isinstance(output, tuple) else output
-            if isinstance(out, torch.Tensor) and args and isinstance(args[0], torch.Tensor):
-                shapes.append(LayerShape(name, type(module).__name__, tuple(args[0].shape[1:]),
-                                         tuple(out.shape[1:])))
+            out = _tensor(output[0] if isinstance(output, tuple) else output)
+            x = _tensor(args[0]) if args else None
+            if isinstance(out, torch.Tensor) and isinstance(x, torch.Tensor):
+                shapes.append(LayerShape(name, type(module).__name__, tuple(x.shape[1:]), tuple(out.shape[1:])))
         return fn
 
     for name, module in model.named_modules():
@@ -147,14 +154,21 @@ def _trace(model: nn.Module, input_shape: Sequence[int], dtype: torch.dtype,
         if not list(module.children()):
             hooks.append(module.register_forward_hook(after(name)))
     # A batch of zero examples: torch checks and propagates every shape but computes nothing (a meta-device
-    # pass would too, but its first use imports torch's meta kernels, seconds on a loaded machine).
+    # pass would too, but its first use imports torch's meta kernels, seconds on a loaded machine). A forward pass
+    # that cannot take an empty batch (packing sequences, a reshape with an inferred axis) runs on one example.
     param = next(model.parameters(), None)
-    x = torch.empty(0, *input_shape, dtype=dtype, device=None if param is None else param.device)
+    device = None if param is None else param.device
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            out = model(x)
+            try:
+                out = model(torch.empty(0, *input_shape, dtype=dtype, device=device))
+            except ShapeError:
+                raise
+            except RuntimeError:
+                shapes.clear()
+                out = model(torch.zeros(1, *input_shape, dtype=dtype, device=device))
     finally:
         for h in hooks:
             h.remove()
