@@ -187,15 +187,14 @@ def cmd_flops(args: argparse.Namespace) -> int:
         model = entry.cls(cfg)
     batch = default if args.batch is None else args.batch
     example = entry.example_input(cfg)
-    if isinstance(example, tuple):
-        raise UserError(f"flops {args.name}: the model takes several inputs (source and target tokens); counting "
-                        "its FLOPs is not supported")
-    example = example[:1]
-    x = example.expand(batch, *example.shape[1:]).clone()  # (B, ...)
+    inputs = example if isinstance(example, tuple) else (example,)  # several: source and target tokens, code and label
+    x = tuple(t[:1].expand(batch, *t.shape[1:]).clone() for t in inputs)  # each (B, ...)
     # Classifiers get a cross-entropy loss; other models the mean square of their outputs.
     y = torch.zeros(batch, dtype=torch.long) if hasattr(cfg, "num_classes") else None
     report = count_training_flops(model, x, y)
-    print(f"{args.name}: one training step (forward + backward) on a batch of {batch}")
+    print(f"{args.name}: one training step (forward + backward) on a batch of {batch}" if report.backward else
+          f"{args.name}: one forward pass on a batch of {batch} (no trainable parameter shapes its outputs: nothing "
+          "to backpropagate)")
     print(f"  {'operation':<36} {'FLOPs':>16} {'share':>7}")
     for op, flops in report.by_op.items():
         print(f"  {op:<36} {flops:>16,} {100 * flops / report.total:>6.1f}%")

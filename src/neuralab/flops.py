@@ -90,6 +90,7 @@ class FlopReport:
     by_op: dict[str, int]
     multiply_add: int
     other: int
+    backward: bool = True  # False: the forward pass alone (a model with nothing to backpropagate into)
 
     @property
     def total(self) -> int:
@@ -100,15 +101,27 @@ class FlopReport:
         return self.multiply_add / max(self.total, 1)
 
 
-def count_training_flops(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> FlopReport:
-    """FLOPs of one forward + backward pass of `model` on batch `x` (cross-entropy loss when `y` is given)."""
+def count_training_flops(model: nn.Module, x: torch.Tensor | tuple[torch.Tensor, ...],
+                         y: torch.Tensor | None = None) -> FlopReport:
+    """FLOPs of one forward + backward pass of `model` on batch `x` (B, ...), or on the inputs of a model that takes
+    several (a tuple: source and target tokens, a code and a label): cross-entropy against the labels `y`
+    (B,) when given, over axis 1 of the logits (B, K, ...) with each label repeated over the other axes (a tagger's
+    positions, a detector's anchors), else the mean square of the outputs. A model whose outputs do not depend on
+    any trainable parameter (Hebbian, closed-form and tabular models) is counted for its forward pass alone."""
     counter = _OpCounter()
     with counter:
         def objective(out: torch.Tensor) -> torch.Tensor:
-            return nn.functional.cross_entropy(out, y) if y is not None else out.pow(2).mean()
+            if y is None:
+                return out.pow(2).mean()
+            return nn.functional.cross_entropy(out, y.view(-1, *[1] * (out.dim() - 2)).expand(
+                len(out), *out.shape[2:]))
 
-        out, aux = auxiliary_loss(model(x), objective)  # auxiliary classifiers train too
+        # auxiliary classifiers train too
+        out, aux = auxiliary_loss(model(*x) if isinstance(x, tuple) else model(x), objective)
         loss = objective(out) if aux is None else objective(out) + aux
-        loss.backward()
+        backward = loss.requires_grad
+        if backward:
+            loss.backward()
     model.zero_grad(set_to_none=True)
-    return FlopReport(dict(sorted(counter.by_op.items(), key=lambda kv: -kv[1])), counter.multiply_add, counter.other)
+    return FlopReport(dict(sorted(counter.by_op.items(), key=lambda kv: -kv[1])), counter.multiply_add, counter.other,
+                      backward)

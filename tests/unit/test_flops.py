@@ -10,6 +10,8 @@ from neuralab.cli import main
 from neuralab.flops import count_training_flops, layer_table
 from neuralab.models.cnn.lenet5 import LeNet5, LeNet5Config
 from neuralab.models.mlp.mlp import MLP, MLPConfig
+from neuralab.registry import MODELS
+from tests.conftest import run_main
 
 
 def test_linear_multiply_adds_are_inputs_times_outputs():
@@ -69,3 +71,27 @@ def test_flops_command_prints_the_breakdown(capsys):
     assert rows["convolution"] == f"{forward_conv:,}"
     share = float(out.split("multiply-add (matrix products, convolutions): ")[1].split("%")[0])
     assert share > 90
+
+
+def test_a_model_without_trainable_parameters_is_counted_for_its_forward_pass():
+    layer = nn.Linear(6, 3).requires_grad_(False)  # as a Hebbian or closed-form model holds its weights
+    report = count_training_flops(layer, torch.randn(4, 6), torch.zeros(4, dtype=torch.long))
+    assert not report.backward and report.by_op["addmm"] == 2 * 4 * 6 * 3  # the forward product alone
+    assert count_training_flops(nn.Linear(6, 3), torch.randn(4, 6)).backward
+
+
+def test_per_position_logits_take_the_label_at_every_position():
+    """Logits (B, K, T), as a tagger's or a detector's: cross-entropy over axis 1, a label per position."""
+    conv = nn.Conv1d(5, 4, 1)  # (B, 5, T) -> (B, 4, T)
+    report = count_training_flops(conv, torch.randn(2, 5, 7), torch.zeros(2, dtype=torch.long))
+    assert report.backward and report.by_op["convolution"] == 2 * 2 * 7 * 5 * 4
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_flops_command_counts_every_model(name):
+    """Models that take several inputs (seq2seq, conditional generators), that output per-position logits, or that
+    have nothing to backpropagate into are counted too."""
+    r = run_main("flops", name)
+    assert r.returncode == 0, r.stderr
+    total = int(r.stdout.split("  total")[1].split()[0].replace(",", ""))
+    assert total > 0
