@@ -164,9 +164,7 @@ def _trace(model: nn.Module, input_shape: Sequence[int], dtype: torch.dtype,
         with torch.no_grad():
             try:
                 out = model(torch.empty(0, *input_shape, dtype=dtype, device=device))
-            except ShapeError:
-                raise
-            except RuntimeError:
+            except RuntimeError:  # torch's refusal; a window that does not fit is a ShapeError and propagates
                 shapes.clear()
                 out = model(torch.zeros(1, *input_shape, dtype=dtype, device=device))
     finally:
