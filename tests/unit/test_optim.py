@@ -222,3 +222,29 @@ def test_cli_refuses_a_bad_optimizer_with_one_line(tmp_path):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "--method.optimizer" in lines[0] and "adamw" in lines[0], r.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_adam_moments_restored_in_the_default_layout_continue_channels_last_weights_exactly():
+    """make_optimizer fuses Adam's update only for default-layout weights: the fused kernel walks raw storage, so
+    moments restored from a checkpoint (default layout) would be paired with the wrong elements of channels-last
+    weights. The step after a restore must equal the step of the optimiser that never stopped."""
+    torch.manual_seed(0)
+    grads = [torch.randn(4, 3, 5, 5).to(memory_format=torch.channels_last) for _ in range(2)]
+    weights = []
+    for restore in (False, True):
+        p = torch.nn.Parameter(torch.randn(4, 3, 5, 5, generator=torch.Generator().manual_seed(1))
+                               .to(memory_format=torch.channels_last))
+        opt = make_optimizer("adam", [p], 0.1)
+        p.grad = grads[0].clone()
+        opt.step()
+        if restore:
+            state = opt.state_dict()
+            state["state"][0] = {k: v.contiguous() for k, v in state["state"][0].items()}  # as safetensors gives them
+            opt = make_optimizer("adam", [p], 0.1)
+            opt.load_state_dict(state)
+        p.grad = grads[1].clone()
+        opt.step()
+        weights.append(p.detach().clone())
+    assert torch.equal(weights[0], weights[1])
+    plain = make_optimizer("adam", [torch.nn.Parameter(torch.randn(3, 4))], 0.1)
+    assert plain.defaults["fused"]  # default-layout weights do take the fused kernel
