@@ -35,7 +35,8 @@ _FUSABLE = ("adam", "adamw")  # those with a fused kernel on both CPU and CUDA i
 
 def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float, momentum: float = 0.9,
                    weight_decay: float = 0.0) -> torch.optim.Optimizer:
-    """A torch optimiser by name; `weight_decay` is an L2 term in the gradient except for adamw (decoupled)."""
+    """A torch optimiser by name; `weight_decay` is an L2 term in the gradient except for adamw (decoupled). Adam and
+    AdamW take torch's fused kernel where the weights allow it (the same update up to rounding)."""
     params = list(params)
     if name == "lbfgs":
         if weight_decay:
