@@ -62,9 +62,11 @@ CONTINUAL_SPLIT := forgetting-split-mnist,replay-split-mnist,ewc-split-mnist
 SEQ2SEQ := addition-seq2seq,reversal-seq2seq,translation-gru,translation-bahdanau,translation-transformer
 AUTOENCODERS := autoencoder-mnist,conv-autoencoder-mnist,tied-autoencoder-mnist,denoising-autoencoder-mnist,sparse-autoencoder-mnist,stacked-autoencoder-mnist,autoencoder-2d-mnist,anomaly-autoencoder-mnist
 RESULTS := $(PY) -m neuralab results --quiet
-# $(call train_seeds_in_pairs,OUT,RECIPES): seeds 0-2 of each recipe (space-separated) into OUT/RECIPE/seed-K, two
-# trainings at a time at one torch thread each, for tables made afterwards with `results --reuse --out OUT`
-train_seeds_in_pairs = for s in 0 1 2; do for r in $(2); do echo $$r $$s; done; done | xargs -P 2 -L 1 sh -c \
+# $(call train_seeds_in_pairs,OUT,RECIPES): seeds 0-2 of each recipe (space-separated) afresh into OUT/RECIPE/seed-K
+# (earlier runs there removed first), two trainings at a time at one torch thread each, for tables made afterwards
+# with `results --reuse --out OUT`
+train_seeds_in_pairs = for r in $(2); do rm -rf $(1)/$$r; done; \
+  for s in 0 1 2; do for r in $(2); do echo $$r $$s; done; done | xargs -P 2 -L 1 sh -c \
   '$(PY) -m neuralab train $$0 --run.threads 1 --run.seed $$1 --out $(1)/$$0/seed-$$1 --quiet'
 DETECTION := rcnn-mnist-scenes,fast-rcnn-mnist-scenes,faster-rcnn-mnist-scenes,mask-rcnn-mnist-scenes
 DETECTION_COLUMNS := test/map_50,test/map,test/mask_map_50,time/test_images_per_s
@@ -144,7 +146,6 @@ VAES := vae-mnist beta-vae-mnist vae-examples-mnist cvae-mnist
 generative-docs: setup
 	mkdir -p docs/img/generative
 	# the VAEs: seeds 0-2 two trainings at a time, one thread each, then tabulated from the finished runs
-	for r in $(VAES); do rm -rf runs/results/$$r; done
 	$(call train_seeds_in_pairs,runs/results,$(VAES))
 	$(RESULTS) --seeds 3 --block vae --recipes vae-mnist,beta-vae-mnist,vae-examples-mnist --run.threads 1 --reuse \
 	  --write docs/generative.md
@@ -178,7 +179,6 @@ generative-docs: setup
 	  cp runs/results/$$r/seed-0/plots/discriminator.png docs/img/generative/$$r-discriminator.png || exit 1; done
 	# the MNIST GANs: seeds 0-2 two trainings at a time, one thread each (dcgan-mnist: about 50 minutes a seed),
 	# then tabulated from the finished runs, which the FID lines below also score
-	for r in $$(echo $(GANS_MNIST) | tr , ' '); do rm -rf runs/results/$$r; done
 	$(call train_seeds_in_pairs,runs/results,$$(echo $(GANS_MNIST) | tr , ' '))
 	$(RESULTS) --seeds 3 --block gans-mnist --recipes $(GANS_MNIST) --run.threads 1 --reuse --write docs/generative.md
 	for r in $$(echo $(GANS_MNIST) | tr , ' '); do \
@@ -215,7 +215,7 @@ energy-docs: setup
 	$(RESULTS) --seeds 3 --block rbm --recipes rbm-mnist,rbm-mnist-cdk,rbm-patches --write docs/energy.md
 	# the MNIST RBMs' likelihoods and the CPU DBN table: seeds 0-2 of each, two trainings at a time (one thread each),
 	# then tabulated from the finished runs (the likelihood by AIS after each run, outside its time)
-	rm -rf runs/energy-1t && $(call train_seeds_in_pairs,runs/energy-1t,rbm-mnist rbm-mnist-cdk dbn-mnist dbn-mnist-random-init)
+	$(call train_seeds_in_pairs,runs/energy-1t,rbm-mnist rbm-mnist-cdk dbn-mnist dbn-mnist-random-init)
 	$(RESULTS) --seeds 3 --block rbm-nll --recipes rbm-mnist,rbm-mnist-cdk --run.threads 1 --reuse --out runs/energy-1t \
 	  --nll 100 --columns test/nll,test/log_z --write docs/energy.md
 	$(RESULTS) --seeds 3 --block rbm-cd1-1-epoch --recipes rbm-mnist --run.epochs 1 --run.threads 1 --out runs/rbm-cd1-1 \
