@@ -13,6 +13,10 @@ Ours: the `vae-examples-mnist` recipe, the same network, loss, optimiser and bat
 the same quantity, z drawn from a seeded generator). Both clocks include the test passes. Target (issue 10): ours
 reaches the peer's final test loss in at most half the peer's time.
 
+Bare loop: the peer's network, loss and test passes with its data as float tensors in memory and Adam's fused kernel,
+no engine: the floor of this arithmetic on the CPU at hand, printed beside the two so that the ratio can be read
+against what any loop of this network could reach here. Each race runs the three in another order.
+
     python benchmarks/vae_examples_peer.py [--epochs 10] [--races 3] [--write docs/benchmarks.md]
 """
 
@@ -30,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from mnist_examples_peer import TorchvisionStyleMNIST  # the same per-example loading (this folder is on sys.path)
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 import neuralab
 from neuralab.data import mnist
@@ -60,18 +64,33 @@ def examples_loss(recon: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar
     return bce - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
 
 
-def examples_peer(epochs: int) -> list[tuple[float, float]]:
-    """Run the peer; (seconds since the start, test loss) after each epoch."""
+def batches(data: Dataset | torch.Tensor, shuffle: bool):
+    """Batches of 128 inputs: through a DataLoader from the per-example dataset, as the example reads them, or
+    sliced from a float tensor in memory."""
+    if isinstance(data, torch.Tensor):
+        order = torch.randperm(len(data)) if shuffle else torch.arange(len(data))
+        yield from (data[i] for i in order.split(128))
+    else:
+        yield from (x for x, _ in DataLoader(data, batch_size=128, shuffle=shuffle))
+
+
+def examples_peer(epochs: int, in_memory: bool = False) -> list[tuple[float, float]]:
+    """Run the peer; (seconds since the start, test loss) after each epoch. `in_memory`: its network, loss and test
+    passes over batches sliced from float tensors held in memory, with Adam's fused kernel (as ours uses): the same
+    arithmetic without the per-example loading and without an engine, the floor of this network on this CPU."""
     (x_tr, y_tr), (x_te, y_te) = mnist.load("mnist")
     torch.manual_seed(1)  # the example's default --seed
     model = ExamplesVAE()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    train = DataLoader(TorchvisionStyleMNIST(x_tr, y_tr, normalize=False), batch_size=128, shuffle=True)
-    test = DataLoader(TorchvisionStyleMNIST(x_te, y_te, normalize=False), batch_size=128, shuffle=False)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=in_memory or None)
+    if in_memory:
+        train, test = x_tr.float().div(255).flatten(1), x_te.float().div(255).flatten(1)
+    else:
+        train = TorchvisionStyleMNIST(x_tr, y_tr, normalize=False)
+        test = TorchvisionStyleMNIST(x_te, y_te, normalize=False)
     start, curve = time.perf_counter(), []
     for epoch in range(1, epochs + 1):
         model.train()
-        for x, _ in train:
+        for x in batches(train, shuffle=True):
             optimizer.zero_grad()
             recon, mu, logvar = model(x)
             loss = examples_loss(recon, x, mu, logvar)
@@ -80,12 +99,13 @@ def examples_peer(epochs: int) -> list[tuple[float, float]]:
         model.eval()
         test_loss = 0.0
         with torch.no_grad():
-            for x, _ in test:
+            for x in batches(test, shuffle=False):
                 recon, mu, logvar = model(x)
                 test_loss += float(examples_loss(recon, x, mu, logvar))
-        test_loss /= len(test.dataset)
+        test_loss /= len(x_te)
         curve.append((time.perf_counter() - start, test_loss))
-        print(f"  peer epoch {epoch}: test loss {test_loss:.4f} at {curve[-1][0]:.1f} s", flush=True)
+        print(f"  {'bare' if in_memory else 'peer'} epoch {epoch}: test loss {test_loss:.4f} at {curve[-1][0]:.1f} s",
+              flush=True)
     return curve
 
 
@@ -111,30 +131,40 @@ def main() -> None:
     lines = [f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
              f"{torch.backends.cpu.get_cpu_capability()}"]
     print(lines[0], flush=True)
-    peer_times, our_times = [], []
+    times: dict[str, list[float]] = {"peer": [], "ours": [], "bare": []}
     for race in range(1, args.races + 1):
-        # By turns, so that a slow spell of a shared machine falls on both sides rather than on one.
-        peer = examples_peer(args.epochs)
+        # By turns, and each race in another order, so that neither a slow spell of the shared machine nor what
+        # the run before left in the process falls on one side only.
+        sides, k = ["peer", "ours", "bare"], (race - 1) % 3
+        order = sides[k:] + sides[:k]
+        curves = {}
+        for side in order:
+            curves[side] = ours(args.epochs) if side == "ours" else examples_peer(args.epochs, side == "bare")
+        peer, curve, bare = curves["peer"], curves["ours"], curves["bare"]
         target = peer[-1][1]  # seeded: the same every race
-        peer_times.append(peer[-1][0])
-        lines += [f"race {race}: pytorch/examples vae: {args.epochs} epochs in {peer[-1][0]:.1f} s "
-                  f"({peer[-1][0] / args.epochs:.1f} s an epoch), final test loss {target:.2f}"]
-        print(lines[-1], flush=True)
-        curve = ours(args.epochs)
-        hit = next(((t, v) for t, v in curve if v <= target), None)
-        lines += [f"race {race}: ours (vae-examples-mnist): {args.epochs} epochs in {curve[-1][0]:.1f} s, final "
+        times["peer"].append(peer[-1][0])
+        times["bare"].append(bare[-1][0])
+        lines += [f"race {race} (in the order {', '.join(order)}): pytorch/examples vae: {args.epochs} epochs in "
+                  f"{peer[-1][0]:.1f} s ({peer[-1][0] / args.epochs:.1f} s an epoch), final test loss {target:.2f}",
+                  f"race {race}: its network and update in a bare loop over tensors in memory (fused Adam): "
+                  f"{bare[-1][0]:.1f} s, final test loss {bare[-1][1]:.2f}",
+                  f"race {race}: ours (vae-examples-mnist): {args.epochs} epochs in {curve[-1][0]:.1f} s, final "
                   f"test/neg_elbo {curve[-1][1]:.2f}"]
+        hit = next(((t, v) for t, v in curve if v <= target), None)
         if hit is None:
             lines += [f"ours never reached {target:.2f} in {args.epochs} epochs"]
+            print("\n".join(lines[-4:]), flush=True)
             break
         lines += [f"race {race}: ours reached {hit[1]:.2f} <= {target:.2f} after epoch {curve.index(hit) + 1}, "
-                  f"{hit[0]:.1f} s: ours / peer {hit[0] / peer[-1][0]:.2f}"]
-        print("\n".join(lines[-2:]), flush=True)
-        our_times.append(hit[0])
-    if len(our_times) == args.races:
-        peer_s, ours_s = statistics.median(peer_times), statistics.median(our_times)
-        lines += [f"median of {args.races} races: peer {peer_s:.1f} s, ours {ours_s:.1f} s to the peer's final test "
-                  f"loss; ours / peer: {ours_s / peer_s:.2f} (target <= 0.5)"]
+                  f"{hit[0]:.1f} s: ours / peer {hit[0] / peer[-1][0]:.2f}, bare loop / peer "
+                  f"{bare[-1][0] / peer[-1][0]:.2f}"]
+        print("\n".join(lines[-4:]), flush=True)
+        times["ours"].append(hit[0])
+    if len(times["ours"]) == args.races:
+        peer_s, ours_s, bare_s = (statistics.median(times[k]) for k in ("peer", "ours", "bare"))
+        lines += [f"median of {args.races} races: peer {peer_s:.1f} s, bare loop {bare_s:.1f} s, ours {ours_s:.1f} s "
+                  f"to the peer's final test loss; ours / peer: {ours_s / peer_s:.2f} (target <= 0.5), bare loop / "
+                  f"peer: {bare_s / peer_s:.2f}"]
     print(lines[-1])
     if args.write:
         text = f"Output of `python benchmarks/vae_examples_peer.py` on {machine_line()}:\n\n```\n" + \
