@@ -8,7 +8,7 @@ max-pool, dropout 0.25, fc 9216->128, dropout 0.5, fc 10, log-softmax + NLL), Ad
 StepLR(step 1, gamma 0.7), inputs normalised with (0.1307, 0.3081), the test set evaluated after every epoch
 with batch 1000. Its data comes from torchvision's `datasets.MNIST`, which builds each example in Python
 (`Image.fromarray`, `ToTensor`, `Normalize`); torchvision cannot be installed beside this torch build, so
-`TorchvisionStyleMNIST` below does the same per-example work with PIL on the same uint8 images. One
+`TorchvisionMNIST` (benchmarks/torchvision_mnist.py) does the same per-example work on the same uint8 images. One
 difference in the peer's favour: we shuffle its training set (the example shuffles only under CUDA).
 
 Both clocks include the per-epoch (peer) or per-evaluation (neuralab) test passes: each is the time a user
@@ -26,13 +26,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import nn
 from torch.optim.lr_scheduler import StepLR
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
+from torchvision_mnist import TorchvisionMNIST  # torchvision's per-example loading (this folder is on sys.path)
 
 import neuralab
 from neuralab.data import mnist
@@ -60,30 +59,14 @@ class ExamplesNet(nn.Module):
         return F.log_softmax(self.fc2(self.dropout2(x)), dim=1)
 
 
-class TorchvisionStyleMNIST(Dataset):
-    """What torchvision's MNIST + ToTensor (+ Normalize, when `normalize`) do per example: PIL image, to float,
-    normalise. benchmarks/vae_examples_peer.py reads it too, without Normalize as the VAE example does."""
-
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, normalize: bool = True) -> None:
-        self.images, self.labels, self.normalize = images.numpy(), labels.numpy(), normalize
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        img = Image.fromarray(self.images[i], mode="L")
-        x = torch.from_numpy(np.array(img, dtype=np.uint8)).float().div(255)[None]  # ToTensor: (1, 28, 28)
-        return ((x - 0.1307) / 0.3081 if self.normalize else x), int(self.labels[i])  # Normalize
-
-
 def examples_peer(max_epochs: int, target: float, say=print) -> tuple[float | None, int, float]:
     """Run the peer; (seconds when the test accuracy first >= target, epochs run, last accuracy). `say` gets a line
     after each epoch."""
     (x_tr, y_tr), (x_te, y_te) = mnist.load("mnist")
     torch.manual_seed(1)  # the example's default --seed
     model = ExamplesNet()
-    train = DataLoader(TorchvisionStyleMNIST(x_tr, y_tr), batch_size=64, shuffle=True)
-    test = DataLoader(TorchvisionStyleMNIST(x_te, y_te), batch_size=1000)
+    train = DataLoader(TorchvisionMNIST(x_tr, y_tr), batch_size=64, shuffle=True)
+    test = DataLoader(TorchvisionMNIST(x_te, y_te), batch_size=1000)
     optimizer = torch.optim.Adadelta(model.parameters(), lr=1.0)
     scheduler = StepLR(optimizer, step_size=1, gamma=0.7)
     start, acc = time.perf_counter(), 0.0
