@@ -42,6 +42,7 @@ def to_tensor(pic: Image.Image) -> torch.Tensor:
     _log_api_usage("to_tensor")
     if not isinstance(pic, Image.Image):
         raise TypeError(f"pic should be PIL Image. Got {type(pic)}")
+    # MNIST's images are all mode "L"; the mode lookups stay because torchvision makes them for every example.
     dtype = torch.get_default_dtype()
     modes = {"I": np.int32, "I;16": np.int16, "F": np.float32}
     img = torch.from_numpy(np.array(pic, modes.get(pic.mode, np.uint8), copy=True))

@@ -62,7 +62,10 @@ class ExamplesVAE(nn.Module):
         h1 = F.relu(self.fc1(x.view(-1, 784)))
         mu, logvar = self.fc21(h1), self.fc22(h1)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-        return torch.sigmoid(self.fc4(F.relu(self.fc3(z)))), mu, logvar
+        return self.decode(z), mu, logvar
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:  # (B, 20) -> (B, 784) pixel means
+        return torch.sigmoid(self.fc4(F.relu(self.fc3(z))))
 
 
 def examples_loss(recon: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -118,7 +121,7 @@ def examples_peer(epochs: int, seed: int, in_memory: bool = False) -> list[tuple
                         pairs = torch.cat([x.view(-1, 1, 28, 28)[:8], recon.view(-1, 1, 28, 28)[:8]])
                         save_grid(pairs, images / f"reconstruction_{epoch}.png", nrow=8, scale=1)
                 if not in_memory:
-                    samples = model.fc4(F.relu(model.fc3(torch.randn(64, 20)))).sigmoid()
+                    samples = model.decode(torch.randn(64, 20))
                     save_grid(samples.view(64, 1, 28, 28), images / f"sample_{epoch}.png", nrow=8, scale=1)
             test_loss /= len(x_te)
             curve.append((time.perf_counter() - start, test_loss))
